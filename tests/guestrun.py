@@ -1,0 +1,149 @@
+"""Run one guest invocation under two hosts and capture what it observably did.
+
+The differential tests compare wasi-rr against wasmtime's built-in WASI, which is
+the reference. Both runners here take the same :class:`Invocation` and return an
+:class:`Outcome` (stdout, stderr, exit status, trapped or not), so a test is
+``assert run_wasi_rr(inv) == run_reference(inv)``.
+
+Each runner gets its *own* copy of every host directory (``copy_dirs``): a guest
+that writes files must not see the other host's leftovers. A ``tmpfs`` mount is an
+empty in-memory directory in wasi-rr; the reference gets a fresh empty host temp
+directory in its place, which is observably the same for a guest that only prints
+deterministic properties.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import wasmtime
+
+ARGV0 = "guest.wasm"
+"""argv[0] both hosts give the guest (wasmtime's CLI would pass the module path)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Everything a guest run shows to the outside world."""
+
+    stdout: bytes
+    stderr: bytes
+    exit_code: int
+    trapped: bool
+
+
+@dataclass
+class Invocation:
+    """What to run: module, argv[1:], environment, mounts and stdin bytes."""
+
+    module: Path
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    dirs: list[tuple[Path, str]] = field(default_factory=list)
+    """(host directory, guest path) pairs, preopened read-write."""
+    tmpfs: list[str] = field(default_factory=list)
+    """Guest paths that are empty writable directories."""
+    stdin: bytes = b""
+
+
+def copy_dirs(inv: Invocation, scratch: Path) -> list[tuple[Path, str]]:
+    """Copy every mounted host dir into ``scratch`` so runs never share state."""
+    copies: list[tuple[Path, str]] = []
+    for index, (host, guest) in enumerate(inv.dirs):
+        dest = scratch / f"dir{index}"
+        shutil.copytree(host, dest, symlinks=True)
+        copies.append((dest, guest))
+    return copies
+
+
+_ENGINE = wasmtime.Engine()
+
+
+def _module(path: Path) -> wasmtime.Module:
+    return wasmtime.Module.from_file(_ENGINE, str(path))
+
+
+def run_reference(inv: Invocation, scratch: Path | None = None) -> Outcome:
+    """Run under wasmtime's built-in WASI (the reference), on copies of the host dirs.
+
+    Unknown non-WASI imports are defined as traps (what ``--trap-unknown-imports``
+    does), so a guest that never calls them runs normally.
+    """
+    with tempfile.TemporaryDirectory(prefix="wasi-ref-") as tmp_name:
+        tmp = Path(tmp_name)
+        work = scratch if scratch is not None else tmp
+        mounts = copy_dirs(inv, work)
+        for index, guest in enumerate(inv.tmpfs):
+            empty = work / f"tmpfs{index}"
+            empty.mkdir()
+            mounts.append((empty, guest))
+        stdin_path, out_path, err_path = tmp / "stdin", tmp / "stdout", tmp / "stderr"
+        stdin_path.write_bytes(inv.stdin)
+
+        config = wasmtime.WasiConfig()
+        config.argv = [ARGV0, *inv.args]
+        config.env = list(inv.env.items())
+        for host, guest in mounts:
+            config.preopen_dir(str(host), guest)
+        config.stdin_file = str(stdin_path)
+        config.stdout_file = str(out_path)
+        config.stderr_file = str(err_path)
+
+        store = wasmtime.Store(_ENGINE)
+        store.set_wasi(config)
+        linker = wasmtime.Linker(_ENGINE)
+        linker.define_wasi()
+        module = _module(inv.module)
+        linker.define_unknown_imports_as_traps(module)
+        instance = linker.instantiate(store, module)
+        start = instance.exports(store)["_start"]
+        assert isinstance(start, wasmtime.Func)
+        exit_code, trapped = 0, False
+        try:
+            start(store)
+        except wasmtime.ExitTrap as exc:
+            exit_code = exc.code
+        except (wasmtime.Trap, wasmtime.WasmtimeError):
+            # proc_exit arrives as ExitTrap; a wasm trap or a host error aborts the guest.
+            trapped = True
+        del store
+        return Outcome(out_path.read_bytes(), err_path.read_bytes(), exit_code, trapped)
+
+
+def wasi_rr_available() -> bool:
+    """True once the public API ``wasi_rr.run`` exists (helper-2's adapter landed)."""
+    try:
+        from wasi_rr import run  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run_wasi_rr(inv: Invocation, scratch: Path | None = None) -> Outcome:
+    """Run under ``wasi_rr.run`` with the same argv, env, mounts and stdin."""
+    from wasi_rr import DirMount, MountMode, RunConfig, run
+
+    with tempfile.TemporaryDirectory(prefix="wasi-rr-") as tmp_name:
+        work = scratch if scratch is not None else Path(tmp_name)
+        mounts = copy_dirs(inv, work)
+        stdout, stderr = io.BytesIO(), io.BytesIO()
+        result = run(
+            RunConfig(
+                module=inv.module,
+                args=list(inv.args),
+                argv0=ARGV0,
+                env=dict(inv.env),
+                dirs=[DirMount(host=h, guest=g, mode=MountMode.WRITE_THROUGH) for h, g in mounts],
+                tmpfs=list(inv.tmpfs),
+                stdin=io.BytesIO(inv.stdin),
+                stdout=stdout,
+                stderr=stderr,
+            )
+        )
+        return Outcome(
+            stdout.getvalue(), stderr.getvalue(), result.exit_code, result.trap is not None
+        )
