@@ -23,7 +23,8 @@ from pathlib import Path
 import wasmtime
 
 ARGV0 = "guest.wasm"
-"""argv[0] both hosts give the guest (wasmtime's CLI would pass the module path)."""
+"""argv[0] of the reference run. Corpus guests never print argv[0]: the public API
+takes only argv[1:] and chooses argv[0] itself."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,6 @@ def run_wasi_rr(inv: Invocation, scratch: Path | None = None) -> Outcome:
             RunConfig(
                 module=inv.module,
                 args=list(inv.args),
-                argv0=ARGV0,
                 env=dict(inv.env),
                 dirs=[DirMount(host=h, guest=g, mode=MountMode.WRITE_THROUGH) for h, g in mounts],
                 tmpfs=list(inv.tmpfs),
