@@ -1,0 +1,905 @@
+"""``WasiKernel``: every wasi_snapshot_preview1 syscall (and the WASIX fd subset)
+as a plain-value Python method.
+
+Sans-IO with respect to wasm: the adapter decodes guest memory and calls these
+methods with ints/str/bytes; they return plain values or raise
+``WasiError(errno)``.  Time and randomness come only from the injected
+``Clock`` and ``RandomSource``.  See docs/wasifs.md for the semantic choices.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+from collections.abc import Iterator, Mapping, Sequence
+from typing import BinaryIO, NoReturn
+
+from .fdtable import (
+    PIPE_READ,
+    PIPE_WRITE,
+    Description,
+    rights_for,
+)
+from .hostdir import MountMode, wasi_error_from_os
+from .inode import Inode, Kind, Pipe
+from .sources import Clock, RandomSource, SystemClock, SystemRandom
+from .tree import Resolved
+from .wasi_types import (
+    Advice,
+    Dirent,
+    Errno,
+    Event,
+    EventRwFlags,
+    EventType,
+    Fdstat,
+    FdFlags,
+    Filestat,
+    Filetype,
+    FstFlags,
+    LookupFlags,
+    OFlags,
+    Prestat,
+    ProcExit,
+    Rights,
+    Subscription,
+    SubclockFlags,
+    WasiError,
+)
+from .wasifs import WasiFs
+
+__all__ = ["WasiKernel"]
+
+# Plain ints: IntFlag arithmetic is far too slow for the hot paths.
+_R_READ = int(Rights.FD_READ)
+_R_WRITE = int(Rights.FD_WRITE)
+_R_SEEK = int(Rights.FD_SEEK)
+_R_TELL = int(Rights.FD_TELL)
+_R_DATASYNC = int(Rights.FD_DATASYNC)
+_R_SYNC = int(Rights.FD_SYNC)
+_R_ADVISE = int(Rights.FD_ADVISE)
+_R_ALLOCATE = int(Rights.FD_ALLOCATE)
+_R_FDSTAT_SET_FLAGS = int(Rights.FD_FDSTAT_SET_FLAGS)
+_R_FILESTAT_GET = int(Rights.FD_FILESTAT_GET)
+_R_FILESTAT_SET_SIZE = int(Rights.FD_FILESTAT_SET_SIZE)
+_R_FILESTAT_SET_TIMES = int(Rights.FD_FILESTAT_SET_TIMES)
+_R_READDIR = int(Rights.FD_READDIR)
+_R_POLL = int(Rights.POLL_FD_READWRITE)
+_R_PATH_CREATE_DIRECTORY = int(Rights.PATH_CREATE_DIRECTORY)
+_R_PATH_CREATE_FILE = int(Rights.PATH_CREATE_FILE)
+_R_PATH_LINK_SOURCE = int(Rights.PATH_LINK_SOURCE)
+_R_PATH_LINK_TARGET = int(Rights.PATH_LINK_TARGET)
+_R_PATH_OPEN = int(Rights.PATH_OPEN)
+_R_PATH_READLINK = int(Rights.PATH_READLINK)
+_R_PATH_RENAME_SOURCE = int(Rights.PATH_RENAME_SOURCE)
+_R_PATH_RENAME_TARGET = int(Rights.PATH_RENAME_TARGET)
+_R_PATH_FILESTAT_GET = int(Rights.PATH_FILESTAT_GET)
+_R_PATH_FILESTAT_SET_SIZE = int(Rights.PATH_FILESTAT_SET_SIZE)
+_R_PATH_FILESTAT_SET_TIMES = int(Rights.PATH_FILESTAT_SET_TIMES)
+_R_PATH_SYMLINK = int(Rights.PATH_SYMLINK)
+_R_PATH_REMOVE_DIRECTORY = int(Rights.PATH_REMOVE_DIRECTORY)
+_R_PATH_UNLINK_FILE = int(Rights.PATH_UNLINK_FILE)
+_R_MODIFY_FILE = _R_WRITE | _R_ALLOCATE | _R_FILESTAT_SET_SIZE
+
+_F_APPEND = int(FdFlags.APPEND)
+_F_NONBLOCK = int(FdFlags.NONBLOCK)
+_F_ALL = int(FdFlags.APPEND | FdFlags.DSYNC | FdFlags.NONBLOCK | FdFlags.RSYNC | FdFlags.SYNC)
+
+_O_CREAT = int(OFlags.CREAT)
+_O_DIRECTORY = int(OFlags.DIRECTORY)
+_O_EXCL = int(OFlags.EXCL)
+_O_TRUNC = int(OFlags.TRUNC)
+
+_FOLLOW = int(LookupFlags.SYMLINK_FOLLOW)
+
+_DIR = Kind.DIRECTORY
+_FILE = Kind.REGULAR_FILE
+_PIPE = Kind.PIPE
+_CHR = Kind.CHARACTER_DEVICE
+
+_PIPE_READ_RIGHTS = _R_READ | _R_FDSTAT_SET_FLAGS | _R_FILESTAT_GET | _R_POLL
+_PIPE_WRITE_RIGHTS = _R_WRITE | _R_FDSTAT_SET_FLAGS | _R_FILESTAT_GET | _R_POLL
+
+_U64 = (1 << 64) - 1
+
+
+def _to_bytes(item: str | bytes) -> bytes:
+    return item.encode("utf-8", "surrogateescape") if isinstance(item, str) else bytes(item)
+
+
+def _check_fst_flags(fst_flags: int) -> tuple[bool, bool, bool, bool]:
+    atim, atim_now = bool(fst_flags & FstFlags.ATIM), bool(fst_flags & FstFlags.ATIM_NOW)
+    mtim, mtim_now = bool(fst_flags & FstFlags.MTIM), bool(fst_flags & FstFlags.MTIM_NOW)
+    if (atim and atim_now) or (mtim and mtim_now) or fst_flags & ~0xF:
+        raise WasiError(Errno.INVAL, "conflicting fst_flags")
+    return atim, atim_now, mtim, mtim_now
+
+
+class WasiKernel:
+    """The WASI kernel of one guest process.
+
+    ``args``: argv (str or bytes; argv[0] is the program name).
+    ``env``: a mapping NAME -> VALUE or a sequence of ``"NAME=VALUE"``.
+    ``fs``: the process's ``WasiFs`` (default: no preopens).
+    ``clock``/``random``: injected sources (default: the host's).
+    ``stdin``/``stdout``/``stderr``: binary streams behind fds 0-2; None means
+    empty input / discarded output (the caller picks real defaults).
+    """
+
+    def __init__(
+        self,
+        args: Sequence[str | bytes] = (),
+        env: Mapping[str, str] | Sequence[str | bytes] = (),
+        fs: WasiFs | None = None,
+        clock: Clock | None = None,
+        random: RandomSource | None = None,
+        stdin: BinaryIO | None = None,
+        stdout: BinaryIO | None = None,
+        stderr: BinaryIO | None = None,
+    ) -> None:
+        self.args: list[bytes] = [_to_bytes(a) for a in args]
+        if isinstance(env, Mapping):
+            self.env: list[bytes] = [_to_bytes(f"{k}={v}") for k, v in env.items()]
+        else:
+            self.env = [_to_bytes(e) for e in env]
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.random: RandomSource = random if random is not None else SystemRandom()
+        self.fs = fs if fs is not None else WasiFs()
+        if not self.fs.clock_injected:
+            self.fs.tree.clock = self.clock
+        self.fs.attach_stdio(stdin, stdout, stderr)
+        self._tree = self.fs.tree
+        self._fdt = self.fs.fds
+        self._fds = self.fs.fds.fds
+        self._now = self.clock.now
+
+    # -- helpers ----------------------------------------------------------
+
+    def _desc(self, fd: int) -> Description:
+        try:
+            return self._fds[fd]
+        except KeyError:
+            raise WasiError(Errno.BADF, f"fd {fd}") from None
+
+    def _dir(self, fd: int, right: int) -> Description:
+        desc = self._desc(fd)
+        if desc.inode.kind is not _DIR:
+            raise WasiError(Errno.NOTDIR)
+        if not desc.rights_base & right:
+            raise WasiError(Errno.NOTCAPABLE)
+        return desc
+
+    @staticmethod
+    def _need(desc: Description, right: int) -> None:
+        if not desc.rights_base & right:
+            raise WasiError(Errno.NOTCAPABLE)
+
+    def _stream(self, slot: int) -> BinaryIO | None:
+        return self.fs.stdio.streams[slot]
+
+    def _size(self, desc: Description) -> int:
+        node = desc.inode
+        if node.data is not None:
+            return len(node.data)
+        if desc.host_fd >= 0:
+            try:
+                return os.fstat(desc.host_fd).st_size
+            except OSError as exc:
+                raise wasi_error_from_os(exc) from None
+        return 0
+
+    # -- args, env, clocks, random, process --------------------------------
+
+    def args_get(self) -> list[bytes]:
+        return list(self.args)
+
+    def environ_get(self) -> list[bytes]:
+        return list(self.env)
+
+    def clock_res_get(self, clock_id: int) -> int:
+        return self.clock.resolution(clock_id)
+
+    def clock_time_get(self, clock_id: int, precision: int) -> int:
+        return self._now(clock_id)
+
+    def random_get(self, length: int) -> bytes:
+        return self.random.bytes(length)
+
+    def sched_yield(self) -> None:
+        return None
+
+    def proc_exit(self, code: int) -> NoReturn:
+        raise ProcExit(code)
+
+    def proc_raise(self, sig: int) -> None:
+        # Delivering signals to a wasm guest has no meaning in preview1 (wasmtime
+        # does not implement it either).
+        raise WasiError(Errno.NOSYS, "proc_raise is not supported")
+
+    # -- sockets: this host never hands out sockets ------------------------
+
+    def _not_socket(self, fd: int) -> NoReturn:
+        self._desc(fd)
+        raise WasiError(Errno.NOTSOCK)
+
+    def sock_accept(self, fd: int, flags: int) -> int:
+        self._not_socket(fd)
+
+    def sock_recv(self, fd: int, size: int, ri_flags: int) -> tuple[bytes, int]:
+        self._not_socket(fd)
+
+    def sock_send(self, fd: int, data: bytes, si_flags: int) -> int:
+        self._not_socket(fd)
+
+    def sock_shutdown(self, fd: int, how: int) -> None:
+        self._not_socket(fd)
+
+    # -- reading and writing ----------------------------------------------
+
+    def fd_read(self, fd: int, size: int) -> bytes:
+        try:
+            desc = self._fds[fd]
+        except KeyError:
+            raise WasiError(Errno.BADF) from None
+        if not desc.rights_base & _R_READ:
+            raise WasiError(Errno.NOTCAPABLE)
+        node = desc.inode
+        data = node.data
+        if data is not None:
+            off = desc.offset
+            out = bytes(data[off : off + size])
+            desc.offset = off + len(out)
+            return out
+        return self._read_slow(desc, node, size)
+
+    def _read_slow(self, desc: Description, node: Inode, size: int) -> bytes:
+        kind = node.kind
+        if desc.host_fd >= 0:
+            try:
+                out = os.pread(desc.host_fd, size, desc.offset)
+            except OSError as exc:
+                raise wasi_error_from_os(exc) from None
+            desc.offset += len(out)
+            return out
+        if kind is _PIPE:
+            pipe = node.pipe
+            assert pipe is not None
+            buf = pipe.buffer
+            if buf:
+                out = bytes(buf[:size])
+                del buf[:size]
+                return out
+            if pipe.writers == 0 or size == 0:
+                return b""
+            raise WasiError(Errno.AGAIN, "pipe empty")
+        if kind is _CHR:
+            if node.stdio != 0:
+                raise WasiError(Errno.BADF, "stdout/stderr are not readable")
+            stream = self._stream(0)
+            if stream is None or size == 0:
+                return b""
+            read1 = getattr(stream, "read1", None)
+            try:
+                out = read1(size) if read1 is not None else stream.read(size)
+            except OSError as exc:
+                raise wasi_error_from_os(exc) from None
+            return bytes(out or b"")
+        if kind is _DIR:
+            raise WasiError(Errno.ISDIR)
+        raise WasiError(Errno.BADF)
+
+    def fd_pread(self, fd: int, size: int, offset: int) -> bytes:
+        desc = self._desc(fd)
+        self._need(desc, _R_READ | _R_SEEK)
+        self._need(desc, _R_READ)
+        node = desc.inode
+        if node.data is not None:
+            return bytes(node.data[offset : offset + size])
+        if desc.host_fd >= 0:
+            try:
+                return os.pread(desc.host_fd, size, offset)
+            except OSError as exc:
+                raise wasi_error_from_os(exc) from None
+        if node.kind is _DIR:
+            raise WasiError(Errno.ISDIR)
+        raise WasiError(Errno.SPIPE)
+
+    def fd_write(self, fd: int, data: bytes) -> int:
+        try:
+            desc = self._fds[fd]
+        except KeyError:
+            raise WasiError(Errno.BADF) from None
+        if not desc.rights_base & _R_WRITE:
+            raise WasiError(Errno.NOTCAPABLE)
+        node = desc.inode
+        buf = node.data
+        if buf is not None:
+            n = len(data)
+            off = len(buf) if desc.flags & _F_APPEND else desc.offset
+            blen = len(buf)
+            if off > blen:
+                buf.extend(bytes(off - blen))
+            buf[off : off + n] = data
+            desc.offset = off + n
+            node.mtim = node.ctim = self._now(0)
+            return n
+        return self._write_slow(desc, node, data)
+
+    def _write_slow(self, desc: Description, node: Inode, data: bytes) -> int:
+        kind = node.kind
+        if kind is _CHR:
+            slot = node.stdio
+            if slot == 0:
+                raise WasiError(Errno.BADF, "stdin is not writable")
+            stream = self._stream(slot)  # type: ignore[arg-type]
+            if stream is None:
+                return len(data)
+            try:
+                stream.write(data)
+                # Flush every write so the guest's stdout/stderr interleave as
+                # the guest issued them.
+                stream.flush()
+            except OSError as exc:
+                raise wasi_error_from_os(exc) from None
+            return len(data)
+        if desc.host_fd >= 0:
+            try:
+                off = os.fstat(desc.host_fd).st_size if desc.flags & _F_APPEND else desc.offset
+                n = os.pwrite(desc.host_fd, data, off)
+            except OSError as exc:
+                raise wasi_error_from_os(exc) from None
+            desc.offset = off + n
+            return n
+        if kind is _PIPE:
+            pipe = node.pipe
+            assert pipe is not None
+            if pipe.readers == 0:
+                raise WasiError(Errno.PIPE)
+            room = pipe.capacity - len(pipe.buffer)
+            if room <= 0:
+                if not data:
+                    return 0
+                raise WasiError(Errno.AGAIN, "pipe full")
+            chunk = data[:room]
+            pipe.buffer += chunk
+            return len(chunk)
+        if kind is _DIR:
+            raise WasiError(Errno.ISDIR)
+        raise WasiError(Errno.BADF)
+
+    def fd_pwrite(self, fd: int, data: bytes, offset: int) -> int:
+        desc = self._desc(fd)
+        self._need(desc, _R_WRITE | _R_SEEK)
+        self._need(desc, _R_WRITE)
+        node = desc.inode
+        buf = node.data
+        if buf is not None:
+            # pwrite writes at `offset` even on an APPEND fd (POSIX intent;
+            # Linux's append-anyway behaviour is a documented bug).
+            blen = len(buf)
+            if offset > blen:
+                buf.extend(bytes(offset - blen))
+            buf[offset : offset + len(data)] = data
+            node.mtim = node.ctim = self._now(0)
+            return len(data)
+        if desc.host_fd >= 0:
+            try:
+                return os.pwrite(desc.host_fd, data, offset)
+            except OSError as exc:
+                raise wasi_error_from_os(exc) from None
+        if node.kind is _DIR:
+            raise WasiError(Errno.ISDIR)
+        raise WasiError(Errno.SPIPE)
+
+    def fd_seek(self, fd: int, offset: int, whence: int) -> int:
+        desc = self._desc(fd)
+        if whence == 1 and offset == 0:
+            if not desc.rights_base & (_R_SEEK | _R_TELL):
+                raise WasiError(Errno.NOTCAPABLE)
+        else:
+            self._need(desc, _R_SEEK)
+        kind = desc.inode.kind
+        if kind is _PIPE or kind is _CHR:
+            raise WasiError(Errno.SPIPE)
+        if kind is _DIR:
+            raise WasiError(Errno.BADF, "seek on a directory")
+        if whence == 0:
+            new = offset
+        elif whence == 1:
+            new = desc.offset + offset
+        elif whence == 2:
+            new = self._size(desc) + offset
+        else:
+            raise WasiError(Errno.INVAL, "bad whence")
+        if new < 0 or new > _U64:
+            raise WasiError(Errno.INVAL, "negative offset")
+        desc.offset = new
+        return new
+
+    def fd_tell(self, fd: int) -> int:
+        desc = self._desc(fd)
+        self._need(desc, _R_TELL)
+        kind = desc.inode.kind
+        if kind is _PIPE or kind is _CHR:
+            raise WasiError(Errno.SPIPE)
+        return desc.offset
+
+    # -- fd management ----------------------------------------------------
+
+    def fd_close(self, fd: int) -> None:
+        self._fdt.close(fd)
+
+    def fd_renumber(self, fd: int, to: int) -> None:
+        self._fdt.renumber(fd, to)
+
+    def fd_dup(self, fd: int) -> int:
+        return self._fdt.install(self._desc(fd))
+
+    def fd_dup2(self, fd: int, min_result_fd: int, cloexec: int) -> int:
+        # There is no exec in WASI, so close-on-exec has nothing to act on.
+        return self._fdt.install(self._desc(fd), minimum=min_result_fd)
+
+    def fd_pipe(self) -> tuple[int, int]:
+        node = self._tree.new_inode(_PIPE, 0)
+        node.pipe = Pipe()
+        rd = Description(node, _PIPE_READ_RIGHTS, 0, pipe_end=PIPE_READ)
+        wr = Description(node, _PIPE_WRITE_RIGHTS, 0, pipe_end=PIPE_WRITE)
+        r = self._fdt.install(rd)
+        try:
+            w = self._fdt.install(wr)
+        except WasiError:
+            self._fdt.close(r)
+            wr.release()
+            raise
+        return r, w
+
+    def fd_fdstat_get(self, fd: int) -> Fdstat:
+        desc = self._desc(fd)
+        return Fdstat(
+            desc.inode.kind.filetype,
+            FdFlags(desc.flags),
+            Rights(desc.rights_base),
+            Rights(desc.rights_inheriting),
+        )
+
+    def fd_fdstat_set_flags(self, fd: int, flags: int) -> None:
+        desc = self._desc(fd)
+        self._need(desc, _R_FDSTAT_SET_FLAGS)
+        if flags & ~_F_ALL:
+            raise WasiError(Errno.INVAL, "unknown fdflags")
+        desc.flags = flags
+
+    def fd_fdstat_set_rights(self, fd: int, rights_base: int, rights_inheriting: int) -> None:
+        desc = self._desc(fd)
+        if rights_base & ~desc.rights_base or rights_inheriting & ~desc.rights_inheriting:
+            raise WasiError(Errno.NOTCAPABLE, "rights can only shrink")
+        desc.rights_base = rights_base
+        desc.rights_inheriting = rights_inheriting
+
+    def fd_prestat_get(self, fd: int) -> Prestat:
+        desc = self._desc(fd)
+        if desc.preopen is None:
+            raise WasiError(Errno.BADF, "not a preopen")
+        return Prestat(desc.preopen.encode("utf-8", "surrogateescape"))
+
+    def fd_prestat_dir_name(self, fd: int) -> bytes:
+        return self.fd_prestat_get(fd).name
+
+    def fd_advise(self, fd: int, offset: int, length: int, advice: int) -> None:
+        desc = self._desc(fd)
+        self._need(desc, _R_ADVISE)
+        if advice not in Advice._value2member_map_:
+            raise WasiError(Errno.INVAL, "bad advice")
+        kind = desc.inode.kind
+        if kind is _PIPE or kind is _CHR:
+            raise WasiError(Errno.SPIPE)
+        # Advice is a hint; ignoring it is always correct.
+
+    def fd_allocate(self, fd: int, offset: int, length: int) -> None:
+        desc = self._desc(fd)
+        self._need(desc, _R_ALLOCATE)
+        node = desc.inode
+        end = offset + length
+        if end > _U64:
+            raise WasiError(Errno.FBIG)
+        if node.data is not None:
+            if len(node.data) < end:
+                node.data.extend(bytes(end - len(node.data)))
+                node.mtim = node.ctim = self._now(0)
+            return
+        if desc.host_fd >= 0:
+            try:
+                if os.fstat(desc.host_fd).st_size < end:
+                    os.ftruncate(desc.host_fd, end)
+            except OSError as exc:
+                raise wasi_error_from_os(exc) from None
+            return
+        if node.kind is _PIPE or node.kind is _CHR:
+            raise WasiError(Errno.SPIPE)
+        raise WasiError(Errno.NODEV)
+
+    def fd_datasync(self, fd: int) -> None:
+        self._sync(fd, _R_DATASYNC)
+
+    def fd_sync(self, fd: int) -> None:
+        self._sync(fd, _R_SYNC)
+
+    def _sync(self, fd: int, right: int) -> None:
+        desc = self._desc(fd)
+        self._need(desc, right)
+        kind = desc.inode.kind
+        if kind is _PIPE or kind is _CHR:
+            raise WasiError(Errno.INVAL, "cannot sync a pipe or device")
+        if desc.host_fd >= 0:
+            try:
+                (os.fdatasync if right == _R_DATASYNC else os.fsync)(desc.host_fd)
+            except OSError as exc:
+                raise wasi_error_from_os(exc) from None
+
+    # -- metadata through an fd -------------------------------------------
+
+    def fd_filestat_get(self, fd: int) -> Filestat:
+        desc = self._desc(fd)
+        self._need(desc, _R_FILESTAT_GET)
+        node = desc.inode
+        if desc.host_fd >= 0 and node.data is None:
+            try:
+                st = os.fstat(desc.host_fd)
+            except OSError as exc:
+                raise wasi_error_from_os(exc) from None
+            return self._tree.host_filestat(node, st)
+        return self._tree.stat(node)
+
+    def fd_filestat_set_size(self, fd: int, size: int) -> None:
+        desc = self._desc(fd)
+        self._need(desc, _R_FILESTAT_SET_SIZE)
+        node = desc.inode
+        if node.data is not None:
+            buf = node.data
+            if size < len(buf):
+                del buf[size:]
+            elif size > len(buf):
+                buf.extend(bytes(size - len(buf)))
+            node.mtim = node.ctim = self._now(0)
+            return
+        if desc.host_fd >= 0:
+            try:
+                os.ftruncate(desc.host_fd, size)
+            except OSError as exc:
+                raise wasi_error_from_os(exc) from None
+            return
+        raise WasiError(Errno.INVAL, "not a regular file")
+
+    def _times(self, fst_flags: int, atim: int, mtim: int) -> tuple[int | None, int | None]:
+        a, a_now, m, m_now = _check_fst_flags(fst_flags)
+        now = self._now(0) if (a_now or m_now) else 0
+        return (atim if a else now if a_now else None, mtim if m else now if m_now else None)
+
+    def fd_filestat_set_times(self, fd: int, atim: int, mtim: int, fst_flags: int) -> None:
+        desc = self._desc(fd)
+        self._need(desc, _R_FILESTAT_SET_TIMES)
+        a, m = self._times(fst_flags, atim, mtim)
+        if a is None and m is None:
+            return
+        node = desc.inode
+        if desc.host_fd >= 0 and node.data is None:
+            if node.host is not None and node.host.mode is MountMode.OVERLAY:
+                if desc.origin is None:
+                    raise WasiError(Errno.ROFS)
+                self._tree.copy_up(desc.origin[0], desc.origin[1], node)
+            elif node.host is not None and node.host.mode is MountMode.READ_ONLY:
+                raise WasiError(Errno.ROFS)
+            else:
+                try:
+                    st = os.fstat(desc.host_fd)
+                    os.utime(desc.host_fd, ns=(st.st_atime_ns if a is None else a, st.st_mtime_ns if m is None else m))
+                except OSError as exc:
+                    raise wasi_error_from_os(exc) from None
+                return
+        if node.host is not None and node.data is None and node.target is None:
+            self._tree.set_times(node, a, m, None)
+            return
+        if a is not None:
+            node.atim = a
+        if m is not None:
+            node.mtim = m
+        node.ctim = self._now(0)
+
+    # -- directories ------------------------------------------------------
+
+    def fd_readdir(self, fd: int, cookie: int) -> Iterator[Dirent]:
+        desc = self._desc(fd)
+        node = desc.inode
+        if node.kind is not _DIR:
+            raise WasiError(Errno.NOTDIR)
+        self._need(desc, _R_READDIR)
+        entries: list[tuple[str, Inode]] = [(".", node), ("..", node.parent or node)]
+        entries.extend(self._tree.listing(node))
+        out = [
+            Dirent(i + 1, child.ino, name.encode("utf-8", "surrogateescape"), child.kind.filetype)
+            for i, (name, child) in enumerate(entries)
+            if i >= cookie
+        ]
+        return iter(out)
+
+    # -- path operations --------------------------------------------------
+
+    def path_create_directory(self, fd: int, path: str) -> None:
+        d = self._dir(fd, _R_PATH_CREATE_DIRECTORY)
+        res = self._tree.resolve(d.inode, path, False)
+        if res.node is not None or res.parent is None:
+            raise WasiError(Errno.EXIST)
+        self._tree.mkdir(res.parent, res.name)  # type: ignore[arg-type]
+
+    def path_filestat_get(self, fd: int, lookupflags: int, path: str) -> Filestat:
+        d = self._dir(fd, _R_PATH_FILESTAT_GET)
+        res = self._tree.resolve(d.inode, path, bool(lookupflags & _FOLLOW))
+        if res.node is None:
+            raise WasiError(Errno.NOENT)
+        return self._tree.stat(res.node)
+
+    def path_filestat_set_times(
+        self, fd: int, lookupflags: int, path: str, atim: int, mtim: int, fst_flags: int
+    ) -> None:
+        d = self._dir(fd, _R_PATH_FILESTAT_SET_TIMES)
+        a, m = self._times(fst_flags, atim, mtim)
+        res = self._tree.resolve(d.inode, path, bool(lookupflags & _FOLLOW))
+        if res.node is None:
+            raise WasiError(Errno.NOENT)
+        if a is None and m is None:
+            return
+        self._tree.set_times(res.node, a, m, res)
+
+    def path_link(self, old_fd: int, old_lookupflags: int, old_path: str, new_fd: int, new_path: str) -> None:
+        od = self._dir(old_fd, _R_PATH_LINK_SOURCE)
+        nd = self._dir(new_fd, _R_PATH_LINK_TARGET)
+        src = self._tree.resolve(od.inode, old_path, bool(old_lookupflags & _FOLLOW))
+        if src.node is None:
+            raise WasiError(Errno.NOENT)
+        if src.node.kind is _DIR:
+            raise WasiError(Errno.PERM, "hard link to a directory")
+        dst = self._tree.resolve(nd.inode, new_path, False)
+        if dst.node is not None or dst.parent is None:
+            raise WasiError(Errno.EXIST)
+        if dst.trailing_slash:
+            raise WasiError(Errno.NOENT)
+        self._tree.link(src.node, src, dst.parent, dst.name)  # type: ignore[arg-type]
+
+    def path_open(
+        self,
+        fd: int,
+        dirflags: int,
+        path: str,
+        oflags: int,
+        rights_base: int,
+        rights_inheriting: int,
+        fdflags: int,
+    ) -> int:
+        d = self._dir(fd, _R_PATH_OPEN)
+        if oflags & ~0xF or fdflags & ~_F_ALL:
+            raise WasiError(Errno.INVAL)
+        tree = self._tree
+        creat = oflags & _O_CREAT
+        res = tree.resolve(d.inode, path, bool(dirflags & _FOLLOW))
+        node = res.node
+        created = False
+        if node is None:
+            if not creat:
+                raise WasiError(Errno.NOENT)
+            if oflags & _O_DIRECTORY:
+                raise WasiError(Errno.NOENT)
+            if res.trailing_slash:
+                raise WasiError(Errno.ISDIR)
+            self._need(d, _R_PATH_CREATE_FILE)
+            node = tree.create_file(res.parent, res.name)  # type: ignore[arg-type]
+            created = True
+        else:
+            if creat and oflags & _O_EXCL:
+                raise WasiError(Errno.EXIST)
+            if node.kind is Kind.SYMLINK:
+                raise WasiError(Errno.LOOP, "final component is a symlink (no follow)")
+            if oflags & _O_DIRECTORY and node.kind is not _DIR:
+                raise WasiError(Errno.NOTDIR)
+        kind = node.kind
+        base = rights_base & d.rights_inheriting & rights_for(kind)
+        inheriting = rights_inheriting & d.rights_inheriting
+        trunc = bool(oflags & _O_TRUNC)
+        if kind is _DIR:
+            if trunc or rights_base & _R_WRITE:
+                raise WasiError(Errno.ISDIR)
+        if trunc:
+            self._need(d, _R_PATH_FILESTAT_SET_SIZE)
+        modifying = bool(base & _R_MODIFY_FILE) or trunc
+        desc = Description(node, base, inheriting, fdflags)
+        is_host = node.host is not None and node.data is None
+        if is_host and kind is _FILE:
+            hd = node.host
+            assert hd is not None
+            if modifying and hd.mode is MountMode.READ_ONLY:
+                raise WasiError(Errno.ROFS)
+            if modifying and hd.mode is MountMode.OVERLAY:
+                assert res.parent is not None
+                tree.copy_up(res.parent, res.name, node)  # type: ignore[arg-type]
+            else:
+                flags = os.O_RDWR if modifying else os.O_RDONLY
+                if trunc and not created:
+                    flags |= os.O_TRUNC
+                desc.host_fd = hd.open_file(node.host_path, flags)
+                if hd.mode is MountMode.OVERLAY and res.parent is not None:
+                    desc.origin = (res.parent, res.name)  # type: ignore[assignment]
+        if trunc and node.data is not None and node.data:
+            del node.data[:]
+            node.mtim = node.ctim = self._now(0)
+        try:
+            return self._fdt.install(desc)
+        except WasiError:
+            desc.release()
+            raise
+
+    def path_readlink(self, fd: int, path: str) -> bytes:
+        d = self._dir(fd, _R_PATH_READLINK)
+        res = self._tree.resolve(d.inode, path, False)
+        if res.node is None:
+            raise WasiError(Errno.NOENT)
+        if res.node.kind is not Kind.SYMLINK:
+            raise WasiError(Errno.INVAL, "not a symlink")
+        return self._tree.readlink(res.node).encode("utf-8", "surrogateescape")
+
+    def path_remove_directory(self, fd: int, path: str) -> None:
+        d = self._dir(fd, _R_PATH_REMOVE_DIRECTORY)
+        res = self._tree.resolve(d.inode, path, False)
+        if res.node is None:
+            raise WasiError(Errno.NOENT)
+        if res.parent is None:
+            raise WasiError(Errno.INVAL, "cannot remove . or ..")
+        self._tree.rmdir(res.parent, res.name, res.node)  # type: ignore[arg-type]
+
+    def path_rename(self, fd: int, old_path: str, new_fd: int, new_path: str) -> None:
+        od = self._dir(fd, _R_PATH_RENAME_SOURCE)
+        nd = self._dir(new_fd, _R_PATH_RENAME_TARGET)
+        src = self._tree.resolve(od.inode, old_path, False)
+        if src.node is None:
+            raise WasiError(Errno.NOENT)
+        if src.parent is None:
+            raise WasiError(Errno.INVAL, "cannot rename . or ..")
+        if src.trailing_slash and src.node.kind is not _DIR:
+            raise WasiError(Errno.NOTDIR)
+        dst = self._tree.resolve(nd.inode, new_path, False)
+        if dst.parent is None:
+            raise WasiError(Errno.INVAL if dst.node is not None else Errno.NOENT)
+        if dst.trailing_slash and src.node.kind is not _DIR:
+            raise WasiError(Errno.NOTDIR)
+        self._tree.rename(src.parent, src.name, src.node, dst.parent, dst.name, dst.node)  # type: ignore[arg-type]
+
+    def path_symlink(self, old_path: str, fd: int, new_path: str) -> None:
+        d = self._dir(fd, _R_PATH_SYMLINK)
+        if "\x00" in old_path:
+            raise WasiError(Errno.INVAL)
+        if old_path.startswith("/"):
+            # Such a link could never be followed inside the sandbox.
+            raise WasiError(Errno.NOTCAPABLE, "absolute symlink target")
+        res = self._tree.resolve(d.inode, new_path, False)
+        if res.node is not None or res.parent is None:
+            raise WasiError(Errno.EXIST)
+        if res.trailing_slash:
+            raise WasiError(Errno.NOENT)
+        self._tree.symlink(old_path, res.parent, res.name)  # type: ignore[arg-type]
+
+    def path_unlink_file(self, fd: int, path: str) -> None:
+        d = self._dir(fd, _R_PATH_UNLINK_FILE)
+        res = self._tree.resolve(d.inode, path, False)
+        if res.node is None:
+            raise WasiError(Errno.NOENT)
+        if res.parent is None or res.node.kind is _DIR:
+            raise WasiError(Errno.ISDIR)
+        self._tree.unlink(res.parent, res.name, res.node)  # type: ignore[arg-type]
+
+    # -- poll -------------------------------------------------------------
+
+    def poll_oneoff(self, subscriptions: list[Subscription]) -> list[Event]:
+        """Report every subscription that is ready now; if none is, wait for
+        the earliest clock deadline (or stdin) and report what then fired."""
+        if not subscriptions:
+            raise WasiError(Errno.INVAL, "no subscriptions")
+        ready: list[tuple[int, Event]] = []
+        timers: list[tuple[int, int, Subscription]] = []  # (remaining ns, index, sub)
+        waiting_stdin: list[tuple[int, Subscription, int]] = []  # (index, sub, fileno)
+        blocked = 0
+        for i, sub in enumerate(subscriptions):
+            t = sub.type
+            if t == EventType.CLOCK:
+                try:
+                    now = self._now(sub.clock_id)
+                except WasiError as err:
+                    ready.append((i, Event(sub.userdata, err.errno, EventType.CLOCK)))
+                    continue
+                if sub.flags & SubclockFlags.SUBSCRIPTION_CLOCK_ABSTIME:
+                    remaining = sub.timeout - now
+                else:
+                    remaining = sub.timeout
+                if remaining <= 0:
+                    ready.append((i, Event(sub.userdata, Errno.SUCCESS, EventType.CLOCK)))
+                else:
+                    timers.append((remaining, i, sub))
+            elif t == EventType.FD_READ or t == EventType.FD_WRITE:
+                ev, fileno = self._fd_readiness(sub)
+                if ev is not None:
+                    ready.append((i, ev))
+                elif fileno is not None:
+                    waiting_stdin.append((i, sub, fileno))
+                else:
+                    blocked += 1
+            else:
+                raise WasiError(Errno.INVAL, "bad subscription type")
+        if not ready and waiting_stdin:
+            timeout = min(r for r, _, _ in timers) / 1e9 if timers else None
+            filenos = [f for _, _, f in waiting_stdin]
+            try:
+                rlist, _, _ = select.select(filenos, [], [], timeout)
+            except (OSError, ValueError):
+                rlist = filenos
+            for i, sub, f in waiting_stdin:
+                if f in rlist:
+                    ready.append((i, Event(sub.userdata, Errno.SUCCESS, sub.type, 1)))
+            if not ready and timers:
+                first = min(r for r, _, _ in timers)
+                ready.extend((i, Event(s.userdata, Errno.SUCCESS, EventType.CLOCK)) for r, i, s in timers if r <= first)
+        elif not ready:
+            if not timers:
+                # Only pipes that nobody else can fill in this single-threaded host.
+                raise WasiError(Errno.AGAIN, "poll_oneoff would block forever")
+            first = min(r for r, _, _ in timers)
+            self.clock.sleep(first)
+            ready.extend((i, Event(s.userdata, Errno.SUCCESS, EventType.CLOCK)) for r, i, s in timers if r <= first)
+        ready.sort(key=lambda p: p[0])
+        return [e for _, e in ready]
+
+    def _fd_readiness(self, sub: Subscription) -> tuple[Event | None, int | None]:
+        """(event if ready now, stdin fileno to wait on if it may become ready)."""
+        t = EventType(sub.type)
+        desc = self._fds.get(sub.fd)
+        if desc is None:
+            return Event(sub.userdata, Errno.BADF, t), None
+        if not desc.rights_base & _R_POLL:
+            return Event(sub.userdata, Errno.NOTCAPABLE, t), None
+        node = desc.inode
+        kind = node.kind
+        if kind is _PIPE:
+            pipe = node.pipe
+            assert pipe is not None
+            if t == EventType.FD_READ:
+                if pipe.buffer:
+                    return Event(sub.userdata, Errno.SUCCESS, t, len(pipe.buffer)), None
+                if pipe.writers == 0:
+                    return Event(sub.userdata, Errno.SUCCESS, t, 0, EventRwFlags.FD_READWRITE_HANGUP), None
+                return None, None
+            if pipe.readers == 0:
+                return Event(sub.userdata, Errno.SUCCESS, t, 0, EventRwFlags.FD_READWRITE_HANGUP), None
+            room = pipe.capacity - len(pipe.buffer)
+            if room > 0:
+                return Event(sub.userdata, Errno.SUCCESS, t, room), None
+            return None, None
+        if kind is _CHR and node.stdio == 0 and t == EventType.FD_READ:
+            stream = self._stream(0)
+            fileno = None
+            if stream is not None:
+                try:
+                    fileno = stream.fileno()
+                except (OSError, AttributeError, ValueError):
+                    fileno = None
+            if fileno is None:
+                return Event(sub.userdata, Errno.SUCCESS, t, 0), None
+            try:
+                rl, _, _ = select.select([fileno], [], [], 0)
+            except (OSError, ValueError):
+                return Event(sub.userdata, Errno.SUCCESS, t, 0), None
+            if rl:
+                return Event(sub.userdata, Errno.SUCCESS, t, 1), None
+            return None, fileno
+        if kind is _FILE and t == EventType.FD_READ:
+            avail = max(0, self._size(desc) - desc.offset)
+            return Event(sub.userdata, Errno.SUCCESS, t, avail), None
+        return Event(sub.userdata, Errno.SUCCESS, t, 0), None
+
+
+# Referenced for type checkers / readers: these are part of the kernel's vocabulary.
+_ = (Filetype, Resolved)
