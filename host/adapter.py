@@ -1,0 +1,329 @@
+"""The host adapter: wasmtime imports <-> kernel calls, the only code touching
+guest memory.
+
+One ``HostAdapter`` serves exactly one instance (one linker, one memory, one
+syscall sequence). It holds no module-global state, so several instances
+(fork children, replays) can live in one Python process, and a callback keeps
+nothing in flight between two calls, so an asyncify unwind/rewind at a syscall
+can re-enter it.
+
+Dispatch per call (see ``host.handlers`` for the decode/execute split):
+
+- **fast path** (``LiveBackend``, no observer): unpack the raw args, ``decode``,
+  ``execute`` on the kernel, write the errno. No record is built and memory
+  access is not logged.
+- **observed path** (an observer attached, or any other backend): the memory
+  logs reads/writes; the backend gets a ``PendingCall`` carrying what the guest
+  asked (params, inputs, the decoded arguments or the decoding fault) and
+  returns the errno; the observer then receives the ``SyscallRecord``.
+
+Outcomes that stop the guest are returned to wasmtime as traps and remembered
+on the adapter (``stop``) for ``host.process`` to translate: ``ProcExit`` →
+exit status; ``GuestAbort`` (a backend's deliberate stop, e.g. a replay
+divergence) and ``KeyboardInterrupt`` → re-raised; any other exception is a
+host bug → the trap message ``wasi-rr host error in <fn>: ...``.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol, runtime_checkable
+
+from wasmtime import FuncType, Instance, Linker, Memory, Module, Store
+
+from ..errors import ModuleError, UnknownImportsError
+from . import fastcall
+from .abi import PREVIEW1, SIGNATURES, WASIX, Signature, SyscallRecord, WasmType
+from .handlers import PREVIEW1_HANDLERS, WASIX_HANDLERS, Decoded, Handler
+from .memory import GuestMemory, ObservedMemory
+from .wasi_types import ProcExit, WasiError
+
+_ERRNO: Final = struct.Struct("<i")
+_HANDLERS: Final[dict[str, dict[str, Handler]]] = {
+    PREVIEW1: PREVIEW1_HANDLERS,
+    WASIX: WASIX_HANDLERS,
+}
+
+
+def handler_for(sig: Signature) -> Handler | None:
+    """The decode/execute pair of an import, or None if it is not implemented."""
+    if not sig.implemented:
+        return None
+    return _HANDLERS.get(sig.module, {}).get(sig.name)
+
+
+# -- seams ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class PendingCall:
+    """One incoming call, as handed to a ``Backend``.
+
+    ``params``/``inputs`` are exactly what a recorder journals as the question;
+    ``decoded`` holds the decoded arguments for ``handler.execute``, or is None
+    when decoding failed with ``fault`` (an ``EFAULT``/``EINVAL``... the live
+    backend returns as is).
+    """
+
+    seq: int
+    signature: Signature
+    params: tuple[int, ...]
+    inputs: list[bytes]
+    decoded: Decoded | None
+    fault: WasiError | None
+    memory: GuestMemory
+    handler: Handler
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Answers calls: the live kernel, or a journal (verbatim replay).
+
+    ``call`` returns the errno; it may write into ``call.memory`` (through its
+    ``write``/``put`` methods so writes are logged), raise ``WasiError`` (its
+    errno is returned), ``ProcExit`` (the guest exits) or ``GuestAbort`` (the
+    run stops and the exception reaches the caller of ``Process.run``).
+    A replay backend re-applies recorded writes with ``call.memory.write`` and
+    returns the recorded errno; for ``proc_exit`` it raises ``ProcExit``.
+    """
+
+    def call(self, call: PendingCall) -> int: ...
+
+
+class LiveBackend:
+    """Run each call on a ``WasiKernel`` (and encode its answer)."""
+
+    __slots__ = ("kernel",)
+
+    def __init__(self, kernel: Any) -> None:
+        self.kernel = kernel
+
+    def call(self, call: PendingCall) -> int:
+        if call.fault is not None:
+            raise call.fault
+        assert call.decoded is not None
+        return call.handler.execute(self.kernel, call.memory, call.params, call.decoded)
+
+
+@runtime_checkable
+class SyscallObserver(Protocol):
+    """Receives one record per call, after the call (journal writer, tracer)."""
+
+    def on_syscall(self, record: SyscallRecord) -> None: ...
+
+
+class GuestAbort(Exception):
+    """Raise from a backend or observer to stop the guest on purpose (e.g. a
+    replay divergence). ``host.process`` re-raises it to its caller."""
+
+
+class StopKind(enum.Enum):
+    EXIT = "exit"
+    ABORT = "abort"
+    HOST_ERROR = "host_error"
+
+
+@dataclass(slots=True)
+class Stop:
+    """Why the adapter stopped the guest (set just before it returns a trap)."""
+
+    kind: StopKind
+    function: str
+    exit_code: int = 0
+    exception: BaseException | None = None
+    message: str = ""
+
+
+# -- the adapter ----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Definitions:
+    """What must stay alive as long as the linker can call into us."""
+
+    thunks: list[Any] = field(default_factory=list)
+    functypes: list[FuncType] = field(default_factory=list)
+
+
+class HostAdapter:
+    """Serves the WASI (and WASIX subset) imports of one instance."""
+
+    def __init__(self, backend: Backend, *, observer: SyscallObserver | None = None,
+                 trap_unknown_imports: bool = False) -> None:
+        self.backend = backend
+        self.observer = observer
+        self.trap_unknown_imports = trap_unknown_imports
+        self.observed = observer is not None or type(backend) is not LiveBackend
+        self.memory: GuestMemory = ObservedMemory() if self.observed else GuestMemory()
+        self.seq = 0
+        """Sequence number of the next call (per process)."""
+        self.stop: Stop | None = None
+        self._defs = _Definitions()
+
+    @classmethod
+    def live(cls, kernel: Any, **kwargs: Any) -> "HostAdapter":
+        return cls(LiveBackend(kernel), **kwargs)
+
+    # -- linking ------------------------------------------------------------------
+
+    def link(self, linker: Linker, module: Module) -> None:
+        """Define every import ``module`` needs on ``linker`` (one linker per
+        instance). Raises ``UnknownImportsError`` listing all imports we do not
+        provide, unless ``trap_unknown_imports`` (then each traps when called)."""
+        unknown: list[str] = []
+        trappable: list[tuple[str, str, FuncType]] = []
+        seen: set[tuple[str, str]] = set()
+        for imp in module.imports:
+            key = (imp.module, imp.name or "")
+            if key in seen:
+                continue
+            seen.add(key)
+            sig = SIGNATURES.get(key)
+            handler = handler_for(sig) if sig is not None else None
+            if sig is not None and handler is not None:
+                self._define(linker, sig, handler)
+                continue
+            label = f"{key[0]}::{key[1]}"
+            ty = imp.type
+            if self.trap_unknown_imports and isinstance(ty, FuncType):
+                trappable.append((key[0], key[1], ty))
+            else:
+                unknown.append(label if isinstance(ty, FuncType) or not self.trap_unknown_imports
+                               else f"{label} (not a function)")
+        if unknown:
+            raise UnknownImportsError(unknown)
+        for mod, name, ty in trappable:
+            self._define_trap(linker, mod, name, ty)
+
+    def bind(self, store: Store, instance: Instance) -> None:
+        """Attach to the instance's exported ``memory`` (after instantiation)."""
+        mem = instance.exports(store).get("memory")
+        if not isinstance(mem, Memory):
+            raise ModuleError("module does not export a memory named 'memory'")
+        self.memory.bind(fastcall.memory_view_source(store._context(), mem._memory))
+
+    def _define(self, linker: Linker, sig: Signature, handler: Handler) -> None:
+        ty = _functype(sig)
+        cb = self._observed_callback(sig, handler) if self.observed \
+            else self._fast_callback(sig, handler)
+        self._defs.functypes.append(ty)
+        self._defs.thunks.append(fastcall.define_unchecked(linker, sig.module, sig.name, ty, cb))
+
+    def _define_trap(self, linker: Linker, module: str, name: str, ty: FuncType) -> None:
+        message = f"unknown import {module}::{name} called"
+
+        def cb(env: Any, caller: Any, args: Any, count: int) -> int:
+            try:
+                return fastcall.new_trap(message)
+            except BaseException:  # noqa: BLE001 - must never leave a ctypes callback
+                return 0
+        self._defs.functypes.append(ty)
+        self._defs.thunks.append(fastcall.define_unchecked(linker, module, name, ty, cb))
+
+    # -- callbacks ------------------------------------------------------------------
+
+    def _fast_callback(self, sig: Signature, handler: Handler) -> fastcall.RawCallback:
+        slots_type = fastcall.raw_slots(len(sig.params))
+        unpack_from = sig.raw_struct.unpack_from
+        pack_into = _ERRNO.pack_into
+        decode, execute = handler
+        kernel = self.backend.kernel  # type: ignore[attr-defined]
+        mem = self.memory
+        stop = self._stop_guest
+        has_result = sig.result is not None
+
+        def callback(env: Any, caller: Any, args: int, count: int) -> int:
+            try:
+                slots = slots_type.from_address(args)
+                p = unpack_from(slots)
+                errno = execute(kernel, mem, p, decode(mem, p))
+            except WasiError as e:
+                errno = e.errno
+            except BaseException as e:  # noqa: BLE001 - see _stop_guest
+                return stop(sig, e)
+            if has_result:
+                pack_into(slots, 0, errno)
+            return 0
+        return callback
+
+    def _observed_callback(self, sig: Signature, handler: Handler) -> fastcall.RawCallback:
+        slots_type = fastcall.raw_slots(len(sig.params))
+        unpack_from = sig.raw_struct.unpack_from
+        pack_into = _ERRNO.pack_into
+        decode = handler.decode
+        mem = self.memory
+        assert isinstance(mem, ObservedMemory)
+        stop = self._stop_guest
+        has_result = sig.result is not None
+
+        def callback(env: Any, caller: Any, args: int, count: int) -> int:
+            try:
+                slots = slots_type.from_address(args)
+                p = unpack_from(slots)
+                errno = self._observed_call(sig, handler, decode, mem, p)
+            except BaseException as e:  # noqa: BLE001 - see _stop_guest
+                return stop(sig, e)
+            if has_result:
+                pack_into(slots, 0, errno)
+            return 0
+        return callback
+
+    def _observed_call(self, sig: Signature, handler: Handler, decode: Any,
+                       mem: ObservedMemory, p: tuple[int, ...]) -> int:
+        seq = self.seq
+        self.seq = seq + 1
+        mem.begin()
+        decoded: Decoded | None = None
+        fault: WasiError | None = None
+        try:
+            decoded = decode(mem, p)
+        except WasiError as e:
+            fault = e
+        call = PendingCall(seq, sig, p, mem.inputs, decoded, fault, mem, handler)
+        exiting: ProcExit | None = None
+        try:
+            errno = int(self.backend.call(call))
+        except WasiError as e:
+            errno = int(e.errno)
+        except ProcExit as e:
+            errno = 0
+            exiting = e
+        if self.observer is not None:
+            self.observer.on_syscall(
+                SyscallRecord(seq, sig.module, sig.name, p, mem.inputs, errno, mem.writes))
+        if exiting is not None:
+            raise exiting
+        return errno
+
+    def _stop_guest(self, sig: Signature, exc: BaseException) -> int:
+        """Remember why the guest must stop and return a trap for wasmtime.
+
+        Never raises: an exception escaping a ctypes callback would be printed
+        and the call would "succeed" with a garbage result.
+        """
+        try:
+            if isinstance(exc, ProcExit):
+                self.stop = Stop(StopKind.EXIT, sig.name, exit_code=exc.code & 0xFFFF_FFFF)
+                return fastcall.new_trap(f"wasi-rr: proc_exit({exc.code})")
+            if isinstance(exc, GuestAbort) or not isinstance(exc, Exception):
+                message = f"wasi-rr: run aborted in {sig.name}: {type(exc).__name__}: {exc}"
+                self.stop = Stop(StopKind.ABORT, sig.name, exception=exc, message=message)
+                return fastcall.new_trap(message)
+            message = f"wasi-rr host error in {sig.name}: {type(exc).__name__}: {exc}"
+            self.stop = Stop(StopKind.HOST_ERROR, sig.name, exception=exc, message=message)
+            return fastcall.new_trap(message)
+        except BaseException:  # noqa: BLE001
+            try:
+                return fastcall.new_trap("wasi-rr host error: failed to report an error")
+            except BaseException:  # noqa: BLE001
+                return 0
+
+
+def _functype(sig: Signature) -> FuncType:
+    from wasmtime import ValType
+    types = {WasmType.I32: ValType.i32(), WasmType.I64: ValType.i64()}
+    params = [types[p.wasm] for p in sig.params]
+    results = [types[sig.result]] if sig.result is not None else []
+    return FuncType(params, results)

@@ -1,0 +1,199 @@
+"""Process lifecycle: compile (with a cache), link, instantiate, run ``_start``,
+and translate how it ended into an exit status.
+
+Who is at fault decides the shape of a failure: a module that cannot be
+compiled or is not a WASI command is the user's (``ModuleError``, one line with
+wasmtime's message); a guest trap is an outcome (``Outcome.trap``); an
+exception from the adapter's seams that asked to abort (``GuestAbort``,
+``KeyboardInterrupt``) propagates to the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Final
+
+from wasmtime import Config, Engine, Func, Linker, Module, Store, Trap, WasmtimeError
+
+from ..errors import ModuleError
+from ..exitcodes import ExitStatus
+from .adapter import HostAdapter, StopKind
+
+CACHE_MIN_SIZE: Final = 64 * 1024
+"""Modules smaller than this compile in milliseconds; caching them would only
+litter the cache directory."""
+
+
+def make_engine() -> Engine:
+    """The engine every wasi-rr instance runs on.
+
+    ``memory_may_move = False`` is load-bearing: the adapter keeps a view over
+    linear memory and relies on its base address never changing (only its size
+    grows). Wasm32 memories fit the default 4 GiB reservation, so growth never
+    needs to move them.
+    """
+    config = Config()
+    config.memory_may_move = False
+    return Engine(config)
+
+
+def wasmtime_version() -> str:
+    try:
+        return version("wasmtime")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+def default_cache_dir() -> Path:
+    """``$WASI_RR_CACHE_DIR``, else ``$XDG_CACHE_HOME/wasi-rr``, else ``~/.cache/wasi-rr``."""
+    explicit = os.environ.get("WASI_RR_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "wasi-rr"
+
+
+@dataclass(slots=True)
+class ModuleCache:
+    """Compiled modules keyed by module sha256 and wasmtime version.
+
+    Every failure (unwritable directory, stale or corrupt entry) only costs a
+    recompilation: caching is an optimisation, never a reason to fail a run.
+    """
+
+    directory: Path
+    min_size: int = CACHE_MIN_SIZE
+
+    def path_for(self, wasm: bytes) -> Path:
+        digest = hashlib.sha256(wasm).hexdigest()
+        return self.directory / f"{digest}-wasmtime{wasmtime_version()}.cwasm"
+
+    def load(self, engine: Engine, wasm: bytes) -> Module | None:
+        if len(wasm) < self.min_size:
+            return None
+        try:
+            data = self.path_for(wasm).read_bytes()
+        except OSError:
+            return None
+        try:
+            return Module.deserialize(engine, data)
+        except (WasmtimeError, ValueError, TypeError):
+            return None
+
+    def store(self, wasm: bytes, module: Module) -> None:
+        if len(wasm) < self.min_size:
+            return
+        target = self.path_for(wasm)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".cwasm")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(module.serialize())
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except (OSError, WasmtimeError):
+            return
+
+
+def compile_module(engine: Engine, wasm: bytes, *, name: str = "module",
+                   cache: ModuleCache | None = None) -> Module:
+    """Compile ``wasm`` (binary, or WAT text) or raise ``ModuleError``."""
+    if cache is not None:
+        cached = cache.load(engine, wasm)
+        if cached is not None:
+            return cached
+    try:
+        module = Module(engine, wasm)
+    except WasmtimeError as e:
+        raise ModuleError(f"invalid module {name}: {_one_line(str(e))}") from None
+    if cache is not None:
+        cache.store(wasm, module)
+    return module
+
+
+def read_module_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise ModuleError(f"cannot read module {path}: {e.strerror or e}") from None
+
+
+def check_command(module: Module, name: str = "module") -> None:
+    """A WASI command exports ``_start`` and its ``memory``."""
+    exports = {e.name for e in module.exports}
+    missing = [n for n in ("_start", "memory") if n not in exports]
+    if missing:
+        raise ModuleError(f"{name} is not a WASI command: no {' or '.join(repr(m) for m in missing)}"
+                          " export")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a run ended: ``exit_code`` (0 when ``_start`` returned), or a trap."""
+
+    exit_code: int
+    trap: str | None = None
+    host_error: BaseException | None = None
+
+
+class Process:
+    """One guest instance: a store, its linker, its adapter."""
+
+    def __init__(self, engine: Engine, module: Module, adapter: HostAdapter,
+                 *, name: str = "module") -> None:
+        check_command(module, name)
+        self.engine = engine
+        self.module = module
+        self.adapter = adapter
+        self.store = Store(engine)
+        self.linker = Linker(engine)
+        adapter.link(self.linker, module)
+        try:
+            self.instance = self.linker.instantiate(self.store, module)
+        except Trap as e:
+            raise ModuleError(f"{name}: trapped during instantiation: {_trap_message(e)}") from None
+        except WasmtimeError as e:
+            raise ModuleError(f"cannot instantiate {name}: {_one_line(str(e))}") from None
+        adapter.bind(self.store, self.instance)
+        start = self.instance.exports(self.store).get("_start")
+        if not isinstance(start, Func):
+            raise ModuleError(f"{name} is not a WASI command: '_start' is not a function")
+        self._start = start
+
+    def run(self) -> Outcome:
+        """Run ``_start`` to its end."""
+        try:
+            self._start(self.store)
+        except (Trap, WasmtimeError) as e:
+            return self._outcome_of_trap(e)
+        return Outcome(0)
+
+    def _outcome_of_trap(self, error: Exception) -> Outcome:
+        stop = self.adapter.stop
+        if stop is None:
+            return Outcome(int(ExitStatus.TRAP), trap=_trap_message(error))
+        if stop.kind is StopKind.EXIT:
+            return Outcome(stop.exit_code)
+        if stop.kind is StopKind.ABORT:
+            assert stop.exception is not None
+            raise stop.exception
+        return Outcome(int(ExitStatus.TRAP), trap=stop.message, host_error=stop.exception)
+
+
+def _trap_message(error: Exception) -> str:
+    message = getattr(error, "message", None) or str(error)
+    return _one_line(message)
+
+
+def _one_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else text.strip()
