@@ -114,7 +114,10 @@ def compile_module(engine: Engine, wasm: bytes, *, name: str = "module",
     try:
         module = Module(engine, wasm)
     except WasmtimeError as e:
-        raise ModuleError(f"invalid module {name}: {_one_line(str(e))}") from None
+        detail = _one_line(str(e))
+        if not wasm.startswith(b"\0asm"):
+            detail = f"not a WebAssembly binary (no \\0asm magic) nor WAT text ({detail})"
+        raise ModuleError(f"invalid module {name}: {detail}") from None
     if cache is not None:
         cache.store(wasm, module)
     return module

@@ -1,0 +1,5 @@
+"""``python -m wasi_rr ...`` is ``wasi-rr ...``."""
+
+from .cli import entry
+
+entry()

@@ -1,0 +1,149 @@
+"""The public Python API: ``run(RunConfig(...)) -> RunResult``.
+
+This is what the CLI's ``run`` does and what differential tests call. The
+pieces are exposed separately (``build_kernel``, ``load_module``) so that
+``record``/``resume`` can assemble the same process with other backends or
+observers without re-implementing configuration handling.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from wasmtime import Engine, Module
+
+from .errors import ConfigError
+from .host.adapter import HostAdapter, SyscallObserver
+from .host.hostdir import MountError, MountMode
+from .host.kernel import WasiKernel
+from .host.process import (
+    ModuleCache,
+    Process,
+    compile_module,
+    default_cache_dir,
+    make_engine,
+    read_module_file,
+)
+from .host.sources import Clock, RandomSource
+from .host.wasifs import MountSpec, WasiFs
+
+__all__ = ["DirMount", "MountMode", "RunConfig", "RunResult", "run", "build_kernel",
+           "load_module"]
+
+
+@dataclass(frozen=True)
+class DirMount:
+    """A host directory preopened in the guest at ``guest``."""
+
+    host: Path
+    guest: str
+    mode: MountMode = MountMode.WRITE_THROUGH
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run. ``args`` is argv[1:]; argv[0] is
+    ``argv0`` or, by default, the module path as given (wasmtime's choice)."""
+
+    module: Path
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    dirs: list[DirMount] = field(default_factory=list)
+    tmpfs: list[str] = field(default_factory=list)
+    stdin: BinaryIO | None = None
+    """None: the process's real stdin (binary buffer)."""
+    stdout: BinaryIO | None = None
+    """None: the process's real stdout (binary buffer)."""
+    stderr: BinaryIO | None = None
+    """None: the process's real stderr (binary buffer)."""
+    argv0: str | None = None
+    trap_unknown_imports: bool = False
+    """Define imports wasi-rr does not provide as functions that trap when
+    called, instead of refusing to instantiate."""
+    observer: SyscallObserver | None = None
+    """Receives a ``SyscallRecord`` after every call (journal writer, tracer)."""
+    clock: Clock | None = None
+    random: RandomSource | None = None
+    cache_dir: Path | None = None
+    """Compiled-module cache; None = ``host.process.default_cache_dir()``."""
+    use_cache: bool = True
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How the guest ended."""
+
+    exit_code: int
+    """The guest's exit status (0 when ``_start`` returned); with a trap, the
+    status the CLI exits with (``ExitStatus.TRAP``)."""
+    trap: str | None = None
+    """None, or the one-line trap message."""
+    host_error: BaseException | None = None
+    """When the trap is a wasi-rr bug: the exception behind it (for debugging)."""
+
+
+def build_fs(config: RunConfig) -> WasiFs:
+    """The guest's filesystem: ``dirs`` then ``tmpfs`` mounts, preopened in that order."""
+    specs = [MountSpec(d.guest, host=Path(d.host), mode=d.mode) for d in config.dirs]
+    specs += [MountSpec.tmpfs(guest) for guest in config.tmpfs]
+    try:
+        return WasiFs(specs)
+    except MountError as e:
+        raise ConfigError(str(e)) from None
+
+
+def build_kernel(config: RunConfig, fs: WasiFs | None = None) -> WasiKernel:
+    """A live kernel for ``config`` (real stdio streams unless given)."""
+    argv0 = config.argv0 if config.argv0 is not None else str(config.module)
+    return WasiKernel(
+        args=[argv0, *config.args],
+        env=dict(config.env),
+        fs=fs if fs is not None else build_fs(config),
+        clock=config.clock,
+        random=config.random,
+        stdin=config.stdin if config.stdin is not None else sys.stdin.buffer,
+        stdout=config.stdout if config.stdout is not None else sys.stdout.buffer,
+        stderr=config.stderr if config.stderr is not None else sys.stderr.buffer,
+    )
+
+
+def load_module(config: RunConfig, engine: Engine) -> tuple[bytes, Module]:
+    """Read and compile ``config.module`` (``ModuleError`` if that fails)."""
+    path = Path(config.module)
+    wasm = read_module_file(path)
+    cache = None
+    if config.use_cache:
+        cache = ModuleCache(config.cache_dir if config.cache_dir is not None
+                            else default_cache_dir())
+    return wasm, compile_module(engine, wasm, name=str(path), cache=cache)
+
+
+def run(config: RunConfig) -> RunResult:
+    """Run a WASI command to completion.
+
+    Raises ``WasiRrError`` subclasses for the user's mistakes (unreadable or
+    invalid module, bad mount, unknown imports); a guest trap is a result.
+    """
+    engine = make_engine()
+    _, module = load_module(config, engine)
+    kernel = build_kernel(config)
+    try:
+        adapter = HostAdapter.live(kernel, observer=config.observer,
+                                   trap_unknown_imports=config.trap_unknown_imports)
+        outcome = Process(engine, module, adapter, name=str(config.module)).run()
+    finally:
+        _flush(config.stdout if config.stdout is not None else sys.stdout.buffer)
+        _flush(config.stderr if config.stderr is not None else sys.stderr.buffer)
+        kernel.fs.close()
+        kernel.fs.close_mounts()
+    return RunResult(outcome.exit_code, outcome.trap, outcome.host_error)
+
+
+def _flush(stream: BinaryIO) -> None:
+    try:
+        stream.flush()
+    except (OSError, ValueError):
+        pass

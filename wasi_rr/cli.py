@@ -1,0 +1,96 @@
+"""``wasi-rr`` command line: argparse with one module per subcommand.
+
+Each subcommand lives in ``wasi_rr.cmd_<name>`` and exposes
+``add_parser(subparsers) -> argparse.ArgumentParser``; the parser it adds sets
+``func`` (``Callable[[argparse.Namespace], int]``) as a default. Modules that
+do not exist (yet) are skipped, so teammates add ``record``/``replay``/``dump``/
+``resume``/``ps`` by adding a file, without touching this one.
+
+Failure reporting is decided here, once: tool errors (``WasiRrError``) are one
+line ``wasi-rr: error: ...`` with their status; anything unexpected is one line
+with a plea to report the bug, never a traceback (set ``WASI_RR_DEBUG=1`` to
+see it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Final
+
+from .errors import WasiRrError
+from .exitcodes import ExitStatus
+
+PROG: Final = "wasi-rr"
+SUBCOMMAND_MODULES: Final = ("run", "record", "replay", "dump", "resume", "ps")
+"""Subcommands in help order; each is ``wasi_rr.cmd_<name>`` if that module exists."""
+
+
+def error_line(message: str) -> None:
+    """Print one tool-error line on stderr."""
+    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Deterministic record/replay journaling host for WASI preview1 programs.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in SUBCOMMAND_MODULES:
+        module_name = f"{__package__}.cmd_{name}"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            if e.name == module_name:
+                continue
+            raise
+        module.add_parser(subparsers)
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+    return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit status (also used by ``sys.exit``)."""
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        status = int(args.func(args))
+    except WasiRrError as e:
+        error_line(str(e))
+        status = int(e.status)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr, flush=True)
+        status = 130
+    except SystemExit as e:  # argparse --help / usage errors
+        code = e.code
+        status = code if isinstance(code, int) else (0 if code is None else int(ExitStatus.USAGE))
+    except BaseException as e:  # noqa: BLE001 - the last line of defence: never a traceback
+        if os.environ.get("WASI_RR_DEBUG"):
+            traceback.print_exc()
+        error_line(f"internal error: {type(e).__name__}: {e} "
+                   "(this is a wasi-rr bug, please report it; WASI_RR_DEBUG=1 shows details)")
+        status = int(ExitStatus.TOOL_ERROR)
+    _flush_stdio()
+    return status
+
+
+def _flush_stdio() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def entry() -> None:
+    """``python -m wasi_rr`` / console script."""
+    sys.exit(main())
