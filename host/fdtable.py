@@ -50,7 +50,6 @@ FILE_RIGHTS: int = int(
 DIR_RIGHTS: int = int(
     R.FD_FDSTAT_SET_FLAGS
     | R.FD_SYNC
-    | R.FD_DATASYNC
     | R.FD_ADVISE
     | R.PATH_CREATE_DIRECTORY
     | R.PATH_CREATE_FILE
@@ -71,7 +70,15 @@ DIR_RIGHTS: int = int(
     | R.PATH_UNLINK_FILE
     | R.POLL_FD_READWRITE
 )
-"""Rights that make sense on a directory."""
+"""Rights that make sense on a directory.  No FD_DATASYNC: wasi-libc's
+``fcntl(F_GETFL)`` counts it as a *write* right, and a directory must read
+back as ``O_RDONLY``."""
+
+STDIN_RIGHTS: int = int(R.FD_READ | R.FD_FDSTAT_SET_FLAGS | R.FD_FILESTAT_GET | R.POLL_FD_READWRITE)
+STDOUT_RIGHTS: int = int(R.FD_WRITE | R.FD_FDSTAT_SET_FLAGS | R.FD_FILESTAT_GET | R.POLL_FD_READWRITE)
+"""stdio rights: stdin reads back as O_RDONLY, stdout/stderr as O_WRONLY
+(``fcntl(F_GETFL)`` derives the access mode from the rights), and neither has
+FD_SEEK/FD_TELL, which is also what makes wasi-libc's ``isatty`` say yes."""
 
 DIR_INHERITING = DIR_RIGHTS | FILE_RIGHTS
 """What a preopened directory passes on to what is opened beneath it."""

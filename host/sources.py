@@ -43,21 +43,37 @@ class Clock(Protocol):
     def sleep(self, ns: int) -> None: ...
 
 
+def _no_cpu_clock() -> int:
+    raise WasiError(Errno.BADF, "CPU-time clocks are not provided")
+
+
+def _check_id(clock_id: int, cpu_clocks: bool) -> None:
+    if not 0 <= clock_id <= 3:
+        raise WasiError(Errno.INVAL, f"clock id {clock_id}")
+    if clock_id >= 2 and not cpu_clocks:
+        raise WasiError(Errno.BADF, "CPU-time clocks are not provided")
+
+
 class SystemClock:
     """The host's real clocks (``time.*_ns``).
 
     ``now`` is a single tuple index plus one call so that ``clock_time_get``
     stays well under a microsecond of Python.
+
+    The CPU-time clocks (ids 2 and 3) answer EBADF unless ``cpu_clocks`` is
+    set: that is what wasmtime (the reference host) does, and a guest's CPU
+    time would differ between record and replay anyway.
     """
 
-    __slots__ = ("_fns",)
+    __slots__ = ("_fns", "cpu_clocks")
 
-    def __init__(self) -> None:
+    def __init__(self, cpu_clocks: bool = False) -> None:
+        self.cpu_clocks = cpu_clocks
         self._fns: tuple[Callable[[], int], ...] = (
             time.time_ns,
             time.monotonic_ns,
-            time.process_time_ns,
-            time.thread_time_ns,
+            time.process_time_ns if cpu_clocks else _no_cpu_clock,
+            time.thread_time_ns if cpu_clocks else _no_cpu_clock,
         )
 
     def now(self, clock_id: int) -> int:
@@ -67,8 +83,7 @@ class SystemClock:
             raise WasiError(Errno.INVAL, f"clock id {clock_id}") from None
 
     def resolution(self, clock_id: int) -> int:
-        if not 0 <= clock_id <= 3:
-            raise WasiError(Errno.INVAL, f"clock id {clock_id}")
+        _check_id(clock_id, self.cpu_clocks)
         name = ("time", "monotonic", "process_time", "thread_time")[clock_id]
         res = time.get_clock_info(name).resolution
         return max(1, int(round(res * 1e9)))
@@ -84,36 +99,39 @@ class VirtualClock:
     Every clock starts at its own fixed origin and moves only when ``sleep``
     or ``advance`` is called, or by ``tick`` nanoseconds after each ``now``
     call when ``tick`` is non-zero (so that busy loops measuring elapsed time
-    terminate).  All four clock ids advance together.
+    terminate).  All clock ids advance together; the CPU-time ones answer
+    EBADF unless ``cpu_clocks`` (as ``SystemClock``).
     """
 
-    __slots__ = ("_elapsed", "realtime_origin", "tick", "_res")
+    __slots__ = ("_elapsed", "realtime_origin", "tick", "_res", "cpu_clocks")
 
     def __init__(
         self,
         realtime_origin: int = 1_700_000_000_000_000_000,
         tick: int = 0,
         resolution: int = 1,
+        cpu_clocks: bool = False,
     ) -> None:
         self._elapsed = 0
         self.realtime_origin = realtime_origin
         self.tick = tick
         self._res = resolution
+        self.cpu_clocks = cpu_clocks
 
     def now(self, clock_id: int) -> int:
         if clock_id == 0:
             base = self.realtime_origin
-        elif 0 < clock_id <= 3:
+        elif clock_id == 1:
             base = 0
         else:
-            raise WasiError(Errno.INVAL, f"clock id {clock_id}")
+            _check_id(clock_id, self.cpu_clocks)
+            base = 0
         value = base + self._elapsed
         self._elapsed += self.tick
         return value
 
     def resolution(self, clock_id: int) -> int:
-        if not 0 <= clock_id <= 3:
-            raise WasiError(Errno.INVAL, f"clock id {clock_id}")
+        _check_id(clock_id, self.cpu_clocks)
         return self._res
 
     def sleep(self, ns: int) -> None:

@@ -6,7 +6,8 @@ filesystem; only fd tables are per process), so it holds no fds.
 Path resolution is done here, component by component, for in-memory and host
 directories alike (like cap-std): ``..`` pops a stack that starts at the
 directory the guest passed, so it can never climb above it; absolute paths,
-absolute symlink targets and symlinks that climb out fail with NOTCAPABLE;
+absolute symlink targets and symlinks that climb out fail with PERM (what
+wasmtime answers; it does not use NOTCAPABLE for them);
 more than ``MAX_SYMLINKS`` expansions fail with LOOP.  Host directories are
 only ever touched through ``HostDir``, which walks real directories with
 ``O_NOFOLLOW``.
@@ -215,7 +216,7 @@ class FsTree:
         if "\x00" in path:
             raise WasiError(Errno.INVAL, "NUL in path")
         if path[0] == "/":
-            raise WasiError(Errno.NOTCAPABLE, "absolute path")
+            raise WasiError(Errno.PERM, "absolute path")
         trailing = path[-1] == "/"
         queue = path.split("/")
         queue.reverse()
@@ -228,7 +229,7 @@ class FsTree:
                 continue
             if comp == "..":
                 if len(stack) == 1:
-                    raise WasiError(Errno.NOTCAPABLE, "path escapes its directory")
+                    raise WasiError(Errno.PERM, "path escapes its directory")
                 stack.pop()
                 continue
             if len(comp) > 63 and len(comp.encode("utf-8", "surrogateescape")) > NAME_MAX:
@@ -248,7 +249,7 @@ class FsTree:
                 if not target:
                     raise WasiError(Errno.NOENT, "empty symlink")
                 if target[0] == "/":
-                    raise WasiError(Errno.NOTCAPABLE, "absolute symlink")
+                    raise WasiError(Errno.PERM, "absolute symlink")
                 if is_last and target[-1] == "/":
                     trailing = True
                 parts = target.split("/")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .fdtable import DIR_INHERITING, DIR_RIGHTS, FILE_RIGHTS, Description, FdTable
+from .fdtable import DIR_INHERITING, DIR_RIGHTS, STDIN_RIGHTS, STDOUT_RIGHTS, Description, FdTable
 from .hostdir import MountError, MountMode
 from .inode import Inode, Kind
 from .sources import Clock, VirtualClock
@@ -73,7 +73,8 @@ class WasiFs:
         for slot in range(3):
             node = self.tree.new_inode(Kind.CHARACTER_DEVICE, 0)
             node.stdio = slot
-            self.fds.install(Description(node, FILE_RIGHTS, 0), slot)
+            rights = STDIN_RIGHTS if slot == 0 else STDOUT_RIGHTS
+            self.fds.install(Description(node, rights, 0), slot)
         try:
             for spec in mounts:
                 self.add_mount(spec)

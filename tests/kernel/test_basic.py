@@ -42,17 +42,22 @@ def test_clocks(k: WasiKernel) -> None:
     k.clock.sleep(5)
     assert k.clock_time_get(ClockId.MONOTONIC, 0) == t0 + 5
     assert k.clock_time_get(ClockId.REALTIME, 0) > 10**18
-    assert k.clock_res_get(ClockId.PROCESS_CPUTIME_ID) == 1
+    assert k.clock_res_get(ClockId.MONOTONIC) == 1
+    # CPU-time clocks: EBADF like wasmtime, unless explicitly enabled
+    assert errno_of(k.clock_res_get, ClockId.PROCESS_CPUTIME_ID) is Errno.BADF
+    assert errno_of(k.clock_time_get, ClockId.THREAD_CPUTIME_ID, 0) is Errno.BADF
+    assert VirtualClock(cpu_clocks=True).now(ClockId.PROCESS_CPUTIME_ID) == 0
     for cid in (4, 99):
         assert errno_of(k.clock_time_get, cid, 0) is Errno.INVAL
         assert errno_of(k.clock_res_get, cid) is Errno.INVAL
 
 
 def test_system_clock_ids() -> None:
-    c = SystemClock()
+    c = SystemClock(cpu_clocks=True)
     for cid in range(4):
         assert c.now(cid) >= 0 and c.resolution(cid) >= 1
     assert errno_of(c.now, 4) is Errno.INVAL
+    assert errno_of(SystemClock().now, 2) is Errno.BADF
 
 
 def test_random_is_injected() -> None:
