@@ -213,12 +213,14 @@ def decode(image: bytes, base: Buffer | PageMap | None = None) -> bytes:
     return decode_pages(image, base).to_bytes()
 
 
-def write_into(pages: PageMap, memory: memoryview) -> None:
+def write_into(pages: PageMap, memory: memoryview, *, zero_from: int | None = None) -> None:
     """Make ``memory[:pages.size]`` equal to ``pages`` (``memory`` may be larger).
 
     Used to restore a snapshot into a fresh instance whose memory already
     holds the module's data segments: chunks that are non-zero but absent from
-    the image are zeroed, so only touched chunks are written.
+    the image are zeroed, so only touched chunks are written.  ``zero_from``
+    promises that ``memory[zero_from:]`` is all zero (pages just added by
+    ``memory.grow``), which spares reading them.
     """
     mv = memory.cast("B") if memory.format != "B" else memory
     if len(mv) < pages.size:
@@ -229,11 +231,12 @@ def write_into(pages: PageMap, memory: memoryview) -> None:
     for chunk_no, start in enumerate(range(0, pages.size, _CHUNK)):
         end = min(start + _CHUNK, pages.size)
         wanted = by_chunk.get(chunk_no)
+        known_zero = zero_from is not None and start >= zero_from
         if wanted is None:
-            if bytes(mv[start:end]) != _ZERO_CHUNK[: end - start]:
+            if not known_zero and bytes(mv[start:end]) != _ZERO_CHUNK[: end - start]:
                 mv[start:end] = _ZERO_CHUNK[: end - start]
             continue
-        if len(wanted) < _PAGES_PER_CHUNK:
+        if len(wanted) < _PAGES_PER_CHUNK and not known_zero:
             mv[start:end] = _ZERO_CHUNK[: end - start]
         for index in wanted:
             page = pages.pages[index]

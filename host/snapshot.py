@@ -322,7 +322,8 @@ class SnapshotController:
                 self._memory.grow(store, (snapshot.memory.size - current) // WASM_PAGE)
             except wasmtime.WasmtimeError as exc:
                 raise SnapshotError(f"cannot grow memory to the snapshot's size: {exc}") from None
-        memimage.write_into(snapshot.memory, _view(self._memory, store))
+        # Pages added by the grow are zero: only the initial memory needs scanning.
+        memimage.write_into(snapshot.memory, _view(self._memory, store), zero_from=current)
         if len(snapshot.globals) != len(self._globals):
             raise SnapshotError("snapshot has a different number of globals than the module")
         for spec, glob, value in zip(self.module.globals, self._globals, snapshot.globals):

@@ -71,6 +71,15 @@ def test_write_into_makes_a_dirty_memory_equal(memory: bytes, dirt: bytes) -> No
     assert target[len(memory) :] == b"\x5a" * 100  # nothing beyond the image is touched
 
 
+@settings(max_examples=100, deadline=None)
+@given(memories(), memories(), st.integers(0, 40 * PAGE_SIZE))
+def test_write_into_with_known_zero_tail(memory: bytes, dirt: bytes, zero_from: int) -> None:
+    zero_from = min(zero_from, len(memory)) // 65536 * 65536
+    target = bytearray(dirt[:zero_from].ljust(len(memory), b"\0"))
+    memimage.write_into(memimage.scan(memory), memoryview(target), zero_from=zero_from)
+    assert bytes(target) == memory
+
+
 def test_delta_stores_only_changed_pages() -> None:
     base = bytearray(64 * PAGE_SIZE)
     for page in range(0, 64, 2):
