@@ -14,7 +14,9 @@ deterministic properties.
 
 from __future__ import annotations
 
+import functools
 import io
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -22,9 +24,10 @@ from pathlib import Path
 
 import wasmtime
 
+from wasi_rr.exitcodes import ExitStatus
+
 ARGV0 = "guest.wasm"
-"""argv[0] of the reference run. Corpus guests never print argv[0]: the public API
-takes only argv[1:] and chooses argv[0] itself."""
+"""argv[0] both hosts give the guest (wasmtime's CLI would pass the module path)."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Outcome:
     stdout: bytes
     stderr: bytes
     exit_code: int
+    """proc_exit status, 0 when _start returned, ExitStatus.TRAP (134) after a trap."""
     trapped: bool
 
 
@@ -49,6 +53,10 @@ class Invocation:
     tmpfs: list[str] = field(default_factory=list)
     """Guest paths that are empty writable directories."""
     stdin: bytes = b""
+    trap_unknown_imports: bool = False
+    """Define imports that are not WASI as functions that trap when called
+    (wasmtime's ``--trap-unknown-imports``); needed by guests such as MicroPython's
+    that import host hooks they never call in a plain run."""
 
 
 def copy_dirs(inv: Invocation, scratch: Path) -> list[tuple[Path, str]]:
@@ -64,15 +72,38 @@ def copy_dirs(inv: Invocation, scratch: Path) -> list[tuple[Path, str]]:
 _ENGINE = wasmtime.Engine()
 
 
-def _module(path: Path) -> wasmtime.Module:
+@functools.lru_cache(maxsize=16)
+def _compiled(path: Path, mtime_ns: int, size: int) -> wasmtime.Module:
+    """Compile once per file version: a multi-MB third-party module takes ~1 s."""
     return wasmtime.Module.from_file(_ENGINE, str(path))
+
+
+def _module(path: Path) -> wasmtime.Module:
+    st = path.stat()
+    return _compiled(path, st.st_mtime_ns, st.st_size)
+
+
+def tree(root: Path) -> dict[str, str | bytes]:
+    """Snapshot a host directory: relative path -> file bytes, "<dir>" or "-> target".
+
+    Used to check that two hosts left the same files behind.
+    """
+    snap: dict[str, str | bytes] = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_symlink():
+            snap[rel] = f"-> {os.readlink(path)}"
+        elif path.is_dir():
+            snap[rel] = "<dir>"
+        else:
+            snap[rel] = path.read_bytes()
+    return snap
 
 
 def run_reference(inv: Invocation, scratch: Path | None = None) -> Outcome:
     """Run under wasmtime's built-in WASI (the reference), on copies of the host dirs.
 
-    Unknown non-WASI imports are defined as traps (what ``--trap-unknown-imports``
-    does), so a guest that never calls them runs normally.
+    With ``trap_unknown_imports`` the non-WASI imports trap when called.
     """
     with tempfile.TemporaryDirectory(prefix="wasi-ref-") as tmp_name:
         tmp = Path(tmp_name)
@@ -99,7 +130,8 @@ def run_reference(inv: Invocation, scratch: Path | None = None) -> Outcome:
         linker = wasmtime.Linker(_ENGINE)
         linker.define_wasi()
         module = _module(inv.module)
-        linker.define_unknown_imports_as_traps(module)
+        if inv.trap_unknown_imports:
+            linker.define_unknown_imports_as_traps(module)
         instance = linker.instantiate(store, module)
         start = instance.exports(store)["_start"]
         assert isinstance(start, wasmtime.Func)
@@ -109,8 +141,9 @@ def run_reference(inv: Invocation, scratch: Path | None = None) -> Outcome:
         except wasmtime.ExitTrap as exc:
             exit_code = exc.code
         except (wasmtime.Trap, wasmtime.WasmtimeError):
-            # proc_exit arrives as ExitTrap; a wasm trap or a host error aborts the guest.
-            trapped = True
+            # proc_exit arrives as ExitTrap; a wasm trap or a host error aborts the
+            # guest, which the wasi-rr CLI reports with ExitStatus.TRAP.
+            exit_code, trapped = int(ExitStatus.TRAP), True
         del store
         return Outcome(out_path.read_bytes(), err_path.read_bytes(), exit_code, trapped)
 
@@ -142,6 +175,8 @@ def run_wasi_rr(inv: Invocation, scratch: Path | None = None) -> Outcome:
                 stdin=io.BytesIO(inv.stdin),
                 stdout=stdout,
                 stderr=stderr,
+                argv0=ARGV0,
+                trap_unknown_imports=inv.trap_unknown_imports,
             )
         )
         return Outcome(

