@@ -1,0 +1,153 @@
+"""Entry encoding inside ENTRIES frames, and the decoder that mirrors it.
+
+An ENTRIES frame's payload is a concatenation of msgpack arrays. The first
+element tells what the array is:
+
+* a non-negative int ``fid`` — a syscall: ``[fid, params, errno, inputs, writes]``
+  (see docs/journal-format.md for each field);
+* a string — a named entry: ``["fn", fid, module, name]`` defines a function id,
+  ``["ctx", pid, seq]`` sets the current process and next sequence number, and
+  events (``"start"``, ``"exit"``, ``"trap"``, later kinds) carry a map.
+
+Sequence numbers are implicit (one more than the previous syscall of the process).
+The encoder side lives in ``writer.py`` (on the hot path, kept minimal); this
+module holds the shared constants and the decoder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+import msgpack
+
+from .entries import (
+    Entry,
+    ExitEvent,
+    InputDigest,
+    StartEvent,
+    SyscallEntry,
+    TrapEvent,
+)
+
+EXT_DIGEST = 1
+"""msgpack ext type of an input stored as (u64 length, 32-byte sha256)."""
+_DIGEST = struct.Struct("<Q32s")
+
+KIND_FN = "fn"
+KIND_CTX = "ctx"
+KIND_START = "start"
+KIND_EXIT = "exit"
+KIND_TRAP = "trap"
+
+
+def digest_ext(data: bytes) -> msgpack.ExtType:
+    """The on-disk form of a hashed input."""
+    return msgpack.ExtType(EXT_DIGEST, _DIGEST.pack(len(data), hashlib.sha256(data).digest()))
+
+
+def _ext_hook(code: int, data: bytes) -> Any:
+    if code == EXT_DIGEST and len(data) == _DIGEST.size:
+        length, digest = _DIGEST.unpack(data)
+        return InputDigest(length, digest)
+    raise ValueError(f"unknown msgpack ext type {code}")
+
+
+def event_to_wire(event: StartEvent | ExitEvent | TrapEvent) -> list[Any]:
+    """Encode an event as ``[kind, {fields}]`` (maps so minor versions can add keys)."""
+    if isinstance(event, StartEvent):
+        return [KIND_START, {"pid": event.pid, "argv": list(event.argv),
+                             "time_unix_ns": event.time_unix_ns}]
+    if isinstance(event, ExitEvent):
+        return [KIND_EXIT, {"pid": event.pid, "status": event.status,
+                            "elapsed_ns": event.elapsed_ns}]
+    if isinstance(event, TrapEvent):
+        return [KIND_TRAP, {"pid": event.pid, "message": event.message,
+                            "elapsed_ns": event.elapsed_ns}]
+    raise TypeError(f"not a journal event: {event!r}")
+
+
+class FrameDecodeError(Exception):
+    """The payload of a frame (whose checksum matched) does not follow the format."""
+
+
+def make_unpacker(max_size: int) -> msgpack.Unpacker:
+    return msgpack.Unpacker(
+        None, raw=False, use_list=False, strict_map_key=False, ext_hook=_ext_hook,
+        max_buffer_size=max(max_size, 1024),
+    )
+
+
+class FrameDecoder:
+    """Decodes the frames of one journal in order, carrying state across frames.
+
+    Function ids, the current pid and the next sequence number persist from frame
+    to frame (the writer's background thread cuts frames wherever it likes), so
+    frames must be decoded in file order. ``skipped`` counts entries of kinds this
+    reader does not know (written by a newer minor version), skipped as promised.
+    """
+
+    def __init__(self) -> None:
+        self.pid = 0
+        self.seq = 0
+        self.skipped = 0
+        self._fns: list[tuple[str, str]] = []
+
+    def decode(self, raw: bytes, count: int) -> Iterator[Entry]:
+        """Yield the typed entries of one frame payload of ``count`` msgpack objects."""
+        unpacker = make_unpacker(len(raw))
+        unpacker.feed(raw)
+        fns = self._fns
+        seen = 0
+        try:
+            for obj in unpacker:
+                seen += 1
+                if type(obj) is not tuple or not obj:
+                    raise FrameDecodeError(f"entry is not a non-empty array: {obj!r:.80}")
+                head = obj[0]
+                if type(head) is int:
+                    fid, params, errno, inputs, writes = obj[:5]
+                    if fid < 0:
+                        raise FrameDecodeError(f"negative function id {fid}")
+                    module, name = fns[fid]
+                    seq = self.seq
+                    self.seq = seq + 1
+                    yield SyscallEntry(seq, module, name, params, inputs, errno, writes,
+                                       self.pid)
+                elif type(head) is str:
+                    ev = self._named(head, obj)
+                    if ev is not None:
+                        yield ev
+                else:
+                    raise FrameDecodeError(f"bad entry tag {head!r:.40}")
+        except FrameDecodeError:
+            raise
+        except (ValueError, TypeError, IndexError, KeyError, msgpack.UnpackException) as exc:
+            raise FrameDecodeError(f"undecodable entry: {exc}") from exc
+        if seen != count:
+            raise FrameDecodeError(f"frame holds {seen} entries, header says {count}")
+
+    def _named(self, kind: str, obj: tuple[Any, ...]) -> Entry | None:
+        if kind == KIND_FN:
+            fid, module, name = obj[1], obj[2], obj[3]
+            if fid != len(self._fns) or type(module) is not str or type(name) is not str:
+                raise FrameDecodeError(f"bad function definition {obj!r:.80}")
+            self._fns.append((module, name))
+            return None
+        if kind == KIND_CTX:
+            self.pid, self.seq = int(obj[1]), int(obj[2])
+            return None
+        if kind == KIND_START:
+            m = obj[1]
+            self.pid, self.seq = m["pid"], 0
+            return StartEvent(m["pid"], tuple(m.get("argv", ())), m.get("time_unix_ns", 0))
+        if kind == KIND_EXIT:
+            m = obj[1]
+            return ExitEvent(m["pid"], m["status"], m.get("elapsed_ns", 0))
+        if kind == KIND_TRAP:
+            m = obj[1]
+            return TrapEvent(m["pid"], m["message"], m.get("elapsed_ns", 0))
+        self.skipped += 1
+        return None
