@@ -114,7 +114,7 @@ def compile_module(engine: Engine, wasm: bytes, *, name: str = "module",
     try:
         module = Module(engine, wasm)
     except WasmtimeError as e:
-        detail = _one_line(str(e))
+        detail = _error_chain(str(e))
         if not wasm.startswith(b"\0asm"):
             detail = f"not a WebAssembly binary (no \\0asm magic) nor WAT text ({detail})"
         raise ModuleError(f"invalid module {name}: {detail}") from None
@@ -165,7 +165,7 @@ class Process:
         except Trap as e:
             raise ModuleError(f"{name}: trapped during instantiation: {_trap_message(e)}") from None
         except WasmtimeError as e:
-            raise ModuleError(f"cannot instantiate {name}: {_one_line(str(e))}") from None
+            raise ModuleError(f"cannot instantiate {name}: {_error_chain(str(e))}") from None
         adapter.bind(self.store, self.instance)
         start = self.instance.exports(self.store).get("_start")
         if not isinstance(start, Func):
@@ -193,8 +193,21 @@ class Process:
 
 
 def _trap_message(error: Exception) -> str:
-    message = getattr(error, "message", None) or str(error)
-    return _one_line(message)
+    """The cause of a trap on one line, without wasmtime's backtrace:
+    ``error while executing at wasm backtrace: ... Caused by: wasm trap: X`` -> ``X``."""
+    text = getattr(error, "message", None) or str(error)
+    if "Caused by:" in text:
+        cause = text.split("Caused by:", 1)[1]
+        lines = [line.strip() for line in cause.strip().splitlines() if line.strip()]
+        message = ": ".join(lines)
+        return message.removeprefix("wasm trap: ")
+    return _one_line(text)
+
+
+def _error_chain(text: str) -> str:
+    """wasmtime's ``msg\n\nCaused by:\n    cause`` as ``msg: cause`` on one line."""
+    lines = [line.strip() for line in text.strip().splitlines()]
+    return ": ".join(line for line in lines if line and line != "Caused by:")
 
 
 def _one_line(text: str) -> str:

@@ -1,0 +1,84 @@
+"""The signature table and the strace-like formatter (no wasmtime needed)."""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+
+from wasi_rr.host.abi import PREVIEW1, SIGNATURES, WASIX, Role, SyscallRecord, format_call
+
+PREVIEW1_NAMES = {
+    "args_get", "args_sizes_get", "environ_get", "environ_sizes_get", "clock_res_get",
+    "clock_time_get", "fd_advise", "fd_allocate", "fd_close", "fd_datasync", "fd_fdstat_get",
+    "fd_fdstat_set_flags", "fd_fdstat_set_rights", "fd_filestat_get", "fd_filestat_set_size",
+    "fd_filestat_set_times", "fd_pread", "fd_prestat_get", "fd_prestat_dir_name", "fd_pwrite",
+    "fd_read", "fd_readdir", "fd_renumber", "fd_seek", "fd_sync", "fd_tell", "fd_write",
+    "path_create_directory", "path_filestat_get", "path_filestat_set_times", "path_link",
+    "path_open", "path_readlink", "path_remove_directory", "path_rename", "path_symlink",
+    "path_unlink_file", "poll_oneoff", "proc_exit", "proc_raise", "sched_yield", "random_get",
+    "sock_accept", "sock_recv", "sock_send", "sock_shutdown",
+}
+
+
+def test_table_covers_preview1_and_wasix() -> None:
+    assert {n for m, n in SIGNATURES if m == PREVIEW1} == PREVIEW1_NAMES
+    assert {n for m, n in SIGNATURES if m == WASIX} == {
+        "fd_dup", "fd_dup2", "fd_pipe", "proc_fork", "proc_join", "proc_id", "proc_parent"}
+    implemented = {n for (m, n), s in SIGNATURES.items() if m == WASIX and s.implemented}
+    assert implemented == {"fd_dup", "fd_dup2", "fd_pipe"}
+
+
+def test_pointer_params_name_existing_lengths() -> None:
+    for sig in SIGNATURES.values():
+        names = set(sig.param_names)
+        for p in sig.params:
+            if p.length is not None:
+                assert p.length in names, (sig.name, p.name)
+            if p.role in (Role.OUT, Role.INOUT):
+                assert p.out is not None, (sig.name, p.name)
+        assert sig.raw_struct.size == 16 * max(1, len(sig.params))
+
+
+def test_known_wasm_signatures() -> None:
+    # spot checks against the witx (i64 where the ABI has u64/filesize/timestamp)
+    def shape(name: str) -> str:
+        return " ".join(p.wasm.value for p in SIGNATURES[(PREVIEW1, name)].params)
+    assert shape("path_open") == "i32 i32 i32 i32 i32 i64 i64 i32 i32"
+    assert shape("fd_seek") == "i32 i64 i32 i32"
+    assert shape("clock_time_get") == "i32 i64 i32"
+    assert shape("fd_filestat_set_times") == "i32 i64 i64 i32"
+    assert shape("path_filestat_set_times") == "i32 i32 i32 i32 i64 i64 i32"
+    assert shape("fd_readdir") == "i32 i32 i32 i64 i32"
+    assert SIGNATURES[(PREVIEW1, "proc_exit")].result is None
+
+
+def test_format_fd_write() -> None:
+    rec = SyscallRecord(0, PREVIEW1, "fd_write", (1, 100, 1, 200),
+                        [struct.pack("<II", 300, 3), b"hi\n"], 0,
+                        [(200, struct.pack("<I", 3))])
+    assert format_call(rec) == 'fd_write(fd=1, iovs=[b"hi\\n"]) = SUCCESS {nwritten=3}'
+
+
+def test_format_flags_enums_errno_and_signed() -> None:
+    rec = SyscallRecord(1, PREVIEW1, "path_open", (3, 1, 10, 5, 9, 6, 0, 1, 300), [b"a.txt"],
+                        44, [])
+    assert format_call(rec) == (
+        'path_open(fd=3, dirflags=SYMLINK_FOLLOW, path=b"a.txt", oflags=CREAT|TRUNC, '
+        "fs_rights_base=FD_READ|FD_SEEK, fs_rights_inheriting=0, fdflags=APPEND) = NOENT")
+    rec = SyscallRecord(2, PREVIEW1, "fd_seek", (3, 2**64 - 5, 2, 64), [], 0,
+                        [(64, struct.pack("<Q", 95))])
+    assert format_call(rec) == "fd_seek(fd=3, offset=-5, whence=END) = SUCCESS {newoffset=95}"
+
+
+def test_format_read_data_and_unknown() -> None:
+    rec = SyscallRecord(3, PREVIEW1, "fd_read", (0, 100, 1, 300), [struct.pack("<II", 500, 10)],
+                        0, [(500, b"abc"), (300, struct.pack("<I", 3))])
+    assert format_call(rec) == 'fd_read(fd=0, iovs=[1 bufs, 10 bytes]) = SUCCESS {nread=3, data=b"abc"}'
+    assert format_call(SyscallRecord(4, "env", "f", (1,), [], 52, [])) == "env::f(1,) = NOSYS"
+
+
+def test_abi_imports_without_wasmtime() -> None:
+    code = ("import sys; import wasi_rr.host.abi, wasi_rr; "
+            "assert 'wasmtime' not in sys.modules, 'wasmtime imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,311 @@
+"""The adapter on real wasm (WAT) against a fake kernel: encoding, faults,
+traps, exits, unknown imports, observation and replay seams."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from adapter_fake_kernel import FakeKernel
+from adapter_wat import RESULT_ADDR, call_module, run_wat, sig
+from wasi_rr.errors import ModuleError, UnknownImportsError
+from wasi_rr.exitcodes import ExitStatus
+from wasi_rr.host.abi import SIGNATURES, Role, SyscallRecord, format_call
+from wasi_rr.host.adapter import GuestAbort, PendingCall, handler_for
+from wasi_rr.host.wasi_types import Errno, ProcExit
+
+WILD = 0xFFFF_FFF0
+GOOD = 0x100  # zero-filled, valid region for every other pointer
+IOVEC_AT = 0x40
+
+
+def hello_data() -> dict[int, bytes]:
+    return {IOVEC_AT: struct.pack("<II", 0x200, 6), 0x200: b"hello\n"}
+
+
+# -- plain encoding -------------------------------------------------------------------------
+
+def test_fd_write_and_nwritten() -> None:
+    k = FakeKernel()
+    ran = run_wat(call_module([(sig("fd_write"), [1, IOVEC_AT, 1, 0x300])], hello_data()), k)
+    assert ran.outcome.exit_code == 0 and ran.outcome.trap is None
+    assert bytes(k.out[1]) == b"hello\n"
+    assert ran.result() == 0
+    assert ran.memory(0x300, 4) == struct.pack("<I", 6)
+
+
+def test_gathered_iovecs_and_bad_fd_errno() -> None:
+    data = {IOVEC_AT: struct.pack("<IIII", 0x200, 2, 0x210, 3), 0x200: b"ab", 0x210: b"cde"}
+    k = FakeKernel()
+    ran = run_wat(call_module([(sig("fd_write"), [2, IOVEC_AT, 2, 0x300]),
+                               (sig("fd_write"), [9, IOVEC_AT, 2, 0x300])], data), k)
+    assert bytes(k.out[2]) == b"abcde"
+    assert ran.result(0) == 0
+    assert ran.result(1) == Errno.BADF
+
+
+def test_args_and_environ_encoding() -> None:
+    k = FakeKernel(args=[b"prog", b"x y"], env=[b"A=1"])
+    ran = run_wat(call_module([
+        (sig("args_sizes_get"), [0x100, 0x104]),
+        (sig("args_get"), [0x200, 0x300]),
+        (sig("environ_sizes_get"), [0x108, 0x10C]),
+        (sig("environ_get"), [0x400, 0x500]),
+    ]), k)
+    assert [ran.result(i) for i in range(4)] == [0, 0, 0, 0]
+    assert struct.unpack("<IIII", ran.memory(0x100, 16)) == (2, 9, 1, 4)
+    assert struct.unpack("<II", ran.memory(0x200, 8)) == (0x300, 0x305)
+    assert ran.memory(0x300, 9) == b"prog\0x y\0"
+    assert struct.unpack("<I", ran.memory(0x400, 4)) == (0x500,)
+    assert ran.memory(0x500, 4) == b"A=1\0"
+
+
+def test_read_scatters_over_iovecs() -> None:
+    data = {IOVEC_AT: struct.pack("<IIII", 0x200, 3, 0x210, 10)}
+    k = FakeKernel(stdin=b"abcdefg")
+    ran = run_wat(call_module([(sig("fd_read"), [0, IOVEC_AT, 2, 0x300])], data), k)
+    assert ran.result() == 0
+    assert ran.memory(0x200, 3) == b"abc" and ran.memory(0x210, 5) == b"defg\0"
+    assert ran.memory(0x300, 4) == struct.pack("<I", 7)
+    assert ("fd_read", (0, 13)) in k.calls
+
+
+def test_struct_outputs() -> None:
+    k = FakeKernel()
+    ran = run_wat(call_module([
+        (sig("fd_fdstat_get"), [1, 0x100]),
+        (sig("fd_filestat_get"), [3, 0x200]),
+        (sig("fd_prestat_get"), [3, 0x300]),
+        (sig("fd_seek"), [3, 2**64 - 4, 1, 0x310]),
+        (sig("clock_time_get"), [1, 1, 0x320]),
+    ]), k)
+    assert [ran.result(i) for i in range(5)] == [0] * 5
+    ft, flags, base, inh = struct.unpack("<BxHxxxxQQ", ran.memory(0x100, 24))
+    assert (ft, flags, base, inh) == (2, 1, 1 << 6, 0)
+    assert struct.unpack("<QQB7xQQQQQ", ran.memory(0x200, 64)) == (1, 2, 4, 1, 10, 5, 6, 7)
+    assert struct.unpack("<B3xI", ran.memory(0x300, 8)) == (0, 5)
+    assert struct.unpack("<Q", ran.memory(0x310, 8)) == (96,)  # fake: 100 + offset(-4)
+    assert ("fd_seek", (3, -4, 1)) in k.calls
+    assert struct.unpack("<Q", ran.memory(0x320, 8)) == (1_000_000_001,)
+
+
+def test_truncating_outputs() -> None:
+    k = FakeKernel()
+    ran = run_wat(call_module([
+        (sig("fd_prestat_dir_name"), [3, 0x100, 4]),
+        (sig("fd_prestat_dir_name"), [3, 0x100, 5]),
+        (sig("path_readlink"), [3, 0x500, 4, 0x200, 6, 0x300]),
+        (sig("fd_readdir"), [3, 0x400, 60, 0, 0x304]),
+    ], {0x500: b"link"}), k)
+    assert ran.result(0) == Errno.NAMETOOLONG
+    assert ran.result(1) == 0 and ran.memory(0x100, 5) == b"/data"
+    assert ran.result(2) == 0 and ran.memory(0x200, 7) == b"target\0"
+    assert struct.unpack("<I", ran.memory(0x300, 4)) == (6,)
+    # readdir: "." (25 bytes) + ".." (26 bytes) + 9 bytes of the third header
+    assert ran.result(3) == 0
+    assert struct.unpack("<I", ran.memory(0x304, 4)) == (60,)
+    assert struct.unpack("<QQIB", ran.memory(0x400, 21)) == (1, 10, 1, 3)
+    assert ran.memory(0x400 + 24, 1) == b"."
+    assert struct.unpack("<QQIB", ran.memory(0x400 + 25, 21)) == (2, 11, 2, 3)
+
+
+def test_invalid_enum_and_utf8() -> None:
+    k = FakeKernel()
+    ran = run_wat(call_module([
+        (sig("fd_seek"), [3, 0, 7, 0x100]),
+        (sig("path_open"), [3, 0, 0x500, 2, 0, 0, 0, 0, 0x100]),
+        (sig("clock_time_get"), [9, 0, 0x100]),
+        (sig("path_open"), [3, 0, 0x510, 7, 0, 0, 0, 0, 0x100]),
+    ], {0x500: b"\xff\xfe", 0x510: b"missing"}), k)
+    assert ran.result(0) == Errno.INVAL
+    assert ran.result(1) == Errno.ILSEQ
+    assert ran.result(2) == Errno.INVAL
+    assert ran.result(3) == Errno.NOENT
+    assert [c for c, _ in k.calls] == ["path_open"]
+
+
+def test_memory_growth_is_seen() -> None:
+    # _start grows memory by one page, then writes from a buffer in the new page
+    extra = '(func $grow (drop (memory.grow (i32.const 1))))'
+    wat = call_module([(sig("fd_write"), [1, 0x10040, 1, 0x10100])])
+    wat = wat.replace('(func (export "_start")', extra + ' (func (export "_start") (call $grow) '
+                      '(i32.store (i32.const 0x10040) (i32.const 0x10000)) '
+                      '(i32.store (i32.const 0x10044) (i32.const 3)) '
+                      '(i32.store (i32.const 0x10000) (i32.const 0x0a6968))')
+    k = FakeKernel()
+    ran = run_wat(wat, k)
+    assert ran.result() == 0
+    assert bytes(k.out[1]) == b"hi\n"
+
+
+# -- EFAULT for every pointer-taking function ------------------------------------------------
+
+def _pointer_cases() -> list[tuple[str, str, str]]:
+    cases = []
+    for (module, name), s in SIGNATURES.items():
+        if handler_for(s) is None:
+            continue
+        for p in s.params:
+            if p.role in (Role.IN_STR, Role.IN_IOVS, Role.OUT_IOVS, Role.OUT_BUF, Role.OUT,
+                          Role.IN_SUBS, Role.OUT_EVENTS, Role.OUT_PTR_ARRAY, Role.OUT_STR_BUF):
+                cases.append((module, name, p.name))
+    return cases
+
+
+@pytest.mark.parametrize(("module", "name", "param"), _pointer_cases())
+def test_wild_pointer_is_efault(module: str, name: str, param: str) -> None:
+    s = SIGNATURES[(module, name)]
+    args = []
+    for p in s.params:
+        if p.name == param:
+            args.append(WILD)
+        elif p.role is Role.FD:
+            args.append(3)
+        elif p.role is Role.LEN:
+            args.append(1)
+        elif p.role in (Role.VALUE, Role.FLAGS, Role.ENUM, Role.SIGNED):
+            args.append(0)
+        else:
+            args.append(GOOD)
+    k = FakeKernel()
+    ran = run_wat(call_module([(s, args)]), k)
+    assert ran.outcome.trap is None
+    assert ran.result() == Errno.FAULT, format_call(SyscallRecord(0, module, name, tuple(args)))
+
+
+def test_wild_buffer_inside_iovec() -> None:
+    k = FakeKernel(stdin=b"precious")
+    data = {IOVEC_AT: struct.pack("<IIII", 0x200, 4, 0xFFF0, 0x100)}
+    ran = run_wat(call_module([(sig("fd_read"), [0, IOVEC_AT, 2, 0x300]),
+                               (sig("fd_write"), [1, IOVEC_AT, 2, 0x300])], data), k)
+    assert ran.result(0) == Errno.FAULT and ran.result(1) == Errno.FAULT
+    assert k.calls == []  # nothing reached the kernel: stdin was not consumed
+    assert k.stdin == b"precious"
+
+
+def test_length_overflowing_u32_is_efault() -> None:
+    k = FakeKernel()
+    ran = run_wat(call_module([(sig("random_get"), [0x100, 0xFFFF_FFFF])]), k)
+    assert ran.result() == Errno.FAULT
+
+
+# -- how runs end ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("code", [0, 7, 255, 256, 0xFFFF_FFFF])
+def test_proc_exit_codes(code: int) -> None:
+    ran = run_wat(call_module([(sig("proc_exit"), [code]),
+                               (sig("fd_write"), [1, IOVEC_AT, 1, 0x300])], hello_data()),
+                  FakeKernel())
+    assert ran.outcome.exit_code == code and ran.outcome.trap is None
+
+
+def test_guest_trap() -> None:
+    wat = call_module([]).replace('(func (export "_start")', '(func (export "_start") unreachable')
+    ran = run_wat(wat, FakeKernel())
+    assert ran.outcome.exit_code == ExitStatus.TRAP
+    assert ran.outcome.trap is not None and "unreachable" in ran.outcome.trap
+
+
+def test_host_bug_becomes_trap_with_message() -> None:
+    ran = run_wat(call_module([(sig("fd_sync"), [3])]), FakeKernel())
+    assert ran.outcome.exit_code == ExitStatus.TRAP
+    assert ran.outcome.trap is not None
+    assert ran.outcome.trap.startswith("wasi-rr host error in fd_sync: ZeroDivisionError: kernel bug")
+    assert isinstance(ran.outcome.host_error, ZeroDivisionError)
+
+
+def test_malformed_module_is_module_error() -> None:
+    with pytest.raises(ModuleError, match="invalid module"):
+        run_wat("(module (func (export \"_start\") (i32.add)))", FakeKernel())
+
+
+def test_not_a_command() -> None:
+    with pytest.raises(ModuleError, match="not a WASI command: no '_start'"):
+        run_wat('(module (memory (export "memory") 1))', FakeKernel())
+    with pytest.raises(ModuleError, match="no 'memory'"):
+        run_wat('(module (func (export "_start")))', FakeKernel())
+
+
+# -- unknown imports -------------------------------------------------------------------------
+
+UNKNOWN = """(module
+  (import "env" "foo" (func $foo))
+  (import "wasi_snapshot_preview1" "no_such_call" (func $bar (param i32) (result i32)))
+  (import "wasix_32v1" "proc_fork" (func $fork (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "sched_yield" (func $y (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (drop (call $y)) CALL))"""
+
+
+def test_unknown_imports_listed_in_one_error() -> None:
+    with pytest.raises(UnknownImportsError) as info:
+        run_wat(UNKNOWN.replace("CALL", ""), FakeKernel())
+    assert info.value.imports == ["env::foo", "wasi_snapshot_preview1::no_such_call",
+                                  "wasix_32v1::proc_fork"]
+    assert "env::foo, wasi_snapshot_preview1::no_such_call, wasix_32v1::proc_fork" in str(info.value)
+
+
+def test_trap_unknown_imports() -> None:
+    k = FakeKernel()
+    ran = run_wat(UNKNOWN.replace("CALL", ""), k, trap_unknown_imports=True)
+    assert ran.outcome.exit_code == 0 and k.calls == [("sched_yield", ())]
+    ran = run_wat(UNKNOWN.replace("CALL", "(call $foo)"), FakeKernel(), trap_unknown_imports=True)
+    assert ran.outcome.trap is not None
+    assert "unknown import env::foo called" in ran.outcome.trap
+
+
+# -- observation and replay seams ------------------------------------------------------------
+
+def test_observer_records() -> None:
+    k = FakeKernel()
+    ran = run_wat(call_module([(sig("fd_write"), [1, IOVEC_AT, 1, 0x300]),
+                               (sig("fd_read"), [0, WILD, 1, 0x300]),
+                               (sig("proc_exit"), [5])], hello_data()), k, observe=True)
+    assert ran.outcome.exit_code == 5
+    w, r, e = ran.records
+    assert (w.seq, w.name, w.params) == (0, "fd_write", (1, IOVEC_AT, 1, 0x300))
+    assert w.inputs == [struct.pack("<II", 0x200, 6), b"hello\n"]
+    assert (w.errno, w.writes) == (0, [(0x300, struct.pack("<I", 6))])
+    assert (r.seq, r.errno, r.inputs, r.writes) == (1, Errno.FAULT, [], [])
+    assert (e.seq, e.name, e.errno, e.writes) == (2, "proc_exit", 0, [])
+    assert format_call(w) == 'fd_write(fd=1, iovs=[b"hello\\n"]) = SUCCESS {nwritten=6}'
+
+
+class JournalBackend:
+    """A minimal verbatim-replay backend: checks the question, replays the answer."""
+
+    def __init__(self, records: list[SyscallRecord]) -> None:
+        self.records = list(records)
+
+    def call(self, call: PendingCall) -> int:
+        expected = self.records.pop(0)
+        asked = (call.signature.name, call.params, call.inputs)
+        if asked != (expected.name, expected.params, expected.inputs):
+            raise GuestAbort(f"divergence at #{call.seq}: {asked} != {expected}")
+        if call.signature.name == "proc_exit":
+            raise ProcExit(call.params[0])
+        for addr, data in expected.writes:
+            call.memory.write(addr, data)
+        return expected.errno
+
+
+def test_replay_seam_reproduces_without_kernel() -> None:
+    wat = call_module([(sig("clock_time_get"), [0, 0, 0x300]),
+                       (sig("random_get"), [0x310, 8]),
+                       (sig("fd_write"), [1, IOVEC_AT, 1, 0x320]),
+                       (sig("fd_write"), [77, IOVEC_AT, 1, 0x320]),
+                       (sig("proc_exit"), [3])], hello_data())
+    live = run_wat(wat, FakeKernel(), observe=True)
+    replayed = run_wat(wat, backend=JournalBackend(live.records), observe=True)
+    assert replayed.outcome == live.outcome
+    assert replayed.records == live.records
+    assert replayed.memory(0x300, 0x40) == live.memory(0x300, 0x40)
+    assert [replayed.result(i) for i in range(4)] == [0, 0, 0, Errno.BADF]
+
+
+def test_guest_abort_propagates() -> None:
+    wat = call_module([(sig("sched_yield"), [])])
+    bogus = [SyscallRecord(0, "wasi_snapshot_preview1", "fd_close", (1,), [], 0, [])]
+    with pytest.raises(GuestAbort, match="divergence at #0"):
+        run_wat(wat, backend=JournalBackend(bogus))
