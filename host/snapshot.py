@@ -282,6 +282,8 @@ class SnapshotController:
         After a capture the instance is stopped at the pending call; it can be
         continued with ``start_rewind`` (snapshot without stopping) or dropped.
         """
+        if self.phase is Phase.REWINDING:
+            raise SnapshotError("_start returned before the rewind reached the interrupted call")
         if self.phase is not Phase.UNWINDING:
             return None
         store = self.store
@@ -302,6 +304,26 @@ class SnapshotController:
         self.phase = Phase.RUNNING
         self._pending = None
         return snapshot
+
+    def explain_trap(self) -> str | None:
+        """After ``_start`` trapped: why, if the trap came from the protocol.
+
+        Asyncify traps (``unreachable``) when the saved call stack overflows the
+        buffer.  The instance is then lost (its stack is gone); this returns a
+        message saying so, or ``None`` if the trap happened while the guest ran
+        normally (the guest's own fault).  Resets the controller either way.
+        """
+        phase, self.phase = self.phase, Phase.RUNNING
+        self._borrow = None
+        self._pending = None
+        if phase is Phase.UNWINDING:
+            return (
+                "the guest trapped while unwinding for a snapshot: its call stack does not fit "
+                f"the {self.buffer_size}-byte asyncify buffer (raise buffer_size)"
+            )
+        if phase is Phase.REWINDING:
+            return "the guest trapped while rewinding a snapshot (snapshot and instance do not match)"
+        return None
 
     # -- restore and rewind ---------------------------------------------------------
 

@@ -60,8 +60,14 @@ class MiniHost:
         module: InstrumentedModule,
         state: HostState | None = None,
         policy: UnwindPolicy | None = None,
+        *,
+        store_as_ctx: bool = False,
     ) -> None:
+        """``store_as_ctx``: drive the controller with the Store instead of the
+        call's Caller, as the adapter's unchecked dispatch (which has no
+        wasmtime-py Caller) will."""
         self.state = state or HostState()
+        self.store_as_ctx = store_as_ctx
         self.policy = policy
         self.stdout = bytearray()
         self.snapshots: list[Snapshot] = []
@@ -115,12 +121,13 @@ class MiniHost:
         def handler(caller: wasmtime.Caller, *params: int) -> object:
             call = PendingCall(module, name, tuple(p & 0xFFFFFFFFFFFFFFFF for p in params))
             ctl = self.controller
+            ctx = self.store if self.store_as_ctx else caller
             if ctl.is_rewinding:
-                ctl.finish_rewind(caller, call)
+                ctl.finish_rewind(ctx, call)
             else:
                 self.state.calls[name] += 1
                 if self.policy is not None and self.policy(name, self.state.calls[name]):
-                    ctl.request_unwind(caller, call)
+                    ctl.request_unwind(ctx, call)
                     return 0
             if impl is None:
                 return ENOSYS

@@ -113,6 +113,22 @@ def test_snapshot_every_call_during_a_run(engine: wasmtime.Engine, snap_guest: G
     assert want[1].endswith(bytes(fresh.stdout)) and fresh.stdout.count(b"\n") == 13 - 7
 
 
+def test_store_works_as_context_inside_a_host_call(
+    engine: wasmtime.Engine, snap_guest: GetGuest
+) -> None:
+    """The adapter's raw C callbacks have no ``Caller``: the Store must do."""
+    g = snap_guest("snapshot_counter")
+    want = reference(engine, g)
+    host = MiniHost(engine, g.compiled, g.module, policy=unwind_at("fd_write", 4), store_as_ctx=True)
+    snap = host.run()
+    assert isinstance(snap, Snapshot)
+    fresh = MiniHost(engine, g.compiled, g.module, store_as_ctx=True)
+    assert fresh.resume(snap, load=True) == want[0]
+    assert bytes(host.stdout) + bytes(fresh.stdout) == want[1]
+    assert host.resume(snap, load=False) == want[0]
+    assert bytes(host.stdout) == want[1]
+
+
 def test_borrowed_buffer_is_given_back(engine: wasmtime.Engine, snap_guest: GetGuest) -> None:
     """The unwind buffer's region holds the guest's bytes again in the capture."""
     g = snap_guest("snapshot_counter")
@@ -217,3 +233,25 @@ def test_memory_image_of_snapshot_is_sparse(engine: wasmtime.Engine, snap_guest:
     assert isinstance(snap, Snapshot)
     assert len(snap.memory.pages) * memimage.PAGE_SIZE < snap.memory.size // 8
     assert len(snap.to_bytes()) < 64 * 1024
+
+
+def test_deep_stack_snapshot_and_too_small_buffer(engine: wasmtime.Engine, snap_guest: GetGuest) -> None:
+    g = snap_guest("snapshot_deep")
+    want = reference(engine, g)
+    host = MiniHost(engine, g.compiled, g.module, policy=unwind_at("fd_write", 1))
+    snap = host.run()
+    assert isinstance(snap, Snapshot)
+    assert len(snap.asyncify_stack) > 16 * 1024  # 3000 frames of saved locals
+    for _ in range(2):
+        fresh = MiniHost(engine, g.compiled, g.module)
+        assert fresh.resume(Snapshot.from_bytes(snap.to_bytes()), load=True) == want[0]
+        assert bytes(fresh.stdout) == want[1]
+
+    small = MiniHost(engine, g.compiled, g.module, policy=unwind_at("fd_write", 1))
+    small.controller = SnapshotController(g.module, small.store, small.instance, buffer_size=4096)
+    with pytest.raises(wasmtime.Trap):
+        small.run()
+    message = small.controller.explain_trap()
+    assert message is not None and "4096-byte asyncify buffer" in message
+    assert small.controller.phase is Phase.RUNNING
+    assert small.controller.explain_trap() is None
