@@ -54,7 +54,7 @@ from .memimage import PageMap
 __all__ = [
     "AsyncifyState",
     "Phase",
-    "PendingCall",
+    "InterruptedCall",
     "Snapshot",
     "SnapshotError",
     "SnapshotController",
@@ -97,7 +97,7 @@ class Phase(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class PendingCall:
+class InterruptedCall:
     """The import call a snapshot interrupted; rewinding re-issues exactly this call."""
 
     module: str
@@ -120,7 +120,7 @@ class Snapshot:
     memory: PageMap
     globals: tuple[GlobalValue, ...]
     asyncify_stack: bytes
-    pending: PendingCall
+    pending: InterruptedCall
 
     def to_bytes(self, base: Snapshot | None = None) -> bytes:
         """Serialize; with ``base``, memory is stored as a delta against ``base.memory``."""
@@ -150,7 +150,7 @@ class Snapshot:
                 memory=memory,
                 globals=tuple(obj["globals"]),
                 asyncify_stack=bytes(obj["stack"]),
-                pending=PendingCall(str(module), str(name), tuple(int(p) for p in params)),
+                pending=InterruptedCall(str(module), str(name), tuple(int(p) for p in params)),
             )
         except (ValueError, KeyError, TypeError, msgpack.UnpackException) as exc:
             raise SnapshotError(f"corrupt snapshot: {exc}") from None
@@ -212,7 +212,7 @@ class SnapshotController:
         self._get_state = funcs["asyncify_get_state"]
         self.phase = Phase.RUNNING
         self._borrow: _Borrow | None = None
-        self._pending: PendingCall | None = None
+        self._pending: InterruptedCall | None = None
 
     # -- queries -----------------------------------------------------------------
 
@@ -261,7 +261,7 @@ class SnapshotController:
         self._borrow = None
         return stack
 
-    def request_unwind(self, ctx: Storelike, call: PendingCall) -> None:
+    def request_unwind(self, ctx: Storelike, call: InterruptedCall) -> None:
         """From inside an import handler: make the guest unwind out of this call.
 
         The handler must then return at once without touching guest memory
@@ -365,7 +365,7 @@ class SnapshotController:
         self._pending = snapshot.pending
         self.phase = Phase.REWINDING
 
-    def finish_rewind(self, ctx: Storelike, call: PendingCall | None = None) -> None:
+    def finish_rewind(self, ctx: Storelike, call: InterruptedCall | None = None) -> None:
         """From inside the re-entered import: end the rewind, before doing the syscall.
 
         ``call`` (if given) is checked against the interrupted call: a

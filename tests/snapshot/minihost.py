@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 import wasmtime
 
 from wasi_rr.host.instrument import InstrumentedModule
-from wasi_rr.host.snapshot import PendingCall, Snapshot, SnapshotController
+from wasi_rr.host.snapshot import InterruptedCall, Snapshot, SnapshotController
 
 ENOSYS = 52
 EBADF = 8
@@ -119,7 +119,7 @@ class MiniHost:
         impl = getattr(self, f"_{name}", None)
 
         def handler(caller: wasmtime.Caller, *params: int) -> object:
-            call = PendingCall(module, name, tuple(p & 0xFFFFFFFFFFFFFFFF for p in params))
+            call = InterruptedCall(module, name, tuple(p & 0xFFFFFFFFFFFFFFFF for p in params))
             ctl = self.controller
             ctx = self.store if self.store_as_ctx else caller
             if ctl.is_rewinding:

@@ -11,7 +11,7 @@ from conftest import Guest
 from minihost import HostState, MiniHost
 
 from wasi_rr.host import memimage
-from wasi_rr.host.snapshot import Phase, PendingCall, Snapshot, SnapshotController, SnapshotError
+from wasi_rr.host.snapshot import Phase, InterruptedCall, Snapshot, SnapshotController, SnapshotError
 
 STDIN = b"the quick brown fox jumps over the lazy dog\n12345"
 
@@ -208,7 +208,7 @@ def test_misuse_is_reported(engine: wasmtime.Engine, snap_guest: GetGuest) -> No
 
     # Re-entering a different call than the interrupted one is caught.
     forged = Snapshot(snap.module_sha256, snap.memory, snap.globals, snap.asyncify_stack,
-                      PendingCall("wasi_snapshot_preview1", "fd_write", (2, 0, 0, 0)))
+                      InterruptedCall("wasi_snapshot_preview1", "fd_write", (2, 0, 0, 0)))
     fresh = MiniHost(engine, counter.compiled, counter.module)
     with pytest.raises(SnapshotError, match="expected"):
         fresh.resume(forged, load=True)
