@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -198,9 +199,11 @@ def _trap_message(error: Exception) -> str:
     text = getattr(error, "message", None) or str(error)
     if "Caused by:" in text:
         cause = text.split("Caused by:", 1)[1]
-        lines = [line.strip() for line in cause.strip().splitlines() if line.strip()]
-        message = ": ".join(lines)
-        return message.removeprefix("wasm trap: ")
+        lines = [re.sub(r"^\d+:\s*", "", line.strip())
+                 for line in cause.strip().splitlines() if line.strip()]
+        *details, root = lines or [text.strip()]
+        root = root.removeprefix("wasm trap: ")
+        return f"{root} ({'; '.join(details)})" if details else root
     return _one_line(text)
 
 
