@@ -509,10 +509,10 @@ class WasiKernel:
 
     def _sync(self, fd: int, right: int) -> None:
         desc = self._desc(fd)
-        self._need(desc, _R_SYNC | right)
         kind = desc.inode.kind
         if kind is _PIPE or kind is _CHR:
             raise WasiError(Errno.INVAL, "cannot sync a pipe or device")
+        self._need(desc, _R_SYNC | right)
         if desc.host_fd >= 0:
             try:
                 (os.fdatasync if right == _R_DATASYNC else os.fsync)(desc.host_fd)
@@ -710,6 +710,7 @@ class WasiKernel:
                 if trunc and not created:
                     flags |= os.O_TRUNC
                 desc.host_fd = hd.open_file(node.host_path, flags)
+                desc.host_writable = modifying
                 if hd.mode is MountMode.OVERLAY and res.parent is not None:
                     desc.origin = (res.parent, res.name)  # type: ignore[assignment]
         if trunc and node.data is not None and node.data:

@@ -7,7 +7,7 @@ import io
 
 from wasi_rr.host.kernel import WasiKernel
 from wasi_rr.host.sources import SeededRandom, VirtualClock
-from wasi_rr.host.wasi_types import RIGHTS_ALL, OFlags
+from wasi_rr.host.wasi_types import RIGHTS_ALL, OFlags, Rights
 from wasi_rr.host.wasifs import MountSpec, WasiFs
 
 ALL = int(RIGHTS_ALL)
@@ -38,8 +38,11 @@ def create(k: WasiKernel, path: str, data: bytes = b"", dirfd: int = 3) -> None:
     k.fd_close(fd)
 
 
+READ_RIGHTS = int(Rights.FD_READ | Rights.FD_SEEK | Rights.FD_TELL | Rights.FD_FILESTAT_GET)
+
+
 def read_all(k: WasiKernel, path: str, dirfd: int = 3) -> bytes:
-    fd = open_file(k, path, dirfd=dirfd)
+    fd = k.path_open(dirfd, 0, path, 0, READ_RIGHTS, 0, 0)
     out = b""
     while chunk := k.fd_read(fd, 4096):
         out += chunk
