@@ -75,9 +75,8 @@ class JournalReader:
     # -- structure ------------------------------------------------------------------
     def _read_prefix_and_header(self) -> JournalHeader:
         raw = self._f.read(PREFIX.size)
-        expected_start = FILE_MAGIC
         if len(raw) < PREFIX.size:
-            if raw == expected_start[: len(raw)]:
+            if raw[: len(FILE_MAGIC)] == FILE_MAGIC[: len(raw)]:
                 raise JournalTruncated(0, 0, "file ends inside the journal prefix")
             raise JournalCorrupt(0, "not a wasi-rr journal (bad magic)")
         magic, major, minor = PREFIX.unpack(raw)

@@ -1,0 +1,114 @@
+"""Round trips: what the writer is given is exactly what the reader returns."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from journal_helpers import P1, THRESHOLD, events, headers, syscall_args, write_stream
+
+from wasi_rr.journal import (
+    InputDigest,
+    JournalHeader,
+    JournalReader,
+    JournalWriteError,
+    JournalWriter,
+    StartEvent,
+    SyscallEntry,
+    open_journal,
+)
+
+ops = st.lists(st.one_of(syscall_args(), events), max_size=40)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=ops, header=headers, frame_bytes=st.sampled_from([64, 512, 1 << 20]),
+       batch=st.sampled_from([1, 3, 4096]), embed=st.booleans())
+def test_round_trip_every_entry_kind(ops: list[object], header: JournalHeader,
+                                     frame_bytes: int, batch: int, embed: bool) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "j.wrr"
+        module = b"\x00asm\x01\x00\x00\x00" + bytes(batch) if embed else None
+        model = write_stream(path, ops, header=header, module=module,
+                             frame_bytes=frame_bytes, batch_entries=batch)
+        with open_journal(path) as r:
+            assert list(r) == model.entries
+            assert r.stats.summary["entries"] == len(model.entries)
+            h = r.header
+            assert (h.argv, h.env, h.preopens, h.options, h.meta, h.module_name,
+                    h.redacted_env) == (header.argv, header.env, header.preopens,
+                                        header.options, header.meta, header.module_name,
+                                        header.redacted_env)
+            assert h.input_hash_threshold == THRESHOLD
+            assert h.module_embedded is embed
+            assert r.module_bytes() == module
+            if module is not None:
+                assert h.module_sha256 == hashlib.sha256(module).hexdigest()
+
+
+def test_big_inputs_are_hashed_unless_full(tmp_path: Path) -> None:
+    big = bytes(5000)
+    with JournalWriter(tmp_path / "j.wrr", JournalHeader(module_sha256="ab" * 32)) as w:
+        w.write_syscall(P1, "fd_write", (3, 0, 1, 8), [b"iov", big], 0, [(8, b"\x88\x13\0\0")])
+        w.write_syscall(P1, "fd_write", (1, 0, 1, 8), [b"iov", big], 0, [(8, b"\x88\x13\0\0")],
+                        full_inputs=True)
+    with open_journal(tmp_path / "j.wrr") as r:
+        a, b = list(r)
+        assert r.module_bytes() is None and not r.header.module_embedded
+    assert isinstance(a, SyscallEntry) and isinstance(b, SyscallEntry)
+    assert a.inputs[0] == b"iov" and a.inputs[1] == InputDigest.of(big)
+    assert a.inputs[1].matches(big) and not a.inputs[1].matches(bytes(4999))
+    assert b.inputs == (b"iov", big)
+
+
+def test_explicit_seq_and_processes(tmp_path: Path) -> None:
+    path = tmp_path / "j.wrr"
+    with JournalWriter(path, JournalHeader(module_sha256=""), background=False) as w:
+        w.write_syscall(P1, "sched_yield", (), [], 0, [])
+        w.write_event(StartEvent(7, ("x",), 0))
+        w.write_syscall(P1, "sched_yield", (), [], 0, [], seq=0)
+        w.write_syscall(P1, "sched_yield", (), [], 0, [], seq=100)
+        w.write_syscall(P1, "sched_yield", (), [], 0, [])
+    got = [(e.pid, e.seq) for e in open_journal(path) if isinstance(e, SyscallEntry)]
+    assert got == [(0, 0), (7, 0), (7, 100), (7, 101)]
+
+
+def test_same_name_in_two_modules(tmp_path: Path) -> None:
+    path = tmp_path / "j.wrr"
+    with JournalWriter(path, JournalHeader(module_sha256="")) as w:
+        for m in ("wasix_32v1", P1, "wasix_32v1", P1):
+            w.write_syscall(m, "fd_dup", (1,), [], 0, [])
+    assert [e.module for e in open_journal(path)] == ["wasix_32v1", P1, "wasix_32v1", P1]
+
+
+def test_module_hash_mismatch_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        JournalWriter(tmp_path / "j.wrr", JournalHeader(module_sha256="00" * 32), module=b"x")
+
+
+def test_write_after_close_raises(tmp_path: Path) -> None:
+    w = JournalWriter(tmp_path / "j.wrr", JournalHeader(module_sha256=""))
+    w.close()
+    with pytest.raises(JournalWriteError):
+        w.write_syscall(P1, "sched_yield", (), [], 0, [])
+    with pytest.raises(JournalWriteError):
+        w.write_event(StartEvent(1))
+
+
+def test_reader_is_lazy_and_restartable(tmp_path: Path) -> None:
+    path = tmp_path / "j.wrr"
+    with JournalWriter(path, JournalHeader(module_sha256=""), batch_entries=10,
+                       frame_bytes=100) as w:
+        for i in range(1000):
+            w.write_syscall(P1, "fd_tell", (3, i), [], 0, [(i, b"\0" * 8)])
+    with JournalReader(path) as r:
+        it = iter(r)
+        first = next(it)
+        assert isinstance(first, SyscallEntry) and first.params == (3, 0)
+        assert r.stats.frames == 1  # only the first frame has been read
+        assert sum(1 for _ in r) == 1000  # a fresh iteration starts over
+        assert r.stats.frames > 10
