@@ -37,7 +37,8 @@ class Case:
     args: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     mount: str | None = None
-    """"dir" = host directory at /data, "tmpfs" = in-memory dir at /tmp, None = no mount."""
+    """"dir" = host directory at /data, "tmpfs" = in-memory dir at /tmp, "both" = the
+    two, in that order, None = no mount."""
     stdin: bytes = b""
     expect: str = ""
     """Lines that must appear in stdout, in this order (other lines may sit between)."""
@@ -303,6 +304,29 @@ mkdir 4999-byte name: ENAMETOOLONG(37)
 """
 
 
+MISC_EXPECT = """\
+writev first call wrote 1..8: 1
+readv first call read 1..8: 1 starts [ab]
+file after vectored write: 8 [abcdefgh]
+write 0 bytes: 0
+read 0 bytes: 0
+truncate path: ok
+size after truncate: 2
+truncate missing: ENOENT(44)
+fadvise sequential: OK
+fadvise bad fd: EBADF
+fdstat file: reg
+fdstat dir: dir
+fdstat bad fd: EBADF
+renumber: OK
+after renumber target is: reg
+old fd after renumber: EBADF
+renumber bad fd: EBADF
+read via renumbered fd: 2 [ab]
+unlink v.txt: ok
+"""
+
+
 def _fs_cases(program: str, expect: str) -> list[Case]:
     return [
         Case(program, args=("/data",), mount="dir", expect=expect),
@@ -351,6 +375,12 @@ CASES: list[Case] = [
     *_fs_cases("fs_times", TIMES_EXPECT),
     *_fs_cases("fcntl_flags", FCNTL_EXPECT),
     *_fs_cases("poll_sleep", POLL_EXPECT),
+    # preopens are numbered from 3 in mount order; stdout is no preopen
+    Case("fd_misc", args=("/data",), mount="both",
+         expect="preopen fd 3: tag=0 name=[/data] OK\npreopen fd 4: tag=0 name=[/tmp] OK\n"
+         "preopens: 2\nprestat of stdout: EBADF\n" + MISC_EXPECT),
+    Case("fd_misc", args=("/tmp",), mount="tmpfs",
+         expect="preopen fd 3: tag=0 name=[/tmp] OK\npreopens: 1\n" + MISC_EXPECT),
     Case("sandbox", args=("/data",), mount="dir", expect=SANDBOX_EXPECT),
     Case("sandbox", args=("/tmp",), mount="tmpfs", expect=SANDBOX_EXPECT),
     Case(
@@ -388,12 +418,12 @@ def _case_id(case: Case) -> str:
 def _invocation(case: Case, module: Path, host_dir: Path) -> Invocation:
     dirs: list[tuple[Path, str]] = []
     tmpfs: list[str] = []
-    if case.mount == "dir":
+    if case.mount in ("dir", "both"):
         host_dir.mkdir()
         for name, data in case.seed.items():
             (host_dir / name).write_bytes(data)
         dirs.append((host_dir, "/data"))
-    elif case.mount == "tmpfs":
+    if case.mount in ("tmpfs", "both"):
         tmpfs.append("/tmp")
     return Invocation(module, args=list(case.args), env=dict(case.env), dirs=dirs,
                       tmpfs=tmpfs, stdin=case.stdin)
