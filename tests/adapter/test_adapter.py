@@ -19,6 +19,10 @@ WILD = 0xFFFF_FFF0
 GOOD = 0x100  # zero-filled, valid region for every other pointer
 IOVEC_AT = 0x40
 
+BOTH_PATHS = pytest.mark.parametrize("observe", [False, True], ids=["fast", "observed"])
+"""The unobserved fast path (fused handlers) and the observed decode/execute path
+must behave identically."""
+
 
 def hello_data() -> dict[int, bytes]:
     return {IOVEC_AT: struct.pack("<II", 0x200, 6), 0x200: b"hello\n"}
@@ -26,20 +30,22 @@ def hello_data() -> dict[int, bytes]:
 
 # -- plain encoding -------------------------------------------------------------------------
 
-def test_fd_write_and_nwritten() -> None:
+@BOTH_PATHS
+def test_fd_write_and_nwritten(observe: bool) -> None:
     k = FakeKernel()
-    ran = run_wat(call_module([(sig("fd_write"), [1, IOVEC_AT, 1, 0x300])], hello_data()), k)
+    ran = run_wat(call_module([(sig("fd_write"), [1, IOVEC_AT, 1, 0x300])], hello_data()), k, observe=observe)
     assert ran.outcome.exit_code == 0 and ran.outcome.trap is None
     assert bytes(k.out[1]) == b"hello\n"
     assert ran.result() == 0
     assert ran.memory(0x300, 4) == struct.pack("<I", 6)
 
 
-def test_gathered_iovecs_and_bad_fd_errno() -> None:
+@BOTH_PATHS
+def test_gathered_iovecs_and_bad_fd_errno(observe: bool) -> None:
     data = {IOVEC_AT: struct.pack("<IIII", 0x200, 2, 0x210, 3), 0x200: b"ab", 0x210: b"cde"}
     k = FakeKernel()
     ran = run_wat(call_module([(sig("fd_write"), [2, IOVEC_AT, 2, 0x300]),
-                               (sig("fd_write"), [9, IOVEC_AT, 2, 0x300])], data), k)
+                               (sig("fd_write"), [9, IOVEC_AT, 2, 0x300])], data), k, observe=observe)
     assert bytes(k.out[2]) == b"abcde"
     assert ran.result(0) == 0
     assert ran.result(1) == Errno.BADF
@@ -61,17 +67,19 @@ def test_args_and_environ_encoding() -> None:
     assert ran.memory(0x500, 4) == b"A=1\0"
 
 
-def test_read_scatters_over_iovecs() -> None:
+@BOTH_PATHS
+def test_read_scatters_over_iovecs(observe: bool) -> None:
     data = {IOVEC_AT: struct.pack("<IIII", 0x200, 3, 0x210, 10)}
     k = FakeKernel(stdin=b"abcdefg")
-    ran = run_wat(call_module([(sig("fd_read"), [0, IOVEC_AT, 2, 0x300])], data), k)
+    ran = run_wat(call_module([(sig("fd_read"), [0, IOVEC_AT, 2, 0x300])], data), k, observe=observe)
     assert ran.result() == 0
     assert ran.memory(0x200, 3) == b"abc" and ran.memory(0x210, 5) == b"defg\0"
     assert ran.memory(0x300, 4) == struct.pack("<I", 7)
     assert ("fd_read", (0, 13)) in k.calls
 
 
-def test_struct_outputs() -> None:
+@BOTH_PATHS
+def test_struct_outputs(observe: bool) -> None:
     k = FakeKernel()
     ran = run_wat(call_module([
         (sig("fd_fdstat_get"), [1, 0x100]),
@@ -79,7 +87,7 @@ def test_struct_outputs() -> None:
         (sig("fd_prestat_get"), [3, 0x300]),
         (sig("fd_seek"), [3, 2**64 - 4, 1, 0x310]),
         (sig("clock_time_get"), [1, 1, 0x320]),
-    ]), k)
+    ]), k, observe=observe)
     assert [ran.result(i) for i in range(5)] == [0] * 5
     ft, flags, base, inh = struct.unpack("<BxHxxxxQQ", ran.memory(0x100, 24))
     assert (ft, flags, base, inh) == (2, 1, 1 << 6, 0)
@@ -90,14 +98,15 @@ def test_struct_outputs() -> None:
     assert struct.unpack("<Q", ran.memory(0x320, 8)) == (1_000_000_001,)
 
 
-def test_truncating_outputs() -> None:
+@BOTH_PATHS
+def test_truncating_outputs(observe: bool) -> None:
     k = FakeKernel()
     ran = run_wat(call_module([
         (sig("fd_prestat_dir_name"), [3, 0x100, 4]),
         (sig("fd_prestat_dir_name"), [3, 0x100, 5]),
         (sig("path_readlink"), [3, 0x500, 4, 0x200, 6, 0x300]),
         (sig("fd_readdir"), [3, 0x400, 60, 0, 0x304]),
-    ], {0x500: b"link"}), k)
+    ], {0x500: b"link"}), k, observe=observe)
     assert ran.result(0) == Errno.NAMETOOLONG
     assert ran.result(1) == 0 and ran.memory(0x100, 5) == b"/data"
     assert ran.result(2) == 0 and ran.memory(0x200, 7) == b"target\0"
@@ -110,14 +119,15 @@ def test_truncating_outputs() -> None:
     assert struct.unpack("<QQIB", ran.memory(0x400 + 25, 21)) == (2, 11, 2, 3)
 
 
-def test_invalid_enum_and_utf8() -> None:
+@BOTH_PATHS
+def test_invalid_enum_and_utf8(observe: bool) -> None:
     k = FakeKernel()
     ran = run_wat(call_module([
         (sig("fd_seek"), [3, 0, 7, 0x100]),
         (sig("path_open"), [3, 0, 0x500, 2, 0, 0, 0, 0, 0x100]),
         (sig("clock_time_get"), [9, 0, 0x100]),
         (sig("path_open"), [3, 0, 0x510, 7, 0, 0, 0, 0, 0x100]),
-    ], {0x500: b"\xff\xfe", 0x510: b"missing"}), k)
+    ], {0x500: b"\xff\xfe", 0x510: b"missing"}), k, observe=observe)
     assert ran.result(0) == Errno.INVAL
     assert ran.result(1) == Errno.ILSEQ
     assert ran.result(2) == Errno.INVAL
@@ -125,7 +135,8 @@ def test_invalid_enum_and_utf8() -> None:
     assert [c for c, _ in k.calls] == ["path_open"]
 
 
-def test_memory_growth_is_seen() -> None:
+@BOTH_PATHS
+def test_memory_growth_is_seen(observe: bool) -> None:
     # _start grows memory by one page, then writes from a buffer in the new page
     extra = '(func $grow (drop (memory.grow (i32.const 1))))'
     wat = call_module([(sig("fd_write"), [1, 0x10040, 1, 0x10100])])
@@ -134,7 +145,7 @@ def test_memory_growth_is_seen() -> None:
                       '(i32.store (i32.const 0x10044) (i32.const 3)) '
                       '(i32.store (i32.const 0x10000) (i32.const 0x0a6968))')
     k = FakeKernel()
-    ran = run_wat(wat, k)
+    ran = run_wat(wat, k, observe=observe)
     assert ran.result() == 0
     assert bytes(k.out[1]) == b"hi\n"
 
@@ -153,8 +164,9 @@ def _pointer_cases() -> list[tuple[str, str, str]]:
     return cases
 
 
+@BOTH_PATHS
 @pytest.mark.parametrize(("module", "name", "param"), _pointer_cases())
-def test_wild_pointer_is_efault(module: str, name: str, param: str) -> None:
+def test_wild_pointer_is_efault(module: str, name: str, param: str, observe: bool) -> None:
     s = SIGNATURES[(module, name)]
     args = []
     for p in s.params:
@@ -169,16 +181,17 @@ def test_wild_pointer_is_efault(module: str, name: str, param: str) -> None:
         else:
             args.append(GOOD)
     k = FakeKernel()
-    ran = run_wat(call_module([(s, args)]), k)
+    ran = run_wat(call_module([(s, args)]), k, observe=observe)
     assert ran.outcome.trap is None
     assert ran.result() == Errno.FAULT, format_call(SyscallRecord(0, module, name, tuple(args)))
 
 
-def test_wild_buffer_inside_iovec() -> None:
+@BOTH_PATHS
+def test_wild_buffer_inside_iovec(observe: bool) -> None:
     k = FakeKernel(stdin=b"precious")
     data = {IOVEC_AT: struct.pack("<IIII", 0x200, 4, 0xFFF0, 0x100)}
     ran = run_wat(call_module([(sig("fd_read"), [0, IOVEC_AT, 2, 0x300]),
-                               (sig("fd_write"), [1, IOVEC_AT, 2, 0x300])], data), k)
+                               (sig("fd_write"), [1, IOVEC_AT, 2, 0x300])], data), k, observe=observe)
     assert ran.result(0) == Errno.FAULT and ran.result(1) == Errno.FAULT
     assert k.calls == []  # nothing reached the kernel: stdin was not consumed
     assert k.stdin == b"precious"
