@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,16 +11,9 @@ import wasmtime
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from wasi_rr.host.instrument import InstrumentedModule, instrument  # noqa: E402
+from minihost import Guest  # noqa: E402
 
-
-@dataclass(frozen=True)
-class Guest:
-    """A corpus guest: original bytes, instrumented module, compiled instrumented module."""
-
-    original: bytes
-    module: InstrumentedModule
-    compiled: wasmtime.Module
+from wasi_rr.host.instrument import instrument  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,15 @@ ENOSYS = 52
 EBADF = 8
 
 
+@dataclass(frozen=True)
+class Guest:
+    """A corpus guest: original bytes, instrumented module, compiled instrumented module."""
+
+    original: bytes
+    module: InstrumentedModule
+    compiled: wasmtime.Module
+
+
 class GuestExit(Exception):
     """``proc_exit`` was called."""
 

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 import wasmtime
-from conftest import Guest
-from minihost import HostState, MiniHost
+from minihost import Guest, HostState, MiniHost
 
 from wasi_rr.host import memimage
 from wasi_rr.host.snapshot import Phase, InterruptedCall, Snapshot, SnapshotController, SnapshotError
