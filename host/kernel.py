@@ -152,6 +152,22 @@ class WasiKernel:
         self._fds = self.fs.fds.fds
         self._now = self.clock.now
 
+    def fork(self) -> WasiKernel:
+        """The kernel of a forked child: same args, env, sources and stdio
+        streams, the filesystem tree shared, the fd table copied with its
+        descriptions shared (``WasiFs.fork``)."""
+        child = WasiKernel.__new__(WasiKernel)
+        child.args = list(self.args)
+        child.env = list(self.env)
+        child.clock = self.clock
+        child.random = self.random
+        child.fs = self.fs.fork()
+        child._tree = child.fs.tree
+        child._fdt = child.fs.fds
+        child._fds = child.fs.fds.fds
+        child._now = child.clock.now
+        return child
+
     # -- helpers ----------------------------------------------------------
 
     def _desc(self, fd: int) -> Description:
