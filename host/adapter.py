@@ -115,6 +115,19 @@ class SyscallObserver(Protocol):
     def on_syscall(self, record: SyscallRecord) -> None: ...
 
 
+@runtime_checkable
+class CallInterceptor(Protocol):
+    """Sees every call first, before decoding (the snapshot seam: asyncify
+    unwind at a syscall, rewind bookkeeping; see docs/snapshots.md §4).
+
+    Return None to let the call proceed normally, or an int to return it to the
+    guest at once: no decode, no backend, no record, and ``seq`` does not
+    advance (the call will be re-issued after a rewind).
+    """
+
+    def before_call(self, signature: Signature, params: tuple[int, ...]) -> int | None: ...
+
+
 class GuestAbort(Exception):
     """Raise from a backend or observer to stop the guest on purpose (e.g. a
     replay divergence). ``host.process`` re-raises it to its caller."""
@@ -152,11 +165,14 @@ class HostAdapter:
     """Serves the WASI (and WASIX subset) imports of one instance."""
 
     def __init__(self, backend: Backend, *, observer: SyscallObserver | None = None,
+                 interceptor: CallInterceptor | None = None,
                  trap_unknown_imports: bool = False) -> None:
         self.backend = backend
         self.observer = observer
+        self.interceptor = interceptor
         self.trap_unknown_imports = trap_unknown_imports
-        self.observed = observer is not None or type(backend) is not LiveBackend
+        self.observed = (observer is not None or interceptor is not None
+                         or type(backend) is not LiveBackend)
         self.memory: GuestMemory = ObservedMemory() if self.observed else GuestMemory()
         self.seq = 0
         """Sequence number of the next call (per process)."""
@@ -300,6 +316,10 @@ class HostAdapter:
 
     def _observed_call(self, sig: Signature, handler: Handler, decode: Any,
                        mem: ObservedMemory, p: tuple[int, ...]) -> int:
+        if self.interceptor is not None:
+            early = self.interceptor.before_call(sig, p)
+            if early is not None:
+                return int(early)
         seq = self.seq
         self.seq = seq + 1
         mem.begin()

@@ -174,7 +174,9 @@ class Process:
         self._start = start
 
     def run(self) -> Outcome:
-        """Run ``_start`` to its end."""
+        """Run ``_start`` to its end (may be called again, e.g. after an
+        asyncify unwind returned from ``_start``)."""
+        self.adapter.stop = None
         try:
             self._start(self.store)
         except (Trap, WasmtimeError) as e:

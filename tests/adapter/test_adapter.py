@@ -8,11 +8,13 @@ import struct
 import pytest
 
 from adapter_fake_kernel import FakeKernel
-from adapter_wat import RESULT_ADDR, call_module, run_wat, sig
+from adapter_wat import RESULT_ADDR, Recorder, call_module, run_wat, sig
 from wasi_rr.errors import ModuleError, UnknownImportsError
 from wasi_rr.exitcodes import ExitStatus
 from wasi_rr.host.abi import SIGNATURES, Role, SyscallRecord, format_call
-from wasi_rr.host.adapter import GuestAbort, PendingCall, handler_for
+from wasi_rr.host.abi import Signature
+from wasi_rr.host.adapter import GuestAbort, HostAdapter, PendingCall, handler_for
+from wasi_rr.host.process import Process, compile_module, make_engine
 from wasi_rr.host.wasi_types import Errno, ProcExit
 
 WILD = 0xFFFF_FFF0
@@ -322,3 +324,32 @@ def test_guest_abort_propagates() -> None:
     bogus = [SyscallRecord(0, "wasi_snapshot_preview1", "fd_close", (1,), [], 0, [])]
     with pytest.raises(GuestAbort, match="divergence at #0"):
         run_wat(wat, backend=JournalBackend(bogus))
+
+
+class SkipFirstYield:
+    """Interceptor answering the first sched_yield itself (as an unwind would)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, tuple[int, ...]]] = []
+
+    def before_call(self, signature: Signature, params: tuple[int, ...]) -> int | None:
+        self.seen.append((signature.name, params))
+        return 99 if len(self.seen) == 1 else None
+
+
+def test_interceptor_runs_first_and_can_answer() -> None:
+    k = FakeKernel()
+    interceptor = SkipFirstYield()
+    engine = make_engine()
+    module = compile_module(engine, call_module([(sig("sched_yield"), []),
+                                                 (sig("sched_yield"), [])]).encode())
+    recorder = Recorder()
+    process = Process(engine, module, HostAdapter.live(k, observer=recorder,
+                                                       interceptor=interceptor))
+    assert process.run().exit_code == 0
+    assert interceptor.seen == [("sched_yield", ()), ("sched_yield", ())]
+    assert k.calls == [("sched_yield", ())]
+    assert [(r.seq, r.name) for r in recorder.records] == [(0, "sched_yield")]
+    mem = process.instance.exports(process.store)["memory"]
+    assert bytes(mem.read(process.store, RESULT_ADDR, RESULT_ADDR + 8)) == \
+        struct.pack("<ii", 99, 0)
