@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import wasmtime
 from minihost import Guest, HostState, MiniHost
 
 from wasi_rr.host import memimage
+from wasi_rr.host.instrument import instrument
 from wasi_rr.host.snapshot import Phase, InterruptedCall, Snapshot, SnapshotController, SnapshotError
 
 STDIN = b"the quick brown fox jumps over the lazy dog\n12345"
@@ -254,3 +256,39 @@ def test_deep_stack_snapshot_and_too_small_buffer(engine: wasmtime.Engine, snap_
     assert message is not None and "4096-byte asyncify buffer" in message
     assert small.controller.phase is Phase.RUNNING
     assert small.controller.explain_trap() is None
+
+
+WAT_GLOBALS = r"""
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (global $a (mut i64) (i64.const 0))
+  (global $b (mut f64) (f64.const 0))
+  (global $c (mut f32) (f32.const 0))
+  (global $d (mut i32) (i32.const 0))
+  (data (i32.const 200) "\64\00\00\00\18\00\00\00")
+  (func (export "_start")
+    (global.set $a (i64.const -5))
+    (global.set $b (f64.const 2.5))
+    (global.set $c (f32.const -1.25))
+    (global.set $d (i32.const -2))
+    (drop (call $w (i32.const 1) (i32.const 200) (i32.const 0) (i32.const 300)))
+    (i64.store (i32.const 100) (global.get $a))
+    (f64.store (i32.const 108) (global.get $b))
+    (f32.store (i32.const 116) (global.get $c))
+    (i32.store (i32.const 120) (global.get $d))
+    (drop (call $w (i32.const 1) (i32.const 200) (i32.const 1) (i32.const 300)))))
+"""
+
+
+def test_globals_of_every_type_survive_a_fresh_restore(engine: wasmtime.Engine, tmp_path: Path) -> None:
+    """Also a one-page memory: the borrowed buffer is then the whole memory."""
+    im = instrument(wasmtime.wat2wasm(WAT_GLOBALS), cache_dir=tmp_path)
+    compiled = wasmtime.Module(engine, im.wasm)
+    host = MiniHost(engine, compiled, im, policy=unwind_at("fd_write", 1))
+    snap = host.run()
+    assert isinstance(snap, Snapshot)
+    assert snap.globals == (-5, 2.5, -1.25, -2)
+    fresh = MiniHost(engine, compiled, im)
+    assert fresh.resume(Snapshot.from_bytes(snap.to_bytes()), load=True) == 0
+    assert bytes(fresh.stdout) == struct.pack("<qdfi", -5, 2.5, -1.25, -2)
