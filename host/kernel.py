@@ -106,6 +106,14 @@ def _to_bytes(item: str | bytes) -> bytes:
     return item.encode("utf-8", "surrogateescape") if isinstance(item, str) else bytes(item)
 
 
+def _fileno(stream: object) -> int | None:
+    """The OS fd behind a stream, or None for in-memory streams."""
+    try:
+        return int(stream.fileno())  # type: ignore[attr-defined]
+    except (OSError, AttributeError, ValueError):
+        return None
+
+
 def _check_fst_flags(fst_flags: int) -> tuple[bool, bool, bool, bool]:
     atim, atim_now = bool(fst_flags & FstFlags.ATIM), bool(fst_flags & FstFlags.ATIM_NOW)
     mtim, mtim_now = bool(fst_flags & FstFlags.MTIM), bool(fst_flags & FstFlags.MTIM_NOW)
@@ -294,8 +302,17 @@ class WasiKernel:
             stream = self._stream(0)
             if stream is None or size == 0:
                 return b""
-            read1 = getattr(stream, "read1", None)
+            fileno = _fileno(stream)
             try:
+                if fileno is not None:
+                    # Read the OS fd directly: Python-level buffering would hide
+                    # data from poll_oneoff's select().
+                    if desc.flags & _F_NONBLOCK:
+                        ready, _, _ = select.select([fileno], [], [], 0)
+                        if not ready:
+                            raise WasiError(Errno.AGAIN, "stdin has no data")
+                    return os.read(fileno, size)
+                read1 = getattr(stream, "read1", None)
                 out = read1(size) if read1 is not None else stream.read(size)
             except OSError as exc:
                 raise wasi_error_from_os(exc) from None
@@ -883,12 +900,7 @@ class WasiKernel:
             return None, None
         if kind is _CHR and node.stdio == 0 and t == EventType.FD_READ:
             stream = self._stream(0)
-            fileno = None
-            if stream is not None:
-                try:
-                    fileno = stream.fileno()
-                except (OSError, AttributeError, ValueError):
-                    fileno = None
+            fileno = _fileno(stream) if stream is not None else None
             if fileno is None:
                 return Event(sub.userdata, Errno.SUCCESS, t, 0), None
             try:

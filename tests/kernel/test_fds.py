@@ -197,3 +197,18 @@ def test_poll_stdin_without_fileno_is_ready() -> None:
     k = WasiKernel(stdin=io.BytesIO(b"abc"))
     (ev,) = k.poll_oneoff([Subscription(1, EventType.FD_READ, fd=0)])
     assert ev.error is Errno.SUCCESS
+
+
+def test_stdin_nonblock_on_real_fd() -> None:
+    rfd, wfd = os.pipe()
+    with os.fdopen(rfd, "rb") as stdin:
+        k = WasiKernel(stdin=stdin)
+        k.fd_fdstat_set_flags(0, FdFlags.NONBLOCK)
+        assert errno_of(k.fd_read, 0, 10) is Errno.AGAIN
+        os.write(wfd, b"abc")
+        assert k.fd_read(0, 2) == b"ab"
+        # nothing is hidden in a Python buffer: poll still sees the rest
+        (ev,) = k.poll_oneoff([Subscription(1, EventType.FD_READ, fd=0)])
+        assert ev.error is Errno.SUCCESS
+        assert k.fd_read(0, 10) == b"c"
+        os.close(wfd)
