@@ -162,12 +162,17 @@ class ObservedMemory(GuestMemory):
         self.writes = []
 
     def read(self, ptr: int, length: int) -> bytes:
-        data = super().read(ptr, length)
+        if ptr + length > self.size:
+            self.check(ptr, length)
+        data = bytes(self.view[ptr:ptr + length])
         self.inputs.append(data)
         return data
 
     def write(self, ptr: int, data: bytes) -> None:
-        super().write(ptr, data)
+        end = ptr + len(data)
+        if end > self.size:
+            self.check(ptr, len(data))
+        self.view[ptr:end] = data
         self.writes.append((ptr, bytes(data)))
 
     def put(self, ptr: int, layout: struct.Struct, *values: int) -> None:
