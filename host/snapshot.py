@@ -271,7 +271,11 @@ class SnapshotController:
         if self.phase is not Phase.RUNNING:
             raise SnapshotError(f"cannot unwind while {self.phase.value}")
         data = self._lend_buffer(ctx)
-        self._start_unwind(ctx, data)
+        try:
+            self._start_unwind(ctx, data)
+        except BaseException:
+            self._return_buffer(ctx)  # the guest keeps running: give its bytes back
+            raise
         self._pending = call
         self.phase = Phase.UNWINDING
 
