@@ -204,11 +204,13 @@ class HostAdapter:
                 continue
             label = f"{key[0]}::{key[1]}"
             ty = imp.type
-            if self.trap_unknown_imports and isinstance(ty, FuncType):
+            if not isinstance(ty, FuncType):
+                # a memory/table/global import cannot be faked by a trapping function
+                unknown.append(f"{label} ({type(ty).__name__.removesuffix('Type').lower()})")
+            elif self.trap_unknown_imports:
                 trappable.append((key[0], key[1], ty))
             else:
-                unknown.append(label if isinstance(ty, FuncType) or not self.trap_unknown_imports
-                               else f"{label} (not a function)")
+                unknown.append(label)
         if unknown:
             raise UnknownImportsError(unknown)
         for mod, name, ty in trappable:

@@ -353,3 +353,16 @@ def test_interceptor_runs_first_and_can_answer() -> None:
     mem = process.instance.exports(process.store)["memory"]
     assert bytes(mem.read(process.store, RESULT_ADDR, RESULT_ADDR + 8)) == \
         struct.pack("<ii", 99, 0)
+
+
+def test_non_function_import_is_unknown_even_with_trap_flag() -> None:
+    wat = '(module (import "env" "mem" (memory 1)) (func (export "_start")) (export "memory" (memory 0)))'
+    with pytest.raises(UnknownImportsError, match=r"env::mem \(memory\)"):
+        run_wat(wat, FakeKernel(), trap_unknown_imports=True)
+
+
+def test_wrong_type_for_a_wasi_import_is_module_error() -> None:
+    wat = """(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32) (result i32)))
+      (memory (export "memory") 1) (func (export "_start")))"""
+    with pytest.raises(ModuleError, match="cannot instantiate.*fd_write"):
+        run_wat(wat, FakeKernel())
