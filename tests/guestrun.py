@@ -148,15 +148,6 @@ def run_reference(inv: Invocation, scratch: Path | None = None) -> Outcome:
         return Outcome(out_path.read_bytes(), err_path.read_bytes(), exit_code, trapped)
 
 
-def wasi_rr_available() -> bool:
-    """True once the public API ``wasi_rr.run`` exists (helper-2's adapter landed)."""
-    try:
-        from wasi_rr import run  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def run_wasi_rr(inv: Invocation, scratch: Path | None = None) -> Outcome:
     """Run under ``wasi_rr.run`` with the same argv, env, mounts and stdin."""
     from wasi_rr import DirMount, MountMode, RunConfig, run

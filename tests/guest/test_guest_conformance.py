@@ -26,7 +26,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from guestrun import Invocation, Outcome, run_reference, run_wasi_rr, wasi_rr_available  # noqa: E402
+from guestrun import Invocation, Outcome, run_reference, run_wasi_rr  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -474,12 +474,6 @@ def test_reference_conformance(case: Case, guest: Callable[[str], Path], tmp_pat
         _assert_nothing_escaped(scratch)
 
 
-needs_wasi_rr = pytest.mark.skipif(
-    not wasi_rr_available(), reason="wasi_rr.run does not exist yet (public API not landed)"
-)
-
-
-@needs_wasi_rr
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_wasi_rr_matches_reference(
     case: Case, guest: Callable[[str], Path], tmp_path: Path

@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from guestrun import Invocation, Outcome, run_reference, run_wasi_rr, tree, wasi_rr_available  # noqa: E402
+from guestrun import Invocation, Outcome, run_reference, run_wasi_rr, tree  # noqa: E402
 
 pytestmark = pytest.mark.thirdparty
 
@@ -222,7 +222,6 @@ def test_reference_behaviour(
     _check(s, run_reference(inv, scratch), scratch / "dir0")
 
 
-@pytest.mark.skipif(not wasi_rr_available(), reason="wasi_rr.run does not exist yet (public API not landed)")
 @pytest.mark.parametrize("s", SCENARIOS, ids=lambda s: s.id)
 def test_wasi_rr_matches_reference(
     s: Scenario, thirdparty_program: Callable[[str], Path], tmp_path: Path
