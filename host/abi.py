@@ -23,6 +23,8 @@ from .wasi_types import (
     Advice,
     ClockId,
     Errno,
+    EventRwFlags,
+    EventType,
     FdFlags,
     Filetype,
     FstFlags,
@@ -33,6 +35,7 @@ from .wasi_types import (
     RoFlags,
     SdFlags,
     Signal,
+    SubclockFlags,
     Whence,
 )
 
@@ -387,8 +390,9 @@ def format_params(sig: Signature, params: tuple[int, ...], inputs: list[bytes]) 
             case Role.IN_IOVS:
                 text = _format_in_iovs(inputs_left, values.get(p.length or "", 0), v)
             case Role.IN_SUBS:
-                text = (f"[{len(inputs_left.pop(0)) // 48} subscriptions]"
-                        if inputs_left else f"{v:#x}")
+                text = _format_subscriptions(inputs_left.pop(0)) if inputs_left else f"{v:#x}"
+            case Role.OUT_EVENTS:
+                text = None  # shown with the results
             case Role.OUT_IOVS:
                 text = _format_out_iovs(inputs_left, v)
             case Role.INOUT:
@@ -415,6 +419,34 @@ def _format_in_iovs(inputs_left: list[bytes], count: int, ptr: int) -> str:
     return "[" + ", ".join(_bytes_repr(b) for b in bufs) + "]"
 
 
+_SUBSCRIPTION = struct.Struct("<QB7xIxxxxQQH6x")
+_EVENT = struct.Struct("<QHB5xQH6x")
+
+
+def _format_subscriptions(raw: bytes) -> str:
+    items = []
+    for userdata, tag, word, timeout, precision, flags in _SUBSCRIPTION.iter_unpack(
+            raw[:len(raw) - len(raw) % _SUBSCRIPTION.size]):
+        if tag == EventType.CLOCK:
+            items.append(f"clock(userdata={userdata}, id={enum_name(ClockId, word)}, "
+                         f"timeout={timeout}, precision={precision}, "
+                         f"flags={flag_names(SubclockFlags, flags)})")
+        else:
+            items.append(f"{enum_name(EventType, tag).lower()}(userdata={userdata}, fd={word})")
+    return "[" + ", ".join(items) + "]"
+
+
+def _format_events(raw: bytes) -> str:
+    items = []
+    for userdata, error, tag, nbytes, flags in _EVENT.iter_unpack(
+            raw[:len(raw) - len(raw) % _EVENT.size]):
+        text = f"{enum_name(EventType, tag).lower()}(userdata={userdata}, error={errno_name(error)}"
+        if tag != EventType.CLOCK:
+            text += f", nbytes={nbytes}, flags={flag_names(EventRwFlags, flags)}"
+        items.append(text + ")")
+    return "[" + ", ".join(items) + "]"
+
+
 def _format_out_iovs(inputs_left: list[bytes], ptr: int) -> str:
     if not inputs_left:
         return f"{ptr:#x}"
@@ -437,6 +469,12 @@ def format_results(sig: Signature, params: tuple[int, ...], errno: int,
             if data is not None and len(data) == p.out.size:
                 claimed.add(addr)
                 outs.append(f"{p.name}={_format_out(p.out, data)}")
+        elif p.role is Role.OUT_EVENTS:
+            addr = values.get(p.name, 0)
+            data = by_addr.get(addr)
+            if data is not None:
+                claimed.add(addr)
+                outs.append(f"events={_format_events(data)}")
     data_writes = [d for a, d in writes if a not in claimed]
     if data_writes:
         outs.append(f"data={_bytes_repr(b''.join(data_writes))}")

@@ -82,3 +82,15 @@ def test_abi_imports_without_wasmtime() -> None:
     code = ("import sys; import wasi_rr.host.abi, wasi_rr; "
             "assert 'wasmtime' not in sys.modules, 'wasmtime imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_format_poll_oneoff() -> None:
+    subs = (struct.pack("<QB7xIxxxxQQH6x", 7, 0, 1, 5000, 0, 0)
+            + struct.pack("<QB7xIxxxxQQH6x", 8, 1, 0, 0, 0, 0))
+    events = struct.pack("<QHB5xQH6x", 8, 0, 1, 3, 0)
+    rec = SyscallRecord(5, PREVIEW1, "poll_oneoff", (0x100, 0x200, 2, 0x300), [subs], 0,
+                        [(0x200, events), (0x300, struct.pack("<I", 1))])
+    assert format_call(rec) == (
+        "poll_oneoff(in=[clock(userdata=7, id=MONOTONIC, timeout=5000, precision=0, flags=0), "
+        "fd_read(userdata=8, fd=0)], nsubscriptions=2) = SUCCESS "
+        "{events=[fd_read(userdata=8, error=SUCCESS, nbytes=3, flags=0)], nevents=1}")
