@@ -298,17 +298,16 @@ class HostAdapter:
         slots_type = fastcall.raw_slots(len(sig.params))
         unpack_from = sig.raw_struct.unpack_from
         pack_into = _ERRNO.pack_into
-        decode = handler[0]
         mem = self.memory
         assert isinstance(mem, ObservedMemory)
         stop = self._stop_guest
         has_result = sig.result is not None
+        observed_call = self._observed_call
 
         def callback(env: Any, caller: Any, args: int, count: int) -> int:
             try:
                 slots = slots_type.from_address(args)
-                p = unpack_from(slots)
-                errno = self._observed_call(sig, handler, decode, mem, p)
+                errno = observed_call(sig, handler, mem, unpack_from(slots))
             except BaseException as e:  # noqa: BLE001 - see _stop_guest
                 return stop(sig, e)
             if has_result:
@@ -316,8 +315,8 @@ class HostAdapter:
             return 0
         return callback
 
-    def _observed_call(self, sig: Signature, handler: Handler, decode: Any,
-                       mem: ObservedMemory, p: tuple[int, ...]) -> int:
+    def _observed_call(self, sig: Signature, handler: Handler, mem: ObservedMemory,
+                       p: tuple[int, ...]) -> int:
         if self.interceptor is not None:
             early = self.interceptor.before_call(sig, p)
             if early is not None:
@@ -328,13 +327,20 @@ class HostAdapter:
         decoded: Decoded | None = None
         fault: WasiError | None = None
         try:
-            decoded = decode(mem, p)
+            decoded = handler[0](mem, p)
         except WasiError as e:
             fault = e
-        call = PendingCall(seq, sig, p, mem.inputs, decoded, fault, mem, handler)
         exiting: ProcExit | None = None
+        backend = self.backend
         try:
-            errno = int(self.backend.call(call))
+            if type(backend) is LiveBackend:
+                # same as LiveBackend.call, without building a PendingCall
+                if fault is not None:
+                    raise fault
+                errno = handler[1](backend.kernel, mem, p, decoded)
+            else:
+                errno = int(backend.call(
+                    PendingCall(seq, sig, p, mem.inputs, decoded, fault, mem, handler)))
         except WasiError as e:
             errno = int(e.errno)
         except ProcExit as e:
