@@ -25,6 +25,9 @@ from ..errors import ModuleError
 from ..exitcodes import ExitStatus
 from .adapter import HostAdapter, StopKind
 
+_CACHE_MAGIC: Final = b"WRRC"
+"""Cache file = magic + sha256(payload) + ``Module.serialize()`` payload."""
+
 CACHE_MIN_SIZE: Final = 64 * 1024
 """Modules smaller than this compile in milliseconds; caching them would only
 litter the cache directory."""
@@ -82,8 +85,14 @@ class ModuleCache:
             data = self.path_for(wasm).read_bytes()
         except OSError:
             return None
+        # Deserializing is only safe for artifacts wasmtime itself produced:
+        # verify our own checksum first, so a truncated or damaged file is a
+        # cache miss, never undefined behaviour.
+        header, digest, payload = data[:4], data[4:36], data[36:]
+        if header != _CACHE_MAGIC or hashlib.sha256(payload).digest() != digest:
+            return None
         try:
-            return Module.deserialize(engine, data)
+            return Module.deserialize(engine, payload)
         except (WasmtimeError, ValueError, TypeError):
             return None
 
@@ -92,11 +101,12 @@ class ModuleCache:
             return
         target = self.path_for(wasm)
         try:
+            payload = module.serialize()
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".cwasm")
             try:
                 with os.fdopen(fd, "wb") as f:
-                    f.write(module.serialize())
+                    f.write(_CACHE_MAGIC + hashlib.sha256(payload).digest() + payload)
                 os.replace(tmp, target)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)

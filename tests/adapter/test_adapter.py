@@ -366,3 +366,28 @@ def test_wrong_type_for_a_wasi_import_is_module_error() -> None:
       (memory (export "memory") 1) (func (export "_start")))"""
     with pytest.raises(ModuleError, match="cannot instantiate.*fd_write"):
         run_wat(wat, FakeKernel())
+
+
+class ExplodingObserver:
+    def on_syscall(self, record: SyscallRecord) -> None:
+        raise ValueError("observer bug")
+
+
+def test_observer_exception_is_host_error_trap() -> None:
+    engine = make_engine()
+    module = compile_module(engine, call_module([(sig("sched_yield"), [])]).encode())
+    process = Process(engine, module, HostAdapter.live(FakeKernel(), observer=ExplodingObserver()))
+    outcome = process.run()
+    assert outcome.trap == "wasi-rr host error in sched_yield: ValueError: observer bug"
+    assert outcome.exit_code == ExitStatus.TRAP
+
+
+class InterruptedKernel(FakeKernel):
+    def sched_yield(self) -> None:
+        raise KeyboardInterrupt
+
+
+@BOTH_PATHS
+def test_keyboard_interrupt_propagates(observe: bool) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        run_wat(call_module([(sig("sched_yield"), [])]), InterruptedKernel(), observe=observe)

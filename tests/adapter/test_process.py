@@ -80,8 +80,13 @@ def test_module_cache_roundtrip_and_corruption(tmp_path: Path) -> None:
     assert entry.is_file() and entry.suffix == ".cwasm"
     loaded = cache.load(engine, wasm)
     assert loaded is not None and {e.name for e in loaded.exports} == {"memory", "_start"}
+    good = entry.read_bytes()
+    entry.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    assert cache.load(engine, wasm) is None  # damaged entry: a miss, never a crash
+    entry.write_bytes(good[:100])
+    assert cache.load(engine, wasm) is None  # truncated entry
     entry.write_bytes(b"garbage")
-    assert cache.load(engine, wasm) is None  # corrupt entry: recompile, never fail
+    assert cache.load(engine, wasm) is None
     module = compile_module(engine, wasm, cache=cache)
     assert {e.name for e in module.exports} == {"memory", "_start"}
     assert cache.load(engine, wasm) is not None  # rewritten
