@@ -47,6 +47,8 @@ class Case:
     trapped: bool = False
     seed: dict[str, bytes] = field(default_factory=dict)
     """Files put in the host directory before the run (mount == "dir")."""
+    name: str = ""
+    """Test id suffix when program + mount do not tell cases apart."""
 
     @property
     def guest_dir(self) -> str:
@@ -346,8 +348,9 @@ CASES: list[Case] = [
         "env[1]: [EMPTY=]\nenv[2]: [X=a=b]\nenvc: 3\ngetenv HOME: /home/guest\n"
         "getenv unset: (unset)\n",
         exit_code=4,
+        name="args",
     ),
-    Case("args_env", expect="argc: 1\nenvc: 0\ngetenv HOME: (unset)\n"),
+    Case("args_env", expect="argc: 1\nenvc: 0\ngetenv HOME: (unset)\n", name="none"),
     Case(
         "clocks",
         # Both standard clocks have a positive resolution; realtime is a plausible
@@ -388,11 +391,12 @@ CASES: list[Case] = [
         stdin=b"line one\nline two\n\x00binary\xff\n" + b"x" * 10000,
         expect="line one\nline two\n",
         expect_stderr="copied 10027 bytes\n",
+        name="binary",
     ),
-    Case("stdin_cat", stdin=b"", expect="", expect_stderr="copied 0 bytes\n"),
-    Case("exit_code", args=("0",), expect="exiting with 0\n"),
-    Case("exit_code", args=("3",), expect="exiting with 3\n", exit_code=3),
-    Case("exit_code", args=("125",), expect="exiting with 125\n", exit_code=125),
+    Case("stdin_cat", stdin=b"", expect="", expect_stderr="copied 0 bytes\n", name="empty"),
+    Case("exit_code", args=("0",), expect="exiting with 0\n", name="0"),
+    Case("exit_code", args=("3",), expect="exiting with 3\n", exit_code=3, name="3"),
+    Case("exit_code", args=("125",), expect="exiting with 125\n", exit_code=125, name="125"),
     Case(
         "trap",
         expect="before trap\n",
@@ -407,12 +411,7 @@ CASES: list[Case] = [
 
 
 def _case_id(case: Case) -> str:
-    parts = [case.program, *(a or "''" for a in case.args)]
-    if case.mount:
-        parts.append(case.mount)
-    if case.stdin == b"" and case.program == "stdin_cat":
-        parts.append("empty")
-    return "-".join(p.strip("/").replace(" ", "_") for p in parts)
+    return "-".join(p for p in (case.program, case.mount, case.name) if p)
 
 
 def _invocation(case: Case, module: Path, host_dir: Path) -> Invocation:
