@@ -173,7 +173,7 @@ def unfreeze_fs(data: bytes, *, clock: Clock | None = None) -> WasiFs:
                 hosts.append(None)
                 tree.mounts.append(Mount(guest, root, None, MountMode(mode), dev))
             else:
-                hd = HostDir(host_path, MountMode(mode), i)  # type: ignore[arg-type]
+                hd = HostDir(host_path, MountMode(mode), i)
                 hosts.append(hd)
                 tree.mounts.append(Mount(guest, root, hd, MountMode(mode), dev))
     except MountError:

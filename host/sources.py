@@ -84,8 +84,14 @@ class SystemClock:
 
     def resolution(self, clock_id: int) -> int:
         _check_id(clock_id, self.cpu_clocks)
-        name = ("time", "monotonic", "process_time", "thread_time")[clock_id]
-        res = time.get_clock_info(name).resolution
+        if clock_id == 0:
+            res = time.get_clock_info("time").resolution
+        elif clock_id == 1:
+            res = time.get_clock_info("monotonic").resolution
+        elif clock_id == 2:
+            res = time.get_clock_info("process_time").resolution
+        else:
+            res = time.get_clock_info("thread_time").resolution
         return max(1, int(round(res * 1e9)))
 
     def sleep(self, ns: int) -> None:
