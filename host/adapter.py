@@ -259,7 +259,7 @@ class HostAdapter:
         last_slots = slots_type.from_buffer(bytearray(ctypes.sizeof(slots_type)))
 
         if fused is not None:
-            def callback(env: Any, caller: Any, args: int, count: int) -> int:
+            def fused_callback(env: Any, caller: Any, args: int, count: int) -> int:
                 nonlocal last_args, last_slots
                 try:
                     if args != last_args:
@@ -274,7 +274,7 @@ class HostAdapter:
                 if has_result:
                     pack_into(slots, 0, errno)
                 return 0
-            return callback
+            return fused_callback
 
         def callback(env: Any, caller: Any, args: int, count: int) -> int:
             nonlocal last_args, last_slots
@@ -337,6 +337,7 @@ class HostAdapter:
                 # same as LiveBackend.call, without building a PendingCall
                 if fault is not None:
                     raise fault
+                assert decoded is not None
                 errno = handler[1](backend.kernel, mem, p, decoded)
             else:
                 errno = int(backend.call(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from wasmtime import FuncType, Linker, WasmtimeError
 from wasmtime import _ffi as ffi
@@ -46,7 +46,8 @@ _DEFINE_UNCHECKED: Final = ctypes.CFUNCTYPE(
     ctypes.c_void_p,             # finalizer
 )(("wasmtime_linker_define_func_unchecked", ffi.dll))
 
-CallbackPointer = ctypes._CFuncPtr  # type: ignore[name-defined]
+CallbackPointer = Any
+"""A ctypes thunk (``CALLBACK_TYPE`` instance); opaque, keep it referenced."""
 
 
 def define_unchecked(linker: Linker, module: str, name: str, ty: FuncType,
@@ -85,13 +86,13 @@ def raw_slots(count: int) -> type[ctypes.Array[ctypes.c_ubyte]]:
     return ctypes.c_ubyte * (RAW_SLOT_SIZE * max(1, count))
 
 
-def memory_view_source(store_context: object, memory_raw: object) -> Callable[[], memoryview]:
+def memory_view_source(store_context: Any, memory_raw: Any) -> Callable[[], memoryview]:
     """A ``GuestMemory`` view source over a wasmtime memory.
 
     ``store_context`` is ``Store._context()``; ``memory_raw`` the memory's
     ``wasmtime_memory_t`` (``Memory._memory``).
     """
-    mem_ptr = ctypes.pointer(memory_raw)  # type: ignore[arg-type]
+    mem_ptr = ctypes.pointer(memory_raw)
 
     def source() -> memoryview:
         size = ffi.wasmtime_memory_data_size(store_context, mem_ptr)

@@ -84,7 +84,8 @@ class GuestMemory:
         return bytes(self.view[ptr:ptr + length])
 
     def read_u32(self, ptr: int) -> int:
-        return U32.unpack(self.read(ptr, 4))[0]
+        value: int = U32.unpack(self.read(ptr, 4))[0]
+        return value
 
     def read_str(self, ptr: int, length: int) -> str:
         """A path: UTF-8 or ``ILSEQ``."""
