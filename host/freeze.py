@@ -23,12 +23,18 @@ Format (msgpack map, ``v`` = 1)::
      "descs": [[inode_index, rights_base, rights_inheriting, flags, offset,
                 preopen | None, host_writable, origin [parent_index, name] | None,
                 pipe_end], ...],
-     "fds": [[fd, desc_index], ...]}
+     "tables": [[[fd, desc_index], ...], ...]}   # one fd table per process
+
+A fork family (processes sharing one tree) is frozen together with
+``freeze_family``: the tree and every description are stored once, so
+descriptions shared across processes stay shared and pipe ends are counted
+over all of them.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import msgpack
@@ -40,7 +46,7 @@ from .sources import Clock, VirtualClock
 from .tree import FsTree, Mount
 from .wasifs import Stdio, WasiFs
 
-__all__ = ["freeze_fs", "unfreeze_fs", "FREEZE_VERSION", "FreezeError"]
+__all__ = ["freeze_fs", "unfreeze_fs", "freeze_family", "unfreeze_family", "FREEZE_VERSION", "FreezeError"]
 
 FREEZE_VERSION = 1
 
@@ -50,7 +56,21 @@ class FreezeError(Exception):
 
 
 def freeze_fs(fs: WasiFs) -> bytes:
-    tree = fs.tree
+    """Freeze one process's view (its fd table and the whole tree)."""
+    return freeze_family([fs])
+
+
+def freeze_family(processes: Sequence[WasiFs]) -> bytes:
+    """Freeze several processes that share one tree (a fork family).
+
+    The tree is stored once and a description shared by fds of different
+    processes is stored once, so sharing survives ``unfreeze_family``.
+    """
+    if not processes:
+        raise ValueError("freeze_family needs at least one process")
+    tree = processes[0].tree
+    if any(p.tree is not tree for p in processes):
+        raise ValueError("freeze_family: the processes do not share one filesystem tree")
     index: dict[int, int] = {}
     order: list[Inode] = []
 
@@ -76,14 +96,15 @@ def freeze_fs(fs: WasiFs) -> bytes:
                 visit(node)
     descs: list[Description] = []
     dindex: dict[int, int] = {}
-    for fd in sorted(fs.fds.fds):
-        desc = fs.fds.fds[fd]
-        if id(desc) not in dindex:
-            dindex[id(desc)] = len(descs)
-            descs.append(desc)
-        visit(desc.inode)
-        if desc.origin is not None:
-            visit(desc.origin[0])
+    for fs in processes:
+        for fd in sorted(fs.fds.fds):
+            desc = fs.fds.fds[fd]
+            if id(desc) not in dindex:
+                dindex[id(desc)] = len(descs)
+                descs.append(desc)
+            visit(desc.inode)
+            if desc.origin is not None:
+                visit(desc.origin[0])
 
     mount_index = {id(m.host): i for i, m in enumerate(tree.mounts) if m.host is not None}
 
@@ -137,12 +158,18 @@ def freeze_fs(fs: WasiFs) -> bytes:
             ]
             for d in descs
         ],
-        "fds": [[fd, dindex[id(fs.fds.fds[fd])]] for fd in sorted(fs.fds.fds)],
+        "tables": [[[fd, dindex[id(fs.fds.fds[fd])]] for fd in sorted(fs.fds.fds)] for fs in processes],
     }
     return msgpack.packb(image, use_bin_type=True)  # type: ignore[no-any-return]
 
 
 def unfreeze_fs(data: bytes, *, clock: Clock | None = None) -> WasiFs:
+    """Rebuild a frozen process (the first one, for a frozen family)."""
+    return unfreeze_family(data, clock=clock)[0]
+
+
+def unfreeze_family(data: bytes, *, clock: Clock | None = None) -> list[WasiFs]:
+    """Rebuild every frozen process, sharing one new tree."""
     try:
         image = msgpack.unpackb(data, raw=False, strict_map_key=False)
     except (ValueError, msgpack.UnpackException) as exc:
@@ -199,7 +226,6 @@ def unfreeze_fs(data: bytes, *, clock: Clock | None = None) -> WasiFs:
         if pipe is not None:
             n.pipe = pipes.setdefault(id(n), Pipe(capacity=pipe[0], buffer=bytearray(pipe[1])))
 
-    fds = FdTable()
     descs: list[Description] = []
     for inode_idx, base, inh, flags, offset, preopen, host_writable, origin, pipe_end in image["descs"]:
         node = nodes[inode_idx]
@@ -214,6 +240,11 @@ def unfreeze_fs(data: bytes, *, clock: Clock | None = None) -> WasiFs:
             except Exception:
                 d.host_fd = -1  # the host file is gone: I/O on this fd fails with EBADF
         descs.append(d)
-    for fd, di in image["fds"]:
-        fds.install(descs[di], fd)
-    return WasiFs._from_parts(tree, fds, Stdio(), clock is not None)
+    stdio = Stdio()
+    family: list[WasiFs] = []
+    for table in image["tables"]:
+        fds = FdTable()
+        for fd, di in table:
+            fds.install(descs[di], fd)
+        family.append(WasiFs._from_parts(tree, fds, stdio, clock is not None))
+    return family

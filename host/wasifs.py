@@ -10,7 +10,7 @@ pointing at the *same* open descriptions (shared offsets and flags).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -206,3 +206,16 @@ class WasiFs:
         from .freeze import unfreeze_fs
 
         return unfreeze_fs(data, clock=clock)
+
+    @staticmethod
+    def freeze_family(processes: Sequence[WasiFs]) -> bytes:
+        """Freeze a fork family (processes sharing this tree) together."""
+        from .freeze import freeze_family
+
+        return freeze_family(processes)
+
+    @staticmethod
+    def unfreeze_family(data: bytes, *, clock: Clock | None = None) -> list[WasiFs]:
+        from .freeze import unfreeze_family
+
+        return unfreeze_family(data, clock=clock)

@@ -284,3 +284,36 @@ def test_garbage_is_refused() -> None:
 def test_errno_observations_are_comparable() -> None:
     # guard for the property test: errno observations compare by value
     assert Errno.NOENT == Errno(44) and FstFlags.ATIM == 1
+
+
+def test_fork_family_round_trip() -> None:
+    parent = new_kernel(WasiFs([MountSpec.tmpfs("/tmp")]))
+    fd = parent.path_open(3, 0, "f", OFlags.CREAT, ALL, ALL, 0)
+    parent.fd_write(fd, b"0123456789")
+    r, w = parent.fd_pipe()
+    child = parent.fork()
+    parent.fd_close(w)  # only the child still holds the write end
+    child.fd_close(r)
+    data = WasiFs.freeze_family([parent.fs, child.fs])
+    fs_p, fs_c = WasiFs.unfreeze_family(data)
+    assert fs_p.tree is fs_c.tree
+    p2, c2 = new_kernel(fs_p), new_kernel(fs_c)
+    c2.fd_seek(fd, 3, 0)
+    assert p2.fd_tell(fd) == 3  # the description is still shared across the processes
+    assert errno_of_call(p2.fd_read, r, 1) is Errno.AGAIN  # a writer lives in the child
+    c2.fd_write(w, b"x")
+    assert p2.fd_read(r, 5) == b"x"
+    c2.fd_close(w)
+    assert p2.fd_read(r, 5) == b""
+    create_in_child = c2.path_open(3, 0, "g", OFlags.CREAT, ALL, ALL, 0)
+    assert create_in_child > 0 and p2.path_filestat_get(3, 0, "g").size == 0
+    import pytest as _pytest
+
+    with _pytest.raises(ValueError):
+        WasiFs.freeze_family([parent.fs, new_kernel(WasiFs()).fs])
+
+
+def errno_of_call(fn, *args) -> Errno:  # type: ignore[no-untyped-def]
+    with pytest.raises(WasiError) as info:
+        fn(*args)
+    return info.value.errno
