@@ -1,0 +1,106 @@
+"""The verbatim replay ``Backend``: answer every call from the journal.
+
+For each incoming call it takes the next journal entry, checks that the guest
+asks the same question (function, params, input bytes: ``compare_call``),
+then makes the guest observe exactly the recorded answer: every recorded
+``(address, bytes)`` write is applied to guest memory and the recorded errno is
+returned; ``proc_exit`` raises ``ProcExit`` with the recorded code. No kernel
+exists, so no file, clock, environment, stdin or network is touched, and
+recorded sleeps/poll timeouts cost nothing.
+
+An optional ``Verifier`` (``--verify``) additionally re-executes the call on a
+real kernel and compares its answer with the journal before the recorded
+answer is applied.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Protocol
+
+from wasi_rr.host.adapter import PendingCall
+from wasi_rr.host.wasi_types import ProcExit, WasiError
+from wasi_rr.journal import SyscallEntry
+
+from .cursor import JournalCursor
+from .divergence import (
+    HISTORY,
+    Divergence,
+    DivergenceError,
+    DivergenceKind,
+    compare_call,
+    format_entry,
+    format_question,
+)
+from .output import StdioTracker
+
+__all__ = ["JournalBackend", "Verifier"]
+
+
+class Verifier(Protocol):
+    """Re-executes a call that matched its entry; returns a divergence if the
+    re-executed answer differs from the recorded one."""
+
+    def check(self, call: PendingCall, entry: SyscallEntry) -> Divergence | None: ...
+
+
+class JournalBackend:
+    """``Backend`` answering from a ``JournalCursor`` (see module docstring)."""
+
+    def __init__(self, cursor: JournalCursor, tracker: StdioTracker,
+                 verifier: Verifier | None = None) -> None:
+        self.cursor = cursor
+        self.tracker = tracker
+        self.verifier = verifier
+        self.history: deque[str] = deque(maxlen=HISTORY)
+        self.divergence: Divergence | None = None
+
+    def call(self, call: PendingCall) -> int:
+        sig = call.signature
+        inputs = list(call.inputs)
+        entry = self.cursor.guarded_next()
+        if entry is None:
+            self._diverge(Divergence(
+                DivergenceKind.EXTRA_CALL, call.seq,
+                f"the guest called {sig.name} after the last recorded syscall",
+                expected=self._ending_text(),
+                actual=format_question(call.seq, sig.module, sig.name, call.params, inputs)))
+        diffs = compare_call(entry, sig.module, sig.name, call.params, inputs)
+        if diffs:
+            what = ", ".join(d.what for d in diffs)
+            self._diverge(Divergence(
+                DivergenceKind.CALL_MISMATCH, call.seq,
+                f"the guest's call differs from the journal in {what}",
+                expected=format_entry(entry),
+                actual=format_question(call.seq, sig.module, sig.name, call.params, inputs),
+                fields=diffs))
+        if self.verifier is not None:
+            failure = self.verifier.check(call, entry)
+            if failure is not None:
+                self._diverge(failure)
+        try:
+            for addr, data in entry.writes:
+                call.memory.write(addr, data)
+        except WasiError as exc:
+            self._diverge(Divergence(
+                DivergenceKind.CALL_MISMATCH, call.seq,
+                f"a recorded write of {entry.name} falls outside guest memory ({exc})",
+                expected=format_entry(entry)))
+        self.tracker.observe(entry, inputs)
+        self.history.append(f"#{entry.seq} {format_entry(entry)}")
+        if entry.name == "proc_exit":
+            raise ProcExit(entry.params[0])
+        return entry.errno
+
+    def _ending_text(self) -> str:
+        ending = self.cursor.ending
+        if ending is None:
+            return "no more syscalls"
+        from .engine import describe_ending
+
+        return f"no more syscalls, then {describe_ending(ending)}"
+
+    def _diverge(self, divergence: Divergence) -> None:
+        divergence.history = list(self.history)
+        self.divergence = divergence
+        raise DivergenceError(divergence)

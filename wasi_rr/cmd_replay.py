@@ -1,0 +1,50 @@
+"""``wasi-rr replay [--verify] [--module PATH] JOURNAL``.
+
+Exit status: the recorded guest's status when the replay matched (a matching
+trap: ``ExitStatus.TRAP``), ``ExitStatus.DIVERGENCE`` with a report on stderr
+when it did not, ``ExitStatus.JOURNAL_ERROR`` for a truncated/corrupt journal,
+``ExitStatus.TOOL_ERROR`` when the module is missing or invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from .exitcodes import ExitStatus
+from .journal import JournalError
+
+
+def _main(args: argparse.Namespace) -> int:
+    from .replay.engine import replay
+
+    try:
+        result = replay(args.journal, module=args.module, verify=args.verify)
+    except JournalError as exc:
+        print(f"wasi-rr: error: cannot replay {args.journal}: {exc}", file=sys.stderr,
+              flush=True)
+        return int(ExitStatus.JOURNAL_ERROR)
+    if result.divergence is not None:
+        print(result.divergence.report(), file=sys.stderr, flush=True)
+        return int(ExitStatus.DIVERGENCE)
+    if result.trap is not None:
+        print(f"wasi-rr: guest trapped: {result.trap}", file=sys.stderr, flush=True)
+        return int(ExitStatus.TRAP)
+    return result.exit_code & 0xFF
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "replay", help="re-drive a guest from its journal alone",
+        description="Replay a journal: answer every syscall from it, reproduce the guest's "
+                    "stdout/stderr and exit status, and report the first divergence "
+                    f"(exit status {int(ExitStatus.DIVERGENCE)}).")
+    parser.add_argument("--module", metavar="PATH", default=None,
+                        help="replay this module instead of the embedded one (e.g. a new build)")
+    parser.add_argument("--verify", action="store_true",
+                        help="also re-execute every syscall on a kernel rebuilt from the journal "
+                             "and check it gives the recorded answers")
+    parser.add_argument("journal", metavar="JOURNAL", help="the journal file (.wrr)")
+    parser.set_defaults(func=_main)
+    return parser
