@@ -19,7 +19,7 @@ Format (msgpack map, ``v`` = 1)::
      "inodes": [[ino, kind, dev, nlink, atim, mtim, ctim, data | None,
                  children [[name, index | None], ...] | None, target | None,
                  parent_index | None, host [mount_index, [path...]] | None,
-                 pipe [capacity, buffer, readers, writers] | None, stdio | None], ...],
+                 pipe [capacity, buffer] | None, stdio | None], ...],
      "descs": [[inode_index, rights_base, rights_inheriting, flags, offset,
                 preopen | None, host_writable, origin [parent_index, name] | None,
                 pipe_end], ...],
