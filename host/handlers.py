@@ -243,8 +243,17 @@ def _fd_fdstat_set_flags(k: Any, mem: GuestMemory, p: Params, d: Decoded) -> int
     return _OK
 
 
+_RIGHTS_MASK: Final = (1 << 30) - 1
+
+
+def _rights(value: int) -> Rights:
+    """Rights are capability masks: bits no right is assigned to are ignored
+    (guests pass "all rights" as ~0), never an error."""
+    return Rights(value & _RIGHTS_MASK)
+
+
 def _decode_set_rights(mem: GuestMemory, p: Params) -> Decoded:
-    return (_flags(Rights, p[1]), _flags(Rights, p[2]))
+    return (_rights(p[1]), _rights(p[2]))
 
 
 def _fd_fdstat_set_rights(k: Any, mem: GuestMemory, p: Params, d: Decoded) -> int:
@@ -496,8 +505,8 @@ def _decode_path_open(mem: GuestMemory, p: Params) -> Decoded:
     dirflags = _flags(LookupFlags, p[1])
     path = mem.read_str(p[2], p[3])
     oflags = _flags(OFlags, p[4])
-    base = _flags(Rights, p[5] & ((1 << 30) - 1))  # unknown rights bits are ignored
-    inheriting = _flags(Rights, p[6] & ((1 << 30) - 1))
+    base = _rights(p[5])
+    inheriting = _rights(p[6])
     fdflags = _flags(FdFlags, p[7])
     mem.check(p[8], 4)
     return (dirflags, path, oflags, base, inheriting, fdflags)

@@ -104,3 +104,27 @@ def test_small_modules_are_not_cached(tmp_path: Path) -> None:
     cache = ModuleCache(tmp_path / "cache")
     compile_module(make_engine(), wasmtime.wat2wasm(HELLO), cache=cache)
     assert not (tmp_path / "cache").exists()
+
+
+ARGV0 = r"""(module
+  (import "wasi_snapshot_preview1" "args_get" (func $ag (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "args_sizes_get" (func $as (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (drop (call $as (i32.const 0) (i32.const 4)))
+    (drop (call $ag (i32.const 0x100) (i32.const 0x200)))
+    (i32.store (i32.const 16) (i32.const 0x200))
+    (i32.store (i32.const 20) (i32.load (i32.const 4)))
+    (drop (call $w (i32.const 1) (i32.const 16) (i32.const 1) (i32.const 24)))))"""
+
+
+def test_argv0_defaults_to_module_path_and_can_be_set(tmp_path: Path) -> None:
+    module = tmp_path / "argv.wasm"
+    module.write_bytes(wasmtime.wat2wasm(ARGV0))
+    out = io.BytesIO()
+    run(RunConfig(module=module, args=["a", "b c"], stdout=out, use_cache=False))
+    assert out.getvalue() == f"{module}\0a\0b c\0".encode()
+    out = io.BytesIO()
+    run(RunConfig(module=module, args=["x"], argv0="prog", stdout=out, use_cache=False))
+    assert out.getvalue() == b"prog\0x\0"
