@@ -59,12 +59,33 @@ class Invocation:
     that import host hooks they never call in a plain run."""
 
 
+def copy_tree(src: Path, dest: Path) -> None:
+    """Copy a directory tree keeping symlinks as symlinks and hard links as hard
+    links (``shutil.copytree`` would split them), plus file times."""
+    first_copy: dict[tuple[int, int], Path] = {}
+    dest.mkdir()
+    for root, dirnames, filenames in os.walk(src):
+        rel = Path(root).relative_to(src)
+        for name in dirnames + filenames:
+            s, d = Path(root) / name, dest / rel / name
+            st = os.lstat(s)
+            if os.path.islink(s):
+                os.symlink(os.readlink(s), d)
+            elif name in dirnames:
+                d.mkdir()
+            elif (st.st_dev, st.st_ino) in first_copy:
+                os.link(first_copy[(st.st_dev, st.st_ino)], d)
+            else:
+                shutil.copy2(s, d)
+                first_copy[(st.st_dev, st.st_ino)] = d
+
+
 def copy_dirs(inv: Invocation, scratch: Path) -> list[tuple[Path, str]]:
     """Copy every mounted host dir into ``scratch`` so runs never share state."""
     copies: list[tuple[Path, str]] = []
     for index, (host, guest) in enumerate(inv.dirs):
         dest = scratch / f"dir{index}"
-        shutil.copytree(host, dest, symlinks=True)
+        copy_tree(host, dest)
         copies.append((dest, guest))
     return copies
 
