@@ -537,3 +537,19 @@ def test_wasi_rr_matches_reference(
     _check_expected(case, ours)
     if case.program == "sandbox":
         _assert_nothing_escaped(rr_scratch)
+
+
+@pytest.mark.parametrize("status", [126, 255, 256, 1000])
+def test_exit_status_at_or_above_126(
+    status: int, guest: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """A deliberate difference: wasmtime turns proc_exit(N >= 126) into an error
+    (a trap here), while wasi-rr passes any u32 status through (DESIGN §4; the CLI
+    keeps the low 8 bits). Both still show everything printed before the exit."""
+    inv = Invocation(guest("exit_code"), args=[str(status)])
+    reference = run_reference(inv, tmp_path)
+    ours = run_wasi_rr(inv, tmp_path)
+    assert reference.trapped
+    assert (ours.exit_code, ours.trapped) == (status, False)
+    assert ours.stdout == reference.stdout == f"exiting with {status}\n".encode()
+    assert ours.stderr == reference.stderr == b"to stderr before exit\n"
