@@ -17,6 +17,7 @@ import enum
 import errno as _errno
 import os
 import stat as _stat
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["MountMode", "HostDir", "oserror_errno", "wasi_error_from_os"]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_DIRFD_CACHE = 32
 
 
 class MountMode(enum.Enum):
@@ -85,35 +87,65 @@ class HostDir:
         except OSError as exc:
             raise MountError(f"cannot mount host directory {str(host_path)!r}: {exc.strerror}") from exc
         self.nodes: dict[tuple[str, ...], Inode] = {}
+        # Directory fds by relative path, so that resolving a deep path does
+        # not re-walk it from the root for every component.  The cache only
+        # lives for one syscall: ``FsTree`` calls ``invalidate(())`` whenever it
+        # starts a resolution, listing or metadata operation, so a directory
+        # moved on the host between two syscalls is never reached through a
+        # stale fd (and renames/rmdirs drop what they affect at once).
+        self._dirfds: OrderedDict[tuple[str, ...], int] = OrderedDict()
 
     def close(self) -> None:
+        self.invalidate(())
         if self.root_fd >= 0:
             os.close(self.root_fd)
             self.root_fd = -1
 
     # -- directory access -------------------------------------------------
 
+    def dirfd(self, rel: tuple[str, ...]) -> int:
+        """An fd for the directory ``rel`` (walked with O_NOFOLLOW), owned by
+        the cache: callers must not close it."""
+        if not rel:
+            return self.root_fd
+        cache = self._dirfds
+        fd = cache.get(rel)
+        if fd is not None:
+            cache.move_to_end(rel)
+            return fd
+        # Walk from the deepest cached ancestor.
+        start = len(rel) - 1
+        while start > 0 and rel[:start] not in cache:
+            start -= 1
+        fd = cache[rel[:start]] if start > 0 else self.root_fd
+        for i in range(start, len(rel)):
+            try:
+                fd = os.open(rel[i], _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                raise wasi_error_from_os(exc) from None
+            self._remember(rel[: i + 1], fd)
+        return fd
+
+    def _remember(self, rel: tuple[str, ...], fd: int) -> None:
+        cache = self._dirfds
+        old = cache.pop(rel, None)
+        if old is not None and old != fd:
+            os.close(old)
+        cache[rel] = fd
+        while len(cache) > _DIRFD_CACHE:
+            _, victim = cache.popitem(last=False)
+            os.close(victim)
+
+    def invalidate(self, rel: tuple[str, ...]) -> None:
+        """Forget cached fds of ``rel`` and everything under it."""
+        n = len(rel)
+        for key in [k for k in self._dirfds if k[:n] == rel]:
+            os.close(self._dirfds.pop(key))
+
     @contextmanager
     def opendir(self, rel: tuple[str, ...]) -> Iterator[int]:
-        """Yield an fd for the directory ``rel`` (walked with O_NOFOLLOW)."""
-        if not rel:
-            yield self.root_fd
-            return
-        fd = self.root_fd
-        try:
-            for comp in rel:
-                nfd = os.open(comp, _DIR_FLAGS, dir_fd=fd)
-                if fd != self.root_fd:
-                    os.close(fd)
-                fd = nfd
-        except OSError as exc:
-            if fd != self.root_fd:
-                os.close(fd)
-            raise wasi_error_from_os(exc) from None
-        try:
-            yield fd
-        finally:
-            os.close(fd)
+        """Yield an fd for the directory ``rel`` (from the cache)."""
+        yield self.dirfd(rel)
 
     def lstat(self, path: tuple[str, ...]) -> os.stat_result | None:
         """``lstat`` of a node, ``None`` if it does not exist."""
@@ -135,11 +167,24 @@ class HostDir:
 
     def listdir(self, rel: tuple[str, ...]) -> list[str]:
         """Names in a directory, sorted (host order is not deterministic)."""
-        with self.opendir(rel) as dfd:
-            try:
-                return sorted(os.listdir(dfd), key=os.fsencode)
-            except OSError as exc:
-                raise wasi_error_from_os(exc) from None
+        return [name for name, _ in self.scan(rel)]
+
+    def scan(self, rel: tuple[str, ...]) -> list[tuple[str, os.stat_result | None]]:
+        """(name, lstat or None if it vanished) of every entry, sorted by name bytes."""
+        dfd = self.dirfd(rel)
+        out: list[tuple[str, os.stat_result | None]] = []
+        try:
+            with os.scandir(dfd) as it:
+                for entry in it:
+                    try:
+                        st: os.stat_result | None = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        st = None
+                    out.append((entry.name, st))
+        except OSError as exc:
+            raise wasi_error_from_os(exc) from None
+        out.sort(key=lambda item: os.fsencode(item[0]))
+        return out
 
     def _at(self, path: tuple[str, ...], fn, *args, **kwargs):  # type: ignore[no-untyped-def]
         with self.opendir(path[:-1]) as dfd:
@@ -163,6 +208,7 @@ class HostDir:
 
     def rmdir(self, path: tuple[str, ...]) -> None:
         self._at(path, os.rmdir)
+        self.invalidate(path)
 
     def symlink(self, target: str, path: tuple[str, ...]) -> None:
         with self.opendir(path[:-1]) as dfd:
@@ -181,18 +227,22 @@ class HostDir:
         self._at(path, os.utime, ns=(atim, mtim), follow_symlinks=False)
 
     def rename(self, old: tuple[str, ...], new: tuple[str, ...]) -> None:
-        with self.opendir(old[:-1]) as sfd, self.opendir(new[:-1]) as dfd:
-            try:
-                os.rename(old[-1], new[-1], src_dir_fd=sfd, dst_dir_fd=dfd)
-            except OSError as exc:
-                raise wasi_error_from_os(exc) from None
+        sfd = self.dirfd(old[:-1])
+        dfd = self.dirfd(new[:-1])
+        try:
+            os.rename(old[-1], new[-1], src_dir_fd=sfd, dst_dir_fd=dfd)
+        except OSError as exc:
+            raise wasi_error_from_os(exc) from None
+        self.invalidate(old)
+        self.invalidate(new)
 
     def link(self, old: tuple[str, ...], new: tuple[str, ...]) -> None:
-        with self.opendir(old[:-1]) as sfd, self.opendir(new[:-1]) as dfd:
-            try:
-                os.link(old[-1], new[-1], src_dir_fd=sfd, dst_dir_fd=dfd, follow_symlinks=False)
-            except OSError as exc:
-                raise wasi_error_from_os(exc) from None
+        sfd = self.dirfd(old[:-1])
+        dfd = self.dirfd(new[:-1])
+        try:
+            os.link(old[-1], new[-1], src_dir_fd=sfd, dst_dir_fd=dfd, follow_symlinks=False)
+        except OSError as exc:
+            raise wasi_error_from_os(exc) from None
 
     # -- cache maintenance ------------------------------------------------
 

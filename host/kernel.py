@@ -564,6 +564,7 @@ class WasiKernel:
             except OSError as exc:
                 raise wasi_error_from_os(exc) from None
             return self._tree.host_filestat(node, st)
+        self._tree.fresh()
         return self._tree.stat(node)
 
     def fd_filestat_set_size(self, fd: int, size: int) -> None:
@@ -604,6 +605,7 @@ class WasiKernel:
             if node.host is not None and node.host.mode is MountMode.OVERLAY:
                 if desc.origin is None:
                     raise WasiError(Errno.ROFS)
+                self._tree.fresh()
                 self._tree.copy_up(desc.origin[0], desc.origin[1], node)
             elif node.host is not None and node.host.mode is MountMode.READ_ONLY:
                 raise WasiError(Errno.ROFS)

@@ -82,6 +82,13 @@ class FsTree:
 
     # -- construction -----------------------------------------------------
 
+    def fresh(self) -> None:
+        """Start of a syscall: drop the host mounts' per-call directory fds."""
+        for m in self.mounts:
+            hd = m.host
+            if hd is not None and hd._dirfds:
+                hd.invalidate(())
+
     def now(self) -> int:
         return self.clock.now(0)
 
@@ -146,8 +153,13 @@ class FsTree:
     def _host_lookup(self, d: Inode, name: str) -> Inode | None:
         hd = d.host
         assert hd is not None
+        return self._host_node(d, name, hd.lstat(d.host_path + (name,)))
+
+    def _host_node(self, d: Inode, name: str, st: os.stat_result | None) -> Inode | None:
+        """The (cached) node for host entry ``name`` of ``d`` whose lstat is ``st``."""
+        hd = d.host
+        assert hd is not None
         path = d.host_path + (name,)
-        st = hd.lstat(path)
         cached = hd.nodes.get(path)
         if st is None:
             if cached is not None:
@@ -177,16 +189,18 @@ class FsTree:
         ch = d.children
         if d.host is None:
             return [(n, c) for n, c in ch.items() if c is not None]  # type: ignore[union-attr]
+        self.fresh()
         upper = ch or {}
         out: list[tuple[str, Inode]] = []
-        names = d.host.listdir(d.host_path)
-        for n in names:
+        scanned = d.host.scan(d.host_path)
+        names = [n for n, _ in scanned]
+        for n, st in scanned:
             if n in upper:
                 c = upper[n]
                 if c is not None:
                     out.append((n, c))
                 continue
-            node = self._host_lookup(d, n)
+            node = self._host_node(d, n, st)
             if node is not None:
                 out.append((n, node))
         if upper:
@@ -211,6 +225,7 @@ class FsTree:
 
     def resolve(self, start: Inode, path: str, follow: bool) -> Resolved:
         """Resolve ``path`` relative to directory ``start`` inside the sandbox."""
+        self.fresh()
         if not path:
             raise WasiError(Errno.NOENT, "empty path")
         if "\x00" in path:
@@ -268,6 +283,8 @@ class FsTree:
     # -- metadata ---------------------------------------------------------
 
     def stat(self, node: Inode) -> Filestat:
+        """Metadata of a node (call ``fresh()`` first unless a resolution of
+        this same syscall reached it)."""
         if node.host is not None and node.data is None and node.target is None:
             st = node.host.lstat(node.host_path)
             if st is None:
@@ -301,6 +318,8 @@ class FsTree:
 
     def set_times(self, node: Inode, atim: int | None, mtim: int | None, res: Resolved | None) -> None:
         """Set access/modification times (None leaves one unchanged)."""
+        if res is None:
+            self.fresh()
         if node.host is not None and node.data is None and node.target is None:
             mode = node.host.mode
             if mode is MountMode.READ_ONLY:

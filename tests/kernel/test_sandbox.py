@@ -154,3 +154,22 @@ def test_names_with_odd_bytes(host_kernel: Callable[..., WasiKernel], tmp_path: 
     assert b"bad\xffname" in listed
     assert errno_of(k.path_open, 3, 0, "x" * 300, 0, ALL, ALL, 0) is Errno.NAMETOOLONG
     assert errno_of(k.path_open, 3, 0, "a\0b", 0, ALL, ALL, 0) is Errno.INVAL
+
+
+def test_directory_moved_out_on_the_host_is_not_reachable(
+    host_kernel: Callable[..., WasiKernel], evil: Path
+) -> None:
+    """Directory fds are cached only within one syscall: after the host moves a
+    directory out of the mount, the guest cannot follow it there."""
+    k = host_kernel(MountMode.WRITE_THROUGH, evil)
+    (evil / "d" / "e").mkdir(parents=True)
+    (evil / "d" / "e" / "f").write_bytes(b"x")
+    assert k.path_filestat_get(3, 0, "d/e/f").size == 1
+    dfd = k.path_open(3, 0, "d/e", OFlags.DIRECTORY, READ, 0, 0)
+    os.rename(evil / "d", evil.parent / "outside" / "moved")
+    assert errno_of(k.path_filestat_get, 3, 0, "d/e/f") is Errno.NOENT
+    assert errno_of(k.path_open, 3, 0, "d/e/f", OFlags.CREAT, ALL, ALL, 0) is Errno.NOENT
+    # the guest's directory fd names the path, which is gone: nothing outside is listed
+    with pytest.raises(WasiError):
+        list(k.fd_readdir(dfd, 0))
+    assert sorted(os.listdir(evil.parent / "outside" / "moved" / "e")) == ["f"]
