@@ -81,7 +81,7 @@ def expected_entries() -> list[Entry]:
 
 def write_sample(path: Path) -> None:
     with JournalWriter(path, sample_header(), module=MODULE, background=False,
-                       frame_bytes=256, batch_entries=4) as w:
+                       frame_bytes=256, check_every=4) as w:
         w.write_event(StartEvent(1, ("sample.wasm", "--flag", "héllo"),
                                  1_790_000_000_000_000_000))
         for name, params, inputs, errno, writes in _calls():

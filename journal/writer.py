@@ -1,33 +1,34 @@
 """``JournalWriter``: streams entries into a crash-safe, compressed journal file.
 
-The hot path (``write_syscall``, once per guest syscall) does almost nothing: it
-interns the function name to a small id and appends one tuple to a deque
-(``deque.append`` is atomic, so it needs no lock). Every ``_KICK`` entries the
-caller's thread drains the deque and msgpack-encodes the batch in one C call;
-when the raw batch reaches ``frame_bytes`` (or ``flush_interval`` has passed) it
-is compressed with zstd and appended as one checksummed frame with a single
-``write`` + ``flush``. A timer thread wakes every ``flush_interval`` to do the
-same for a guest that has gone quiet (blocked in ``poll_oneoff``, waiting on
-stdin), so entries reach the file within about one interval whatever the guest
-does. Measured: ~1 µs per syscall in total, ~2 bytes per ``clock_time_get`` on
-disk (see bench/journal_size.py).
+Hot path (``write_record``/``write_syscall``, once per guest syscall): intern the
+function name to a small id, then msgpack-pack one ``(fid, params, errno, inputs,
+writes)`` tuple straight into a ``Packer`` buffer and count it. Nothing of the
+caller's record is kept alive, no lock is taken. Measured in a real clock-heavy
+guest this adds ~0.9 µs per syscall; retaining the records to encode them in
+batches later cost *more* (~1.6 µs: fresh memory for every record instead of
+reusing the block just freed) even with encoding done in one C call.
 
-Why the encoding is not done by a background thread: msgpack encoding holds the
-GIL, and handing batches to a thread made the guest's thread *slower* (1.9 µs vs
-1.1 µs per call measured) through GIL hand-offs; zstd at level 3 costs only
-~0.05 µs per call, so it stays inline too.
+Every ``_CHECK`` entries (adaptively fewer for a slow guest) the writer looks at
+the buffer size and the clock; at ``frame_bytes`` of raw entries or after
+``flush_interval`` seconds it compresses the buffer with zstd (level 3 costs
+~0.05 µs per entry) and appends one checksummed frame with a single ``write`` +
+``flush``. Frames are ~1 MiB raw, which gives zstd enough context to turn a
+repeated call into a ~1-byte match plus the bytes that really changed:
+~2.1 bytes per ``clock_time_get`` (bench/journal_size.py). Delta-encoding params
+and addresses by hand saved ~0.2 byte per call for ~1 µs of Python per call, so
+the format does not do it.
 
-Why no delta encoding of params/addresses: zstd over large frames already turns a
-repeated ``[fid, params, errno, inputs, writes]`` tuple into a ~1-byte match plus
-the few bytes that really changed; hand-written deltas saved ~0.2 byte per call
-and cost ~1 µs of Python per call.
+A guest that goes quiet (blocked in ``poll_oneoff``, waiting on stdin) makes no
+calls that would trigger a flush, so a timer thread wakes every
+``flush_interval`` and writes out whatever is buffered. It never interrupts a
+``pack``: it takes an atomic snapshot of the buffer (``Packer.bytes()`` is one C
+call under the GIL, and each entry is packed by one C call), writes the part not
+yet written, and remembers how much it took; the hot path itself never locks.
 
-Guarantees: memory is bounded (the guest's thread encodes inline when more than
-``_LIMIT`` entries are waiting); a writer killed at any point leaves a file
-readable up to its last complete frame; on a write error the partial frame is cut
-off and ``JournalWriteError`` is raised by the next ``write_*``/``flush``/``close``.
-Arguments passed to ``write_syscall`` are kept by reference until encoded: pass
-``bytes`` (not views of guest memory) and do not mutate the lists afterwards.
+Guarantees: bounded memory (one frame's buffer); a writer killed at any point
+leaves a file readable up to its last complete frame; on a write error the
+partial frame is cut off and ``JournalWriteError`` is raised by the next flush
+point, ``write_event``, ``flush`` or ``close``.
 """
 
 from __future__ import annotations
@@ -36,8 +37,7 @@ import hashlib
 import os
 import threading
 import time
-from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
@@ -45,7 +45,7 @@ from typing import Any, BinaryIO
 import msgpack
 import zstandard
 
-from .codec import KIND_CTX, KIND_FN, digest_ext, event_to_wire
+from .codec import KIND_CTX, KIND_FN, digest_ext, event_to_wire, make_unpacker
 from .entries import FORMAT_MAJOR, FORMAT_MINOR, JournalHeader, StartEvent
 from .errors import JournalWriteError
 from .framing import FILE_MAGIC, PREFIX, Codec, FrameKind, encode_frame_header
@@ -55,15 +55,10 @@ DEFAULT_FRAME_BYTES = 1 << 20
 DEFAULT_FLUSH_INTERVAL = 0.25
 DEFAULT_LEVEL = 3
 DEFAULT_INPUT_HASH_THRESHOLD = 4096
-_KICK = 4096
-"""Entries waiting before they are encoded (bounds the memory they hold)."""
-_BIG = 1 << 20
-"""An entry carrying this many bytes is encoded at once (memory bound)."""
-
-
-def _array_header_len(n: int) -> int:
-    """Length of the msgpack array header ``packb`` puts before ``n`` items."""
-    return 1 if n < 16 else 3 if n < 0x10000 else 5
+_CHECK = 4096
+"""Entries between two looks at the buffer size and the clock (at most)."""
+_BIG = 256 * 1024
+"""An entry carrying this many bytes triggers a look at once (memory bound)."""
 
 
 class JournalWriter:
@@ -72,11 +67,14 @@ class JournalWriter:
     ``module`` (the wasm bytes) is embedded as a content-addressed blob unless it is
     None; the header's ``module_sha256``/``module_size``/``module_embedded`` are
     filled in from it. ``input_hash_threshold``: inputs longer than this are stored
-    as (length, sha256) unless ``write_syscall(full_inputs=True)``; None keeps all.
-    ``batch_entries`` entries are buffered before being encoded (smaller: frames
-    cut closer to ``frame_bytes``, more overhead). ``background=False`` starts no
-    timer thread (frames are then cut only by size,
-    ``flush()``, events and ``close()``: deterministic frame boundaries for tests).
+    as (length, sha256) unless kept in full (``write_syscall(full_inputs=True)``, or
+    ``keep_full_inputs``); None keeps everything. ``keep_full_inputs`` maps a
+    function name to the values of its first param (fds) whose inputs
+    ``write_record`` always keeps in full (stdout/stderr).
+    ``check_every`` bounds the entries between two size/clock checks (tests use
+    small values to get many frames). ``background=False`` starts no timer thread:
+    frames are then cut only by size, age at a check, events, ``flush`` and
+    ``close`` (deterministic boundaries for tests).
     """
 
     def __init__(
@@ -89,11 +87,13 @@ class JournalWriter:
         frame_bytes: int = DEFAULT_FRAME_BYTES,
         flush_interval: float = DEFAULT_FLUSH_INTERVAL,
         input_hash_threshold: int | None = DEFAULT_INPUT_HASH_THRESHOLD,
+        keep_full_inputs: Mapping[str, Collection[int]] | None = None,
+        check_every: int = _CHECK,
         background: bool = True,
-        batch_entries: int = _KICK,
     ) -> None:
         self.path = Path(path)
-        self._kick_at = max(1, batch_entries)
+        self._max_check = max(1, check_every)
+        self._keep_full = {k: frozenset(v) for k, v in (keep_full_inputs or {}).items()}
         self._frame_bytes = frame_bytes
         self._interval = flush_interval
         self._thr = input_hash_threshold
@@ -115,14 +115,13 @@ class JournalWriter:
 
             header.wasi_rr_version = __version__
         self.header = header
-        # encoding side (guarded by _lock)
+        # frame side (guarded by _lock; the hot path never takes it)
         self._lock = threading.Lock()
         self._cctx = zstandard.ZstdCompressor(level=level)
         self._error: BaseException | None = None
-        self._pending: list[bytes] = []
-        self._pending_len = 0
-        self._pending_count = 0
-        self._first = 0
+        self._first = 0              # object index of the next frame's first object
+        self._taken = 0              # buffer bytes already written by the timer
+        self._taken_count = 0        # ... and how many objects they held
         self._last_frame = time.monotonic()
         self.raw_bytes = 0
         self.disk_bytes = 0
@@ -140,19 +139,26 @@ class JournalWriter:
             self._write_frame(FrameKind.BLOB, 0, 0, msgpack.packb(
                 {"kind": "module", "sha256": header.module_sha256, "data": module},
                 use_bin_type=True))
-        self._raise_pending()
-        # producing side (the caller's thread only)
-        self._dq: deque[tuple[Any, ...]] = deque()
+        if self._error is not None:
+            self._f.close()
+            self._raise_pending()
+        # entry side (the caller's thread only)
+        self._packer = msgpack.Packer(use_bin_type=True, autoreset=False)
+        self._pack = self._packer.pack
+        self._n = 0                  # objects in the buffer since its last reset
+        self._step = self._max_check
+        self._check_at = self._max_check
+        self._last_check_n = 0
+        self._last_check = time.monotonic()
         self._fids: dict[str, int] = {}
         self._fkeys: dict[tuple[str, str], int] = {}
         self._fmods: list[str] = []
         self._pid = 0
         self._seq = 0
-        self._aux_objects = 0  # fn/ctx/event objects, to count syscalls without a counter
+        self._aux_objects = 0        # fn/ctx/event objects (syscalls = objects - aux)
         self.events_written = 0
-        # timer thread: flushes a quiet guest's entries
-        self._wake = threading.Event()
-        self._stop = False
+        # timer thread: writes out a quiet guest's entries
+        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if background and flush_interval > 0:
             self._thread = threading.Thread(target=self._run, name="wasi-rr-journal",
@@ -160,6 +166,44 @@ class JournalWriter:
             self._thread.start()
 
     # -- hot path -------------------------------------------------------------------
+    def write_record(self, record: Any) -> None:
+        """Append one syscall from any object with the ``SyscallRecord`` attributes.
+
+        (``seq, module, name, params, inputs, errno, writes``; duck-typed so the
+        journal needs nothing from the host layer.) Same as ``write_syscall`` with
+        ``seq=record.seq``, one call frame cheaper; inputs of calls listed in
+        ``keep_full_inputs`` are kept in full when their first param matches.
+        """
+        name = record.name
+        fid = self._fids.get(name)
+        if fid is None or self._fmods[fid] != record.module:
+            fid = self._define(record.module, name)
+        seq = record.seq
+        if seq != self._seq:
+            self._set_seq(seq)
+        self._seq = seq + 1
+        params = record.params
+        inputs = record.inputs
+        writes = record.writes
+        size = 0
+        if inputs:
+            for b in inputs:
+                size += len(b)
+            thr = self._thr
+            if thr is not None and size > thr:
+                fds = self._keep_full.get(name)
+                if fds is None or not params or params[0] not in fds:
+                    inputs = [digest_ext(b) if len(b) > thr else b for b in inputs]
+        for w in writes:
+            size += len(w[1])
+        try:
+            self._pack((fid, params, record.errno, inputs, writes))
+        except (TypeError, ValueError, OverflowError) as exc:
+            self._pack_failed(exc)
+        self._n = n = self._n + 1
+        if n >= self._check_at or size >= _BIG:
+            self._check()
+
     def write_syscall(
         self,
         module: str,
@@ -176,14 +220,13 @@ class JournalWriter:
 
         ``full_inputs`` keeps every input in full regardless of the threshold (used
         for writes to stdout/stderr, so the journal holds the guest's output).
+        Arguments must be ``bytes``/ints/sequences of them (they are encoded now).
         """
-        dq = self._dq
         fid = self._fids.get(name)
         if fid is None or self._fmods[fid] != module:
             fid = self._define(module, name)
         if seq is not None and seq != self._seq:
-            dq.append((KIND_CTX, self._pid, seq))
-            self._aux_objects += 1
+            self._set_seq(seq)
             self._seq = seq
         self._seq += 1
         size = 0
@@ -195,9 +238,31 @@ class JournalWriter:
                 inputs = [digest_ext(b) if len(b) > thr else b for b in inputs]
         for w in writes:
             size += len(w[1])
-        dq.append((fid, params, errno, inputs, writes))
-        if len(dq) >= self._kick_at or size >= _BIG:
-            self._kick()
+        try:
+            self._pack((fid, params, errno, inputs, writes))
+        except (TypeError, ValueError, OverflowError) as exc:
+            self._pack_failed(exc)
+        self._n = n = self._n + 1
+        if n >= self._check_at or size >= _BIG:
+            self._check()
+
+    def _pack_failed(self, exc: BaseException) -> None:
+        """An entry could not be encoded (a caller bug: not bytes/ints).
+
+        msgpack empties its buffer when ``pack`` fails, so the entries since the
+        last frame are gone: the writer stops for good rather than write a journal
+        with a silent hole. The file stays readable up to its last frame.
+        """
+        err = JournalWriteError(f"journal {self.path}: an entry could not be encoded "
+                                f"({exc}); the journal ends at its last complete frame")
+        with self._lock:
+            self._error = err
+        raise err from exc
+
+    def _set_seq(self, seq: int) -> None:
+        self._pack((KIND_CTX, self._pid, seq))
+        self._n += 1
+        self._aux_objects += 1
 
     def _define(self, module: str, name: str) -> int:
         fid = self._fkeys.get((module, name))
@@ -205,63 +270,80 @@ class JournalWriter:
             fid = len(self._fmods)
             self._fmods.append(module)
             self._fkeys[(module, name)] = fid
-            self._dq.append((KIND_FN, fid, module, name))
+            self._pack((KIND_FN, fid, module, name))
+            self._n += 1
             self._aux_objects += 1
-        if name not in self._fids or self._fmods[self._fids[name]] != module:
-            self._fids[name] = fid  # fast path follows the most recent module for a name
+        self._fids[name] = fid  # the by-name fast path follows the latest module used
         return fid
 
-    def _kick(self) -> None:
+    def _check(self) -> None:
+        """Write a frame if the buffer is big or old; re-arm the next check."""
+        now = time.monotonic()
+        done = self._n - self._last_check_n
+        since = now - self._last_check
         with self._lock:
-            self._encode(force=False)
+            with self._packer.getbuffer() as view:
+                size = view.nbytes
+            if size - self._taken >= self._frame_bytes or now - self._last_frame >= self._interval:
+                self._write_buffer()
+        # Aim the next check about interval/4 ahead at the observed call rate, so a
+        # slow guest still gets its entries written on time.
+        if since > 0:
+            self._step = max(1, min(self._max_check, int(done * (self._interval / 4) / since)))
+        self._check_at = self._n + self._step
+        self._last_check_n = self._n
+        self._last_check = now
         self._raise_pending()
 
     # -- events -----------------------------------------------------------------------
     def write_event(self, event: Any) -> None:
-        """Append a process event (start, exit, trap); each one flushes a frame."""
+        """Append a process event (start, exit, trap); each one is written out at once."""
         self._check_open()
-        self._dq.append(tuple(event_to_wire(event)))
+        self._pack(tuple(event_to_wire(event)))
+        self._n += 1
         self._aux_objects += 1
         self.events_written += 1
         if isinstance(event, StartEvent):
             self._pid, self._seq = event.pid, 0
         self.flush()
 
-    # -- encoding side ------------------------------------------------------------------
-    def _run(self) -> None:
-        while not self._wake.wait(self._interval):
-            with self._lock:
-                if self._stop:
-                    return
-                if time.monotonic() - self._last_frame >= self._interval:
-                    self._encode(force=False)
-
-    def _encode(self, *, force: bool) -> None:
-        """Drain waiting entries into the pending batch; write a frame when due.
-
-        Called with ``_lock`` held.
-        """
-        dq = self._dq
-        n = len(dq)
-        if n:
-            batch = [dq.popleft() for _ in range(n)]
-            raw = msgpack.packb(batch, use_bin_type=True)
-            raw = raw[_array_header_len(n):]
-            self._pending.append(raw)
-            self._pending_len += len(raw)
-            self._pending_count += n
-        if not self._pending_count:
-            return
-        if (force or self._pending_len >= self._frame_bytes
-                or time.monotonic() - self._last_frame >= self._interval):
-            raw = b"".join(self._pending)
-            count = self._pending_count
-            self._pending = []
-            self._pending_len = 0
-            self._pending_count = 0
+    # -- frames (with _lock held) -----------------------------------------------------
+    def _write_buffer(self) -> None:
+        """Write the buffer's not-yet-written part as a frame and reset it."""
+        raw = self._packer.bytes()
+        count = self._n - self._taken_count
+        if self._taken:
+            raw = raw[self._taken:]
+        self._packer.reset()
+        self._n = 0
+        self._check_at = self._step
+        self._last_check_n = 0
+        self._taken = 0
+        self._taken_count = 0
+        if count:
             self._write_frame(FrameKind.ENTRIES, count, self._first, raw)
             self._first += count
-            self._last_frame = time.monotonic()
+        self._last_frame = time.monotonic()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            with self._lock:
+                if self._stop.is_set():
+                    return
+                if time.monotonic() - self._last_frame < self._interval:
+                    continue
+                snapshot = self._packer.bytes()  # one C call: whole entries only
+                new = snapshot[self._taken:]
+                if not new:
+                    continue
+                unpacker = make_unpacker(len(new))
+                unpacker.feed(new)
+                count = sum(1 for _ in unpacker)
+                self._write_frame(FrameKind.ENTRIES, count, self._first, new)
+                self._first += count
+                self._taken = len(snapshot)
+                self._taken_count += count
+                self._last_frame = time.monotonic()
 
     def _write_frame(self, kind: int, count: int, first: int, raw: bytes) -> None:
         if self._error is not None:
@@ -291,12 +373,9 @@ class JournalWriter:
                 pass
 
     def _raise_pending(self) -> None:
-        err = self._error
+        err = self.failed
         if err is not None:
-            if isinstance(err, JournalWriteError):
-                raise err
-            detail = getattr(err, "strerror", None) or str(err)
-            raise JournalWriteError(f"cannot write journal {self.path}: {detail}") from err
+            raise err from (self._error if self._error is not err else None)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -304,20 +383,29 @@ class JournalWriter:
 
     # -- public flushing / lifetime ------------------------------------------------------
     @property
+    def failed(self) -> JournalWriteError | None:
+        """The write error that stopped this writer, if any (the file ends before it)."""
+        err = self._error
+        if err is None or isinstance(err, JournalWriteError):
+            return err
+        detail = getattr(err, "strerror", None) or str(err)
+        return JournalWriteError(f"cannot write journal {self.path}: {detail}")
+
+    @property
     def syscalls_written(self) -> int:
         """Syscalls accepted so far."""
-        return self._first + self._pending_count + len(self._dq) - self._aux_objects
+        return self._first + self._n - self._taken_count - self._aux_objects
 
     @property
     def entries_written(self) -> int:
-        """Syscalls plus events written so far (what a reader will yield)."""
+        """Syscalls plus events accepted so far (what a reader will yield)."""
         return self.syscalls_written + self.events_written
 
     def flush(self) -> None:
         """Write everything accepted so far as a frame, now (then it survives a kill)."""
         self._check_open()
         with self._lock:
-            self._encode(force=True)
+            self._write_buffer()
         self._raise_pending()
 
     def close(self, *, fsync: bool = False) -> None:
@@ -330,7 +418,7 @@ class JournalWriter:
         try:
             self._stop_thread()
             with self._lock:
-                self._encode(force=True)
+                self._write_buffer()
                 end = {
                     "objects": self._first,
                     "syscalls": self.syscalls_written,
@@ -352,25 +440,33 @@ class JournalWriter:
                 pass
 
     def abort(self) -> None:
-        """Stop without an END frame: the file then reads as truncated (tests, crashes)."""
+        """Stop without an END frame: the file then reads as truncated (crashes, tests).
+
+        Entries already accepted are written first, so the prefix is as long as it
+        can be.
+        """
         if self._closed:
             return
         self._stop_thread()
+        with self._lock:
+            self._write_buffer()
         self._mark_closed()
-        self._f.close()
+        try:
+            self._f.close()
+        except OSError:
+            pass
 
     def _stop_thread(self) -> None:
         if self._thread is not None:
-            with self._lock:
-                self._stop = True
-            self._wake.set()
+            self._stop.set()
             self._thread.join()
             self._thread = None
 
     def _mark_closed(self) -> None:
         self._closed = True
-        # The hot path does not test a flag; a closed writer swaps the method instead.
+        # The hot path does not test a flag; a closed writer swaps the methods instead.
         self.write_syscall = self._write_after_close  # type: ignore[method-assign]
+        self.write_record = self._write_after_close  # type: ignore[method-assign]
 
     def _write_after_close(self, *args: Any, **kwargs: Any) -> None:
         raise JournalWriteError(f"journal {self.path} is closed")

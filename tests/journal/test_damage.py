@@ -34,7 +34,7 @@ def _ops() -> list[object]:
 def small_journal(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, list[object]]:
     """A multi-frame journal (tiny frames) and the entries it holds."""
     path = tmp_path_factory.mktemp("j") / "small.wrr"
-    model = write_stream(path, _ops(), frame_bytes=120, batch_entries=3,
+    model = write_stream(path, _ops(), frame_bytes=120, check_every=3,
                          header=JournalHeader(module_sha256="", argv=["prog", "x"]))
     data = path.read_bytes()
     with JournalReader(path) as r:

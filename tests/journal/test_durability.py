@@ -27,7 +27,7 @@ CHILD = textwrap.dedent("""
     import sys
     from wasi_rr.journal import JournalHeader, JournalWriter, StartEvent
     w = JournalWriter(sys.argv[1], JournalHeader(module_sha256=""), module=b"\\0asm\\1\\0\\0\\0",
-                      flush_interval=0.01, batch_entries=64, frame_bytes=4096)
+                      flush_interval=0.01, check_every=64, frame_bytes=4096)
     w.write_event(StartEvent(1, ("loop",), 0))
     i = 0
     while True:
@@ -88,7 +88,7 @@ class _FailingFile:
 def test_disk_full_raises_and_keeps_the_prefix(tmp_path: Path) -> None:
     path = tmp_path / "full.wrr"
     w = JournalWriter(path, JournalHeader(module_sha256=""), background=False,
-                      batch_entries=16, frame_bytes=256)
+                      check_every=16, frame_bytes=256)
     w.write_event(StartEvent(1, ("loop",), 0))
     w._f = _FailingFile(w._f, 3000)  # the test's stand-in for a full disk
     with pytest.raises(JournalWriteError, match="No space left"):

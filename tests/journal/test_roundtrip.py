@@ -34,7 +34,7 @@ def test_round_trip_every_entry_kind(ops: list[object], header: JournalHeader,
         path = Path(d) / "j.wrr"
         module = b"\x00asm\x01\x00\x00\x00" + bytes(batch) if embed else None
         model = write_stream(path, ops, header=header, module=module,
-                             frame_bytes=frame_bytes, batch_entries=batch)
+                             frame_bytes=frame_bytes, check_every=batch)
         with open_journal(path) as r:
             assert list(r) == model.entries
             assert r.stats.summary["entries"] == len(model.entries)
@@ -101,7 +101,7 @@ def test_write_after_close_raises(tmp_path: Path) -> None:
 
 def test_reader_is_lazy_and_restartable(tmp_path: Path) -> None:
     path = tmp_path / "j.wrr"
-    with JournalWriter(path, JournalHeader(module_sha256=""), batch_entries=10,
+    with JournalWriter(path, JournalHeader(module_sha256=""), check_every=10,
                        frame_bytes=100) as w:
         for i in range(1000):
             w.write_syscall(P1, "fd_tell", (3, i), [], 0, [(i, b"\0" * 8)])

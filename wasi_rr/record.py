@@ -1,0 +1,177 @@
+"""``record``: run a guest like ``wasi_rr.run`` and journal every syscall.
+
+The glue between the host adapter's observation seam (``SyscallObserver``,
+which hands over a ``SyscallRecord`` after each call) and the journal writer,
+which knows nothing of the host layer. It also builds the journal header from
+the ``RunConfig`` and applies ``--redact-env``.
+
+Redaction: the guest runs with the real value of each redacted variable, but
+the journal stores a placeholder of the *same byte length* (``*`` repeated) in
+the header and inside the recorded ``environ_get`` writes, so a replay lays out
+guest memory exactly as the recording did. A replayed guest therefore sees the
+placeholder; a program whose behaviour depends on the secret's value (prints
+it, hashes it, branches on it) may take another path, which replay reports as a
+divergence. Values the guest copies elsewhere (e.g. prints to stdout, writes to
+a file) are not redacted: the journal records what crossed the boundary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from .api import RunConfig, RunResult, run
+from .errors import WasiRrError
+from .exitcodes import ExitStatus
+from .host.abi import SyscallRecord
+from .host.process import read_module_file
+from .journal import (
+    ExitEvent,
+    JournalError,
+    JournalHeader,
+    JournalWriter,
+    Preopen,
+    StartEvent,
+    TrapEvent,
+)
+from .journal.writer import DEFAULT_INPUT_HASH_THRESHOLD
+
+__all__ = ["RecordError", "JournalObserver", "record", "journal_header", "PID"]
+
+PID = 1
+"""The pid of the recorded process (the first and, without fork, only one)."""
+KEEP_FULL_INPUTS = {"fd_write": (1, 2), "fd_pwrite": (1, 2)}
+"""Output to stdout/stderr is always journaled in full (dump shows it, replay can
+print it even after a divergence); fds are judged by number at call time."""
+
+
+class RecordError(WasiRrError):
+    """The journal could not be written (disk full, permission denied...)."""
+
+    status = ExitStatus.TOOL_ERROR
+
+
+def _placeholder(value: str) -> str:
+    return "*" * len(value.encode())
+
+
+class JournalObserver:
+    """A ``SyscallObserver`` that appends every ``SyscallRecord`` to a journal.
+
+    Without redaction ``on_syscall`` *is* the writer's ``write_record`` (one call
+    frame per syscall, the cheapest hook). A journal write failure raises
+    ``JournalWriteError`` inside the syscall, which the adapter turns into a trap
+    that stops the guest; ``record`` then reports the journal error itself.
+    Writes to fds 1 and 2 keep their data in full whatever its size (see
+    ``KEEP_FULL_INPUTS``).
+    """
+
+    def __init__(self, writer: JournalWriter,
+                 redact: Mapping[str, str] | None = None) -> None:
+        self.writer = writer
+        self._redact = {f"{k}={v}".encode(): f"{k}={_placeholder(v)}".encode()
+                        for k, v in (redact or {}).items()}
+        self._write = writer.write_record
+        self.on_syscall = self._on_syscall_redacting if self._redact else writer.write_record
+
+    def on_syscall(self, record: SyscallRecord) -> None:  # replaced per instance
+        """Journal one call."""
+        self._write(record)
+
+    def _on_syscall_redacting(self, record: SyscallRecord) -> None:
+        if record.name == "environ_get":
+            record = replace(record, writes=[(a, self._redact_blob(d))
+                                             for a, d in record.writes])
+        self._write(record)
+
+    def _redact_blob(self, data: bytes) -> bytes:
+        """Replace ``NAME=VALUE`` strings of a NUL-separated environ blob."""
+        parts = data.split(b"\0")
+        return b"\0".join(self._redact.get(p, p) for p in parts)
+
+
+def journal_header(config: RunConfig, *, module_bytes: bytes, redact_env: Iterable[str] = (),
+                   meta: Mapping[str, Any] | None = None) -> JournalHeader:
+    """The header describing ``config`` (with redacted variables replaced)."""
+    redacted = [n for n in redact_env if n in config.env]
+    env = [(k, _placeholder(v) if k in redacted else v) for k, v in config.env.items()]
+    argv0 = config.argv0 if config.argv0 is not None else str(config.module)
+    preopens = [Preopen(d.guest, d.mode.value, str(d.host)) for d in config.dirs]
+    preopens += [Preopen(g, "tmpfs", None) for g in config.tmpfs]
+    options: dict[str, Any] = {"trap_unknown_imports": config.trap_unknown_imports}
+    if config.clock is not None:
+        options["clock"] = type(config.clock).__name__
+    if config.random is not None:
+        options["random"] = type(config.random).__name__
+    auto_meta: dict[str, Any] = {"host": platform.node(), "platform": platform.platform(),
+                                 "python": platform.python_version()}
+    try:
+        from importlib.metadata import version
+
+        auto_meta["wasmtime"] = version("wasmtime")
+    except Exception:  # noqa: BLE001 - informational only
+        pass
+    auto_meta.update(meta or {})
+    return JournalHeader(
+        module_sha256=hashlib.sha256(module_bytes).hexdigest(),
+        argv=[argv0, *config.args],
+        env=env,
+        preopens=preopens,
+        options=options,
+        meta=auto_meta,
+        module_name=Path(config.module).name,
+        module_size=len(module_bytes),
+        redacted_env=redacted,
+    )
+
+
+def record(config: RunConfig, journal_path: str | os.PathLike[str], *,
+           embed_module: bool = True, redact_env: Iterable[str] = (),
+           meta: Mapping[str, Any] | None = None,
+           input_hash_threshold: int | None = DEFAULT_INPUT_HASH_THRESHOLD) -> RunResult:
+    """Run ``config`` like ``wasi_rr.run`` and write its journal to ``journal_path``.
+
+    ``embed_module=False`` leaves the module out (replay then needs ``--module``;
+    the header still names its SHA-256). Raises ``RecordError`` if the journal
+    cannot be written, ``WasiRrError`` subclasses for bad modules/configs like
+    ``run``; a guest trap or exit is a result, journaled as an event.
+    """
+    module_bytes = read_module_file(Path(config.module))
+    redact_env = list(redact_env)
+    header = journal_header(config, module_bytes=module_bytes, redact_env=redact_env,
+                            meta=meta)
+    try:
+        writer = JournalWriter(journal_path, header,
+                               module=module_bytes if embed_module else None,
+                               input_hash_threshold=input_hash_threshold,
+                               keep_full_inputs=KEEP_FULL_INPUTS)
+    except JournalError as exc:
+        raise RecordError(str(exc)) from exc
+    observer = JournalObserver(writer, {k: config.env[k] for k in redact_env
+                                        if k in config.env})
+    t0 = time.monotonic_ns()
+    try:
+        writer.write_event(StartEvent(PID, tuple(header.argv), time.time_ns()))
+        result = run(replace(config, observer=observer))
+        elapsed = time.monotonic_ns() - t0
+        if writer.failed is None:
+            if result.trap is not None:
+                writer.write_event(TrapEvent(PID, result.trap, elapsed))
+            else:
+                writer.write_event(ExitEvent(PID, result.exit_code, elapsed))
+        writer.close()
+    except JournalError as exc:
+        writer.abort()
+        raise RecordError(str(exc)) from exc
+    except BaseException:
+        writer.abort()  # a wasi-rr error or interrupt: leave a readable, truncated journal
+        raise
+    if writer.failed is not None:
+        raise RecordError(str(writer.failed))
+    return result
