@@ -1,0 +1,77 @@
+"""Helpers of the replay tests: record a corpus guest, rewrite a journal, run the CLI."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from wasi_rr.api import RunConfig, RunResult
+from wasi_rr.journal import (
+    Entry,
+    ExitEvent,
+    JournalHeader,
+    JournalWriter,
+    StartEvent,
+    SyscallEntry,
+    TrapEvent,
+    open_journal,
+)
+from wasi_rr.record import record
+
+REPO = Path(__file__).resolve().parents[2]
+TRACES = REPO / "corpus" / "traces"
+
+
+@dataclass
+class Recorded:
+    journal: Path
+    result: RunResult
+    stdout: bytes
+    stderr: bytes
+
+
+def record_guest(wasm: Path, journal: Path, *, args: Iterable[str] = (),
+                 env: dict[str, str] | None = None, tmpfs: Iterable[str] = (),
+                 stdin: bytes = b"", argv0: str = "guest.wasm", **kwargs: object) -> Recorded:
+    out, err = io.BytesIO(), io.BytesIO()
+    config = RunConfig(module=wasm, args=list(args), env=dict(env or {}), tmpfs=list(tmpfs),
+                       stdin=io.BytesIO(stdin), stdout=out, stderr=err, argv0=argv0)
+    result = record(config, journal, **kwargs)  # type: ignore[arg-type]
+    return Recorded(journal, result, out.getvalue(), err.getvalue())
+
+
+def read_all(journal: Path) -> tuple[JournalHeader, bytes | None, list[Entry]]:
+    with open_journal(journal) as r:
+        return r.header, r.module_bytes(), list(r)
+
+
+def rewrite_journal(src: Path, dst: Path,
+                    transform: Callable[[list[Entry]], list[Entry]]) -> Path:
+    """Copy ``src`` to ``dst`` with its entries passed through ``transform``
+    (a way to fabricate journals that a guest cannot match)."""
+    header, module, entries = read_all(src)
+    with JournalWriter(dst, header, module=module, input_hash_threshold=None,
+                       background=False) as w:
+        for e in transform(entries):
+            if isinstance(e, SyscallEntry):
+                assert all(isinstance(i, bytes) for i in e.inputs), "digests not supported"
+                w.write_syscall(e.module, e.name, e.params, list(e.inputs), e.errno,
+                                list(e.writes), seq=e.seq)
+            else:
+                assert isinstance(e, (StartEvent, ExitEvent, TrapEvent))
+                w.write_event(e)
+    return dst
+
+
+def wasi_rr(*args: str | os.PathLike[str], cwd: Path,
+            stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    """Run the CLI in a subprocess (as a user would) from ``cwd``."""
+    env = dict(os.environ)
+    env.pop("WASI_RR_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "wasi_rr", *map(str, args)], cwd=cwd,
+                          input=stdin, capture_output=True, timeout=120, env=env)
