@@ -48,6 +48,7 @@ class HostState:
 
     stdin: bytes = b""
     stdin_pos: int = 0
+    args: tuple[bytes, ...] = (b"guest",)
     clock_ns: int = 1_000_000_000
     calls: Counter[str] = field(default_factory=Counter)
 
@@ -182,6 +183,40 @@ class MiniHost:
         self.state.clock_ns += 1_234_567
         self._mem(caller).write(caller, struct.pack("<Q", self.state.clock_ns), out)
         return 0
+
+    def _args_sizes_get(self, caller: wasmtime.Caller, argc: int, size: int) -> int:
+        args = self.state.args
+        mem = self._mem(caller)
+        mem.write(caller, struct.pack("<I", len(args)), argc)
+        mem.write(caller, struct.pack("<I", sum(len(a) + 1 for a in args)), size)
+        return 0
+
+    def _args_get(self, caller: wasmtime.Caller, argv: int, buf: int) -> int:
+        mem = self._mem(caller)
+        for i, arg in enumerate(self.state.args):
+            mem.write(caller, struct.pack("<I", buf), argv + 4 * i)
+            mem.write(caller, arg + b"\0", buf)
+            buf += len(arg) + 1
+        return 0
+
+    def _environ_sizes_get(self, caller: wasmtime.Caller, count: int, size: int) -> int:
+        self._mem(caller).write(caller, bytes(4), count)
+        self._mem(caller).write(caller, bytes(4), size)
+        return 0
+
+    def _environ_get(self, caller: wasmtime.Caller, environ: int, buf: int) -> int:
+        return 0
+
+    def _fd_fdstat_get(self, caller: wasmtime.Caller, fd: int, out: int) -> int:
+        if fd not in (0, 1, 2):
+            return EBADF
+        # filetype character_device (2), no flags, all rights
+        stat = struct.pack("<BxHxxxxQQ", 2, 0, 0xFFFFFFFF, 0xFFFFFFFF)
+        self._mem(caller).write(caller, stat, out)
+        return 0
+
+    def _fd_prestat_get(self, caller: wasmtime.Caller, fd: int, out: int) -> int:
+        return EBADF  # no preopened directories
 
     def _proc_exit(self, caller: wasmtime.Caller, code: int) -> None:
         raise GuestExit(code)
