@@ -96,19 +96,27 @@ class GuestMemory:
             raise WasiError(Errno.ILSEQ, "path is not UTF-8") from None
 
     def read_ciovecs(self, ptr: int, count: int) -> bytes:
-        """Gather the input buffers of a ``ciovec`` array (array, then each buffer)."""
-        array = self.read(ptr, 8 * count)
+        """Gather the input buffers of a ``ciovec`` array."""
+        if ptr + 8 * count > self.size:
+            self.check(ptr, 8 * count)
         if count == 1:
-            base, length = IOVEC.unpack(array)
-            return self.read(base, length)
-        parts = [self.read(base, length) for base, length in IOVEC.iter_unpack(array)]
+            base, length = IOVEC.unpack_from(self.view, ptr)
+            if base + length > self.size:
+                self.check(base, length)
+            return bytes(self.view[base:base + length])
+        parts = []
+        for base, length in IOVEC.iter_unpack(self.view[ptr:ptr + 8 * count]):
+            if base + length > self.size:
+                self.check(base, length)
+            parts.append(self.view[base:base + length])
         return b"".join(parts)
 
     def read_iovecs(self, ptr: int, count: int) -> list[tuple[int, int]]:
         """The output buffers of an ``iovec`` array, every one checked writable
         *before* the kernel runs (no input is consumed for a call that faults)."""
-        array = self.read(ptr, 8 * count)
-        iovs = list(IOVEC.iter_unpack(array))
+        if ptr + 8 * count > self.size:
+            self.check(ptr, 8 * count)
+        iovs = list(IOVEC.iter_unpack(self.view[ptr:ptr + 8 * count]))
         for base, length in iovs:
             if base + length > self.size:
                 self.check(base, length)
@@ -168,6 +176,19 @@ class ObservedMemory(GuestMemory):
         data = bytes(self.view[ptr:ptr + length])
         self.inputs.append(data)
         return data
+
+    def read_ciovecs(self, ptr: int, count: int) -> bytes:
+        """Logged: the array, then each buffer, as separate inputs."""
+        array = self.read(ptr, 8 * count)
+        return b"".join([self.read(base, length) for base, length in IOVEC.iter_unpack(array)])
+
+    def read_iovecs(self, ptr: int, count: int) -> list[tuple[int, int]]:
+        """Logged: the array is an input; the buffers are outputs (checked only)."""
+        iovs = list(IOVEC.iter_unpack(self.read(ptr, 8 * count)))
+        for base, length in iovs:
+            if base + length > self.size:
+                self.check(base, length)
+        return iovs
 
     def write(self, ptr: int, data: bytes) -> None:
         end = ptr + len(data)
