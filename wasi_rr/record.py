@@ -175,3 +175,51 @@ def record(config: RunConfig, journal_path: str | os.PathLike[str], *,
     if writer.failed is not None:
         raise RecordError(str(writer.failed))
     return result
+
+
+# -- command line ------------------------------------------------------------------
+
+def _record_main(args: Any) -> int:
+    from .cmd_run import config_from_args, report
+
+    meta: dict[str, str] = {}
+    for spec in args.meta:
+        key, sep, value = spec.partition("=")
+        if not key or not sep:
+            from .errors import ConfigError
+
+            raise ConfigError(f"bad --meta {spec!r}: expected KEY=VALUE")
+        meta[key] = value
+    config = config_from_args(args)
+    result = record(config, args.output, embed_module=not args.no_embed_module,
+                    redact_env=args.redact_env, meta=meta,
+                    input_hash_threshold=None if args.full_inputs else args.hash_inputs_over)
+    return report(result)
+
+
+def add_record_parser(subparsers: Any) -> Any:
+    """Add ``record -o JOURNAL [run options] MODULE [ARGS...]`` to the subcommands."""
+    from .cmd_run import add_run_options
+
+    parser = subparsers.add_parser(
+        "record", help="run a WASI command and journal every syscall",
+        description="Run a WASI command like 'run' and write a self-contained journal "
+                    "(module embedded) that 'replay' re-drives; exit with the guest's status.")
+    parser.add_argument("-o", "--output", required=True, metavar="JOURNAL",
+                        help="the journal file to write (.wrr)")
+    parser.add_argument("--no-embed-module", action="store_true",
+                        help="leave the module out of the journal (replay then needs --module)")
+    parser.add_argument("--redact-env", action="append", default=[], metavar="NAME",
+                        help="journal NAME's value as a same-length placeholder (the replayed "
+                             "guest sees the placeholder)")
+    parser.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
+                        help="free-form metadata stored in the journal header")
+    parser.add_argument("--hash-inputs-over", type=int, default=DEFAULT_INPUT_HASH_THRESHOLD,
+                        metavar="BYTES",
+                        help="store guest buffers larger than this as a sha256 (default "
+                             f"{DEFAULT_INPUT_HASH_THRESHOLD}; stdout/stderr always in full)")
+    parser.add_argument("--full-inputs", action="store_true",
+                        help="store every guest buffer in full")
+    add_run_options(parser)
+    parser.set_defaults(func=_record_main)
+    return parser

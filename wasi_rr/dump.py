@@ -1,0 +1,324 @@
+"""``wasi-rr dump``: print a journal strace-style, as JSON lines, or as statistics.
+
+    wasi-rr dump [--json] [--stats] [--header] JOURNAL [RANGE...]
+
+One line per syscall: ``#SEQ name(arg=value, ...) = ERRNO {results}``, flags and
+enums decoded by the signature table (``wasi_rr.host.abi.format_call``), process
+events as ``+++ ... +++`` lines. RANGEs select syscalls by sequence number:
+``5``, ``100-200`` (inclusive), ``100-end``; several ranges are a union. With
+ranges, process events are left out.
+
+``--json`` prints one JSON object per entry (JSON Lines). Byte strings are JSON
+strings when they are valid UTF-8 and ``{"base64": "..."}`` otherwise, so the two
+cannot be confused; an input stored as a digest is ``{"sha256": HEX, "length": N}``.
+
+A truncated or corrupt journal prints everything readable, then one error line
+and exits with ``ExitStatus.JOURNAL_ERROR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from .errors import WasiRrError
+from .exitcodes import ExitStatus
+from .journal import (
+    Entry,
+    ExitEvent,
+    InputDigest,
+    JournalError,
+    JournalHeader,
+    JournalReader,
+    StartEvent,
+    SyscallEntry,
+    TrapEvent,
+)
+
+__all__ = ["JournalFileError", "SeqRange", "parse_range", "dump", "add_parser",
+           "format_entry", "entry_to_json", "format_header", "collect_stats"]
+
+
+class JournalFileError(WasiRrError):
+    """The journal is truncated, corrupt or of an unsupported version."""
+
+    status = ExitStatus.JOURNAL_ERROR
+
+
+@dataclass(frozen=True, slots=True)
+class SeqRange:
+    """Inclusive range of sequence numbers; ``last`` None means "to the end"."""
+
+    first: int
+    last: int | None
+
+    def __contains__(self, seq: object) -> bool:
+        return isinstance(seq, int) and seq >= self.first and (self.last is None
+                                                                or seq <= self.last)
+
+
+def parse_range(text: str) -> SeqRange:
+    """``5`` | ``100-200`` | ``100-end`` (``ValueError`` with a clear message otherwise)."""
+    first_s, sep, last_s = text.partition("-")
+    try:
+        first = int(first_s)
+        if not sep:
+            last: int | None = first
+        elif last_s in ("end", ""):
+            last = None
+        else:
+            last = int(last_s)
+    except ValueError:
+        raise ValueError(f"bad range {text!r}: expected N, N-M or N-end") from None
+    if first < 0 or (last is not None and last < first):
+        raise ValueError(f"bad range {text!r}: expected 0 <= N <= M")
+    return SeqRange(first, last)
+
+
+# -- text --------------------------------------------------------------------------
+
+def _placeholder_inputs(inputs: Iterable[bytes | InputDigest]) -> list[bytes]:
+    """Digests become a visible marker so the formatter can show them as data."""
+    return [x if isinstance(x, bytes)
+            else f"<{x.length} bytes, sha256 {x.sha256.hex()[:16]}...>".encode()
+            for x in inputs]
+
+
+def format_entry(entry: Entry) -> str:
+    """One strace-like line for any entry."""
+    if isinstance(entry, SyscallEntry):
+        from .host.abi import SyscallRecord, format_call
+
+        rec = SyscallRecord(entry.seq, entry.module, entry.name, tuple(entry.params),
+                            _placeholder_inputs(entry.inputs), entry.errno,
+                            list(entry.writes))
+        return f"#{entry.seq} {format_call(rec)}"
+    if isinstance(entry, StartEvent):
+        return f"+++ pid {entry.pid} started: argv={list(entry.argv)!r} +++"
+    if isinstance(entry, ExitEvent):
+        return f"+++ pid {entry.pid} exited with {entry.status} +++"
+    if isinstance(entry, TrapEvent):
+        return f"+++ pid {entry.pid} trapped: {entry.message} +++"
+    return f"+++ {entry!r} +++"
+
+
+def format_header(reader: JournalReader) -> str:
+    h = reader.header
+    lines = [
+        f"journal:        {reader.path} ({reader.size} bytes)",
+        f"format:         {h.format_version[0]}.{h.format_version[1]} "
+        f"(written by wasi-rr {h.wasi_rr_version})",
+        f"module:         {h.module_name or '?'} sha256={h.module_sha256} "
+        f"size={h.module_size} {'embedded' if h.module_embedded else 'NOT embedded'}",
+        f"argv:           {h.argv!r}",
+        "env:" + ("            (empty)" if not h.env else ""),
+        *(f"  {k}={v}" + ("   (redacted)" if k in h.redacted_env else "") for k, v in h.env),
+        "preopens:" + ("       (none)" if not h.preopens else ""),
+        *(f"  {p.guest} [{p.mode}]" + (f" from {p.host}" if p.host else "")
+          for p in h.preopens),
+        f"options:        {json.dumps(h.options, default=str)}",
+        f"meta:           {json.dumps(h.meta, default=str)}",
+        f"input hashing:  inputs over {h.input_hash_threshold} bytes stored as sha256"
+        if h.input_hash_threshold is not None else "input hashing:  off (all inputs in full)",
+        f"created:        {h.created_unix_ns} ns since the epoch",
+    ]
+    if h.extra:
+        lines.append(f"extra:          {json.dumps(h.extra, default=str)}")
+    return "\n".join(lines)
+
+
+# -- json --------------------------------------------------------------------------
+
+def _jbytes(data: bytes | InputDigest) -> Any:
+    if isinstance(data, InputDigest):
+        return {"sha256": data.sha256.hex(), "length": data.length}
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(data).decode("ascii")}
+
+
+def entry_to_json(entry: Entry) -> dict[str, Any]:
+    """The full decoded entry as a JSON-ready dict."""
+    if isinstance(entry, SyscallEntry):
+        from .host.abi import errno_name
+
+        return {"kind": "syscall", "seq": entry.seq, "pid": entry.pid,
+                "module": entry.module, "name": entry.name, "params": list(entry.params),
+                "inputs": [_jbytes(x) for x in entry.inputs], "errno": entry.errno,
+                "errno_name": errno_name(entry.errno),
+                "writes": [{"addr": a, "data": _jbytes(d)} for a, d in entry.writes]}
+    if isinstance(entry, StartEvent):
+        return {"kind": "start", "pid": entry.pid, "argv": list(entry.argv),
+                "time_unix_ns": entry.time_unix_ns}
+    if isinstance(entry, ExitEvent):
+        return {"kind": "exit", "pid": entry.pid, "status": entry.status,
+                "elapsed_ns": entry.elapsed_ns}
+    if isinstance(entry, TrapEvent):
+        return {"kind": "trap", "pid": entry.pid, "message": entry.message,
+                "elapsed_ns": entry.elapsed_ns}
+    return {"kind": "unknown", "repr": repr(entry)}
+
+
+def header_to_json(header: JournalHeader) -> dict[str, Any]:
+    from .journal.header import header_to_wire
+
+    return {"kind": "header", **header_to_wire(header)}
+
+
+# -- stats -------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class DumpStats:
+    calls: Counter[str]
+    errors: Counter[str]
+    input_bytes: int = 0
+    write_bytes: int = 0
+    hashed_inputs: int = 0
+    syscalls: int = 0
+    events: int = 0
+    wall_ns: int | None = None
+
+
+def collect_stats(entries: Iterable[Entry]) -> DumpStats:
+    stats = DumpStats(Counter(), Counter())
+    for e in entries:
+        if isinstance(e, SyscallEntry):
+            stats.syscalls += 1
+            stats.calls[e.name] += 1
+            if e.errno:
+                stats.errors[e.name] += 1
+            for x in e.inputs:
+                if isinstance(x, InputDigest):
+                    stats.hashed_inputs += 1
+                    stats.input_bytes += x.length
+                else:
+                    stats.input_bytes += len(x)
+            for _, d in e.writes:
+                stats.write_bytes += len(d)
+        else:
+            stats.events += 1
+            if isinstance(e, (ExitEvent, TrapEvent)) and e.elapsed_ns:
+                stats.wall_ns = e.elapsed_ns
+    return stats
+
+
+def format_stats(reader: JournalReader, stats: DumpStats) -> str:
+    js = reader.stats
+    wall = stats.wall_ns if stats.wall_ns is not None else js.summary.get("wall_ns")
+    per_call = reader.size / stats.syscalls if stats.syscalls else 0.0
+    ratio = js.raw_bytes / js.stored_bytes if js.stored_bytes else 0.0
+    lines = [f"{'calls':>10} {'errors':>8}  syscall"]
+    for name, n in stats.calls.most_common():
+        lines.append(f"{n:>10} {stats.errors.get(name, 0):>8}  {name}")
+    lines += [
+        f"{stats.syscalls:>10} {sum(stats.errors.values()):>8}  total",
+        "",
+        f"events:                    {stats.events}",
+        f"bytes read from guest:     {stats.input_bytes} (inputs; {stats.hashed_inputs} "
+        "stored as sha256)",
+        f"bytes written into guest:  {stats.write_bytes}",
+        f"journal size:              {reader.size} bytes "
+        f"(module {'embedded' if reader.header.module_embedded else 'not embedded'}, "
+        f"{reader.header.module_size} bytes)",
+        f"entry frames:              {js.frames} ({js.raw_bytes} raw -> "
+        f"{js.stored_bytes} stored, ratio {ratio:.1f}x)",
+        f"bytes per syscall:         {per_call:.2f} (whole file), "
+        f"{(js.stored_bytes / stats.syscalls if stats.syscalls else 0):.2f} (entries only)",
+        f"wall time recorded:        "
+        + (f"{wall / 1e9:.3f} s" if wall is not None else "unknown"),
+    ]
+    if js.skipped_entries:
+        lines.append(f"skipped entries:           {js.skipped_entries} (newer format kinds)")
+    return "\n".join(lines)
+
+
+# -- driver ------------------------------------------------------------------------
+
+def _selected(entries: Iterable[Entry], ranges: list[SeqRange]) -> Iterator[Entry]:
+    if not ranges:
+        yield from entries
+        return
+    for e in entries:
+        if isinstance(e, SyscallEntry) and any(e.seq in r for r in ranges):
+            yield e
+
+
+def dump(path: str | os.PathLike[str], ranges: Iterable[str] = (), *, as_json: bool = False,
+         stats: bool = False, header: bool = False, out: TextIO | None = None) -> int:
+    """Print the journal to ``out`` (stdout); return the exit status.
+
+    Raises ``JournalFileError`` (after printing what was readable) for a damaged
+    journal, ``WasiRrError`` for an unreadable file or a bad range.
+    """
+    out = out if out is not None else sys.stdout
+    try:
+        parsed = [parse_range(r) for r in ranges]
+    except ValueError as exc:
+        raise WasiRrError(str(exc)) from None
+    try:
+        reader = JournalReader(path)
+    except OSError as exc:
+        raise WasiRrError(f"cannot read journal {path}: {exc.strerror or exc}") from None
+    except JournalError as exc:
+        raise JournalFileError(f"{path}: {exc}") from None
+    with reader:
+        try:
+            if header:
+                if as_json:
+                    print(json.dumps(header_to_json(reader.header), default=str), file=out)
+                else:
+                    print(format_header(reader), file=out)
+                if not stats and not parsed:
+                    return 0
+            if stats:
+                result = collect_stats(_selected(reader, parsed))
+                print(format_stats(reader, result), file=out)
+                return 0
+            for entry in _selected(reader, parsed):
+                if as_json:
+                    print(json.dumps(entry_to_json(entry), ensure_ascii=False), file=out)
+                else:
+                    print(format_entry(entry), file=out)
+        except JournalError as exc:
+            out.flush()
+            raise JournalFileError(f"{path}: {exc}") from None
+        except BrokenPipeError:  # `wasi-rr dump J | head`
+            try:
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the final flush
+            except OSError:
+                pass
+            return 0
+    return 0
+
+
+def _main(args: argparse.Namespace) -> int:
+    return dump(args.journal, args.ranges, as_json=args.json, stats=args.stats,
+                header=args.header)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``dump`` to the ``wasi-rr`` subcommands."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "dump", help="print a journal, one line per syscall (strace-like)",
+        description="Print a journal: one line per syscall '#SEQ name(args) = ERRNO "
+                    "{results}'. RANGE selects sequence numbers: N, N-M or N-end.")
+    parser.add_argument("--json", action="store_true",
+                        help="JSON Lines, one full entry per line (bytes: UTF-8 string, "
+                             "else {\"base64\": ...})")
+    parser.add_argument("--stats", action="store_true",
+                        help="per-syscall counts, bytes, size and compression figures")
+    parser.add_argument("--header", action="store_true",
+                        help="print the journal header (module, argv, env, preopens...)")
+    parser.add_argument("journal", metavar="JOURNAL", help="the journal file (.wrr)")
+    parser.add_argument("ranges", nargs="*", metavar="RANGE",
+                        help="sequence numbers to show: N, N-M, N-end")
+    parser.set_defaults(func=_main)
+    return parser
