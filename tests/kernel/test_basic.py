@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import pytest
 
@@ -13,6 +14,7 @@ from wasi_rr.host.wasi_types import (
     ClockId,
     Errno,
     FdFlags,
+    Filestat,
     Filetype,
     OFlags,
     ProcExit,
@@ -91,7 +93,12 @@ def test_stdio(k: WasiKernel) -> None:
     assert errno_of(k.fd_seek, 1, 0, Whence.SET) is Errno.SPIPE
     assert errno_of(k.fd_tell, 0) is Errno.SPIPE
     st = k.fd_fdstat_get(1)
-    assert st.filetype is Filetype.CHARACTER_DEVICE
+    # like wasmtime: a character device only when the host stream is a tty
+    assert st.filetype is Filetype.UNKNOWN
+    assert not st.rights_base & (Rights.FD_SEEK | Rights.FD_TELL)
+    assert k.fd_fdstat_get(0).rights_base & Rights.FD_READ
+    assert not k.fd_fdstat_get(0).rights_base & Rights.FD_WRITE
+    assert k.fd_filestat_get(2) == Filestat(0, 0, Filetype.UNKNOWN, 0, 0, 0, 0, 0)
     assert errno_of(k.fd_write, 0, b"x") is Errno.BADF
 
 
@@ -153,3 +160,16 @@ def test_write_performance_smoke(k: WasiKernel) -> None:
     for _ in range(10000):
         k.fd_write(fd, b"0123456789abcdef")
     assert k.fd_filestat_get(fd).size == 160000
+
+
+def test_stdio_on_a_terminal_is_a_character_device() -> None:
+    pty = pytest.importorskip("pty")
+    master, slave = pty.openpty()
+    try:
+        with open(slave, "wb", buffering=0, closefd=False) as tty:
+            k = WasiKernel(stdout=tty)
+            assert k.fd_fdstat_get(1).filetype is Filetype.CHARACTER_DEVICE
+            assert k.fd_fdstat_get(2).filetype is Filetype.UNKNOWN
+    finally:
+        os.close(master)
+        os.close(slave)
