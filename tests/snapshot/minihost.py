@@ -78,6 +78,8 @@ class MiniHost:
         wasmtime-py Caller) will."""
         self.state = state or HostState()
         self.store_as_ctx = store_as_ctx
+        self.fork_result = 0
+        """What the (re-entered) ``proc_fork`` answers: the child's pid, or 0 in the child."""
         self.policy = policy
         self.stdout = bytearray()
         self.snapshots: list[Snapshot] = []
@@ -217,6 +219,10 @@ class MiniHost:
 
     def _fd_prestat_get(self, caller: wasmtime.Caller, fd: int, out: int) -> int:
         return EBADF  # no preopened directories
+
+    def _proc_fork(self, caller: wasmtime.Caller, copy_memory: int, ret_pid: int) -> int:
+        self._mem(caller).write(caller, struct.pack("<I", self.fork_result), ret_pid)
+        return 0
 
     def _proc_exit(self, caller: wasmtime.Caller, code: int) -> None:
         raise GuestExit(code)

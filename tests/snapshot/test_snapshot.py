@@ -292,3 +292,22 @@ def test_globals_of_every_type_survive_a_fresh_restore(engine: wasmtime.Engine, 
     fresh = MiniHost(engine, compiled, im)
     assert fresh.resume(Snapshot.from_bytes(snap.to_bytes()), load=True) == 0
     assert bytes(fresh.stdout) == struct.pack("<qdfi", -5, 2.5, -1.25, -2)
+
+
+def test_fork_from_a_snapshot(engine: wasmtime.Engine, snap_guest: GetGuest) -> None:
+    """How WASIX proc_fork is built: unwind at the call, child = fresh instance of
+    the capture answering 0, parent = the same instance rewound answering the pid."""
+    g = snap_guest("snapshot_fork")
+    parent = MiniHost(engine, g.compiled, g.module, policy=unwind_at("proc_fork", 1))
+    snap = parent.run()
+    assert isinstance(snap, Snapshot)
+    assert snap.pending.module == "wasix_32v1" and snap.pending.name == "proc_fork"
+
+    child = MiniHost(engine, g.compiled, g.module, state=parent.state.copy())
+    child.fork_result = 0
+    assert child.resume(snap, load=True) == 4
+    assert bytes(child.stdout) == b"child pid=0 err=0 counter=16 heap=before-fork+child\n"
+
+    parent.fork_result = 2
+    assert parent.resume(snap, load=False) == 0
+    assert bytes(parent.stdout) == b"parent pid=2 err=0 counter=115 heap=before-fork+parent\n"
