@@ -171,7 +171,11 @@ def replay(journal_path: str | os.PathLike[str], *, module: str | os.PathLike[st
 
     out = stdout if stdout is not None else sys.stdout.buffer
     err = stderr if stderr is not None else sys.stderr.buffer
-    with open_journal(journal_path) as reader:
+    try:
+        opened = open_journal(journal_path)
+    except OSError as exc:
+        raise ReplayError(f"cannot open journal {journal_path}: {exc.strerror or exc}") from None
+    with opened as reader:
         wasm, name = load_journal_module(reader, module, _warn)
         engine = make_engine()
         cache = ModuleCache(default_cache_dir()) if use_cache else None
