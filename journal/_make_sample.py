@@ -34,7 +34,7 @@ def sample_header() -> JournalHeader:
         module_sha256="",
         argv=["sample.wasm", "--flag", "héllo"],
         env=[("HOME", "/home/guest"), ("TOKEN", "xxxxxxxx")],
-        preopens=[Preopen("/data", "ro", "/srv/data"), Preopen("/tmp", "tmpfs", None)],
+        preopens=[Preopen("/data", "read-only", "/srv/data"), Preopen("/tmp", "tmpfs", None)],
         options={"trap_unknown_imports": True},
         meta={"ticket": "WRR-1"},
         module_name="sample.wasm",

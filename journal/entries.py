@@ -20,13 +20,12 @@ FORMAT_MINOR = 0
 
 
 class PreopenMode(str, enum.Enum):
-    """How a preopened directory was exposed to the guest (recorded, not enforced here)."""
+    """How a preopened directory was exposed (mirrors ``MountMode`` plus tmpfs)."""
 
-    READ_ONLY = "ro"
-    READ_WRITE = "rw"
     WRITE_THROUGH = "write-through"
+    OVERLAY = "overlay"
+    READ_ONLY = "read-only"
     TMPFS = "tmpfs"
-    OTHER = "other"
 
 
 @dataclass(frozen=True, slots=True)
