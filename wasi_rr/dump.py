@@ -52,6 +52,12 @@ class JournalFileError(WasiRrError):
     status = ExitStatus.JOURNAL_ERROR
 
 
+class RangeError(WasiRrError):
+    """A RANGE argument is malformed (a usage error)."""
+
+    status = ExitStatus.USAGE
+
+
 @dataclass(frozen=True, slots=True)
 class SeqRange:
     """Inclusive range of sequence numbers; ``last`` None means "to the end"."""
@@ -262,7 +268,7 @@ def dump(path: str | os.PathLike[str], ranges: Iterable[str] = (), *, as_json: b
     try:
         parsed = [parse_range(r) for r in ranges]
     except ValueError as exc:
-        raise WasiRrError(str(exc)) from None
+        raise RangeError(str(exc)) from None
     try:
         reader = JournalReader(path)
     except OSError as exc:

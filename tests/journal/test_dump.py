@@ -1,0 +1,113 @@
+"""``wasi-rr dump`` over the frozen sample journal (no wasm needed)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from wasi_rr.cli import main
+from wasi_rr.dump import SeqRange, parse_range
+from wasi_rr.exitcodes import ExitStatus
+from wasi_rr.journal import SyscallEntry
+from wasi_rr.journal._make_sample import BIG_INPUT, expected_entries
+
+SAMPLE = Path(__file__).resolve().parents[2] / "corpus" / "journals" / "v1-sample.wrr"
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str], str]:
+    status = main(list(argv))
+    cap = capsys.readouterr()
+    return status, cap.out.splitlines(), cap.err
+
+
+@pytest.mark.parametrize("text,want", [
+    ("5", SeqRange(5, 5)), ("100-200", SeqRange(100, 200)), ("100-end", SeqRange(100, None)),
+    ("0-", SeqRange(0, None)),
+])
+def test_parse_range(text: str, want: SeqRange) -> None:
+    assert parse_range(text) == want
+
+
+@pytest.mark.parametrize("text", ["", "x", "5-3", "-1", "1-2-3", "a-end"])
+def test_bad_range_is_a_usage_error(text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError):
+        parse_range(text)
+    status, out, err = _run(capsys, "dump", str(SAMPLE), text)
+    assert status == ExitStatus.USAGE and out == [] and err.startswith("wasi-rr: error: bad range")
+
+
+def test_text_dump_one_line_per_entry(capsys: pytest.CaptureFixture[str]) -> None:
+    status, lines, err = _run(capsys, "dump", str(SAMPLE))
+    assert status == 0 and err == ""
+    entries = expected_entries()
+    assert len(lines) == len(entries)
+    assert lines[0].startswith("+++ pid 1 started: argv=['sample.wasm', '--flag', 'héllo']")
+    assert lines[-1] == "+++ pid 1 exited with 3 +++"
+    calls = [e for e in entries if isinstance(e, SyscallEntry)]
+    for line, call in zip(lines[1:-1], calls):
+        assert line.startswith(f"#{call.seq} {call.name}(")
+    assert lines[3].endswith("= BADF")  # errno decoded by name
+    assert 'path=b"a.txt"' in lines[4] and "dirflags=SYMLINK_FOLLOW" in lines[4]
+    assert "b\"hello, journal!\\n\"" in lines[5]
+    assert "<5120 bytes, sha256 " in lines[7]  # a hashed input is visibly a digest
+
+
+def test_ranges_select_by_seq(capsys: pytest.CaptureFixture[str]) -> None:
+    status, lines, _ = _run(capsys, "dump", str(SAMPLE), "2", "45-end", "5-6")
+    assert status == 0
+    assert [int(line.split()[0][1:]) for line in lines] == [2, 5, 6, 45, 46, 47, 48]
+
+
+def test_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    status, lines, _ = _run(capsys, "dump", "--json", str(SAMPLE))
+    assert status == 0
+    objs = [json.loads(line) for line in lines]
+    assert [o["kind"] for o in objs[:2]] == ["start", "syscall"] and objs[-1]["kind"] == "exit"
+    by_seq = {o["seq"]: o for o in objs if o["kind"] == "syscall"}
+    assert by_seq[3]["inputs"] == ["a.txt"]  # valid UTF-8: a plain string
+    assert by_seq[3]["params"][0] == 3 and by_seq[2]["errno_name"] == "BADF"
+    rnd = by_seq[5]["writes"][0]
+    assert rnd["addr"] == 0x3100 and rnd["data"] == bytes(range(16)).decode()
+    clock = by_seq[9]["writes"][0]["data"]
+    assert set(clock) == {"base64"} and len(base64.b64decode(clock["base64"])) == 8
+    digest = by_seq[6]["inputs"][1]
+    assert digest == {"length": len(BIG_INPUT),
+                      "sha256": __import__("hashlib").sha256(BIG_INPUT).hexdigest()}
+    status, lines, _ = _run(capsys, "dump", "--json", "--header", str(SAMPLE), "0")
+    header = json.loads(lines[0])
+    assert header["kind"] == "header" and header["argv"][0] == "sample.wasm"
+    assert json.loads(lines[1])["seq"] == 0 and len(lines) == 2
+
+
+def test_stats(capsys: pytest.CaptureFixture[str]) -> None:
+    status, lines, _ = _run(capsys, "dump", "--stats", str(SAMPLE))
+    assert status == 0
+    rows = {line.split()[-1]: line.split()[:2] for line in lines[1:] if line[:10].strip().isdigit()}
+    assert rows["clock_time_get"] == ["40", "0"]
+    assert rows["fd_prestat_get"] == ["2", "1"]
+    assert rows["total"] == ["49", "1"]
+    text = "\n".join(lines)
+    assert "journal size:              %d bytes" % SAMPLE.stat().st_size in text
+    assert "1 stored as sha256" in text and "bytes per syscall:" in text
+    assert "wall time recorded:        0.000 s" in text  # the sample's exit event: 123456 ns
+
+
+def test_damaged_journal_prints_prefix_then_one_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cut = tmp_path / "cut.wrr"
+    cut.write_bytes(SAMPLE.read_bytes()[:-300])
+    status, lines, err = _run(capsys, "dump", str(cut))
+    assert status == ExitStatus.JOURNAL_ERROR
+    assert lines and lines[0].startswith("+++ pid 1 started")
+    assert err.count("\n") == 1 and "journal truncated after entry %d" % len(lines) in err
+    bad = tmp_path / "bad.wrr"
+    data = bytearray(SAMPLE.read_bytes())
+    data[-400] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    status, lines, err = _run(capsys, "dump", "--stats", str(bad))
+    assert status == ExitStatus.JOURNAL_ERROR and "corrupt at byte" in err
+    status, lines, err = _run(capsys, "dump", str(tmp_path / "missing.wrr"))
+    assert status == ExitStatus.TOOL_ERROR and "cannot read journal" in err
