@@ -420,9 +420,7 @@ CASES: list[Case] = [
          "preopens: 2\nprestat of stdout: EBADF\n" + MISC_EXPECT),
     Case("fd_misc", args=("/tmp",), mount="tmpfs",
          expect="preopen fd 3: tag=0 name=[/tmp] OK\npreopens: 1\n" + MISC_EXPECT),
-    Case("fs_walk", args=("/data",), mount="dir", seed=_seed_host_tree, expect=WALK_EXPECT,
-         rr_known_divergence="wasi-rr's readlink returns an absolute symlink's target; "
-         "wasmtime refuses with EPERM"),
+    Case("fs_walk", args=("/data",), mount="dir", seed=_seed_host_tree, expect=WALK_EXPECT),
     Case("sandbox", args=("/data",), mount="dir", expect=SANDBOX_EXPECT),
     Case("sandbox", args=("/tmp",), mount="tmpfs", expect=SANDBOX_EXPECT),
     Case(
