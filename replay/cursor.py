@@ -78,7 +78,7 @@ class JournalCursor:
         if self._done:
             return None
         for entry in self._entries:
-            if isinstance(entry, SyscallEntry):
+            if type(entry) is SyscallEntry:
                 if self.pid is not None and entry.pid not in (self.pid, 0):
                     raise UnsupportedJournal(
                         f"the journal holds syscalls of several processes (pid {entry.pid}); "

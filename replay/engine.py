@@ -42,6 +42,7 @@ from wasi_rr.journal import ExitEvent, JournalReader, TrapEvent, open_journal
 
 from .backend import JournalBackend, Verifier
 from .cursor import JournalAbort, JournalCursor
+from .fastpath import FastReplay
 from .divergence import Divergence, DivergenceError, DivergenceKind, WasmFrame
 from .output import StdioTracker
 
@@ -189,7 +190,10 @@ def replay(journal_path: str | os.PathLike[str], *, module: str | os.PathLike[st
             verifier = KernelVerifier.from_journal(reader)
         backend = JournalBackend(cursor, tracker, verifier)
         trap_unknown = bool(reader.header.options.get("trap_unknown_imports", False))
-        adapter = HostAdapter(backend, trap_unknown_imports=trap_unknown)
+        fast = FastReplay(backend) if verifier is None else None
+        adapter = HostAdapter(backend, interceptor=fast, trap_unknown_imports=trap_unknown)
+        if fast is not None:
+            fast.attach(adapter)
         try:
             process = _ReplayProcess(engine, compiled, adapter, name=name)
             outcome = process.run()
@@ -229,7 +233,7 @@ def _check_ending(cursor: JournalCursor, outcome: Outcome,
                           f"the guest ended ({_describe_outcome(outcome)}) while the journal "
                           f"has {remaining} more syscall(s)",
                           expected=first, actual=_describe_outcome(outcome),
-                          history=list(backend.history), remaining=remaining)
+                          history=backend.history_lines(), remaining=remaining)
     ending = cursor.ending
     if ending is None:
         return None  # a journal without ending is reported as truncated by drain()
@@ -243,4 +247,4 @@ def _check_ending(cursor: JournalCursor, outcome: Outcome,
                       f"the guest ended with {_describe_outcome(outcome)}, the journal "
                       f"recorded {describe_ending(ending)}",
                       expected=describe_ending(ending), actual=_describe_outcome(outcome),
-                      history=list(backend.history))
+                      history=backend.history_lines())
