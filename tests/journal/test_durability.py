@@ -150,3 +150,37 @@ def test_memory_stays_bounded_for_a_million_entries(tmp_path: Path) -> None:
     assert big_w - small_w < 24 * 2**20, (small_w, big_w)
     assert big_r - small_r < 24 * 2**20, (small_r, big_r)
     assert (tmp_path / "big.wrr").stat().st_size < 4 * 1_000_000  # <= 4 bytes per clock call
+
+
+def _wait_for_entries(path: Path, n: int, timeout: float = 10.0) -> list[Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        got, exc = read_prefix(path)
+        if len(got) >= n or time.monotonic() > deadline:
+            assert isinstance(exc, JournalTruncated)  # the writer is still open
+            return got
+        time.sleep(0.02)
+
+
+def test_quiet_guest_entries_reach_the_file_without_more_calls(tmp_path: Path) -> None:
+    """The timer thread writes out a buffer the guest stopped adding to (blocked call)."""
+    path = tmp_path / "quiet.wrr"
+    w = JournalWriter(path, JournalHeader(module_sha256=""), flush_interval=0.05)
+    try:
+        w.write_event(StartEvent(1, ("loop",), 0))
+
+        def calls(lo: int, hi: int) -> None:
+            for i in range(lo, hi):
+                w.write_syscall(P1, "fd_pwrite", (3, i, 1, i * 7), [b"data %d" % i], 0,
+                                [(i * 7, i.to_bytes(8, "little"))])
+
+        calls(0, 10)
+        _check_loop_entries(_wait_for_entries(path, 11))
+        calls(10, 25)  # same buffer: the timer must write only the new part
+        _check_loop_entries(_wait_for_entries(path, 26))
+        calls(25, 9000)
+    finally:
+        w.close()
+    got, exc = read_prefix(path)
+    assert exc is None and len(got) == 9001
+    _check_loop_entries(got)
