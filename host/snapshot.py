@@ -369,6 +369,11 @@ class SnapshotController:
         self._pending = snapshot.pending
         self.phase = Phase.REWINDING
 
+    def restore(self, snapshot: Snapshot) -> None:
+        """``load`` + ``start_rewind``: prepare a fresh instance; then call ``_start``."""
+        self.load(snapshot)
+        self.start_rewind(snapshot)
+
     def finish_rewind(self, ctx: Storelike, call: InterruptedCall | None = None) -> None:
         """From inside the re-entered import: end the rewind, before doing the syscall.
 

@@ -124,7 +124,8 @@ def test_store_works_as_context_inside_a_host_call(
     snap = host.run()
     assert isinstance(snap, Snapshot)
     fresh = MiniHost(engine, g.compiled, g.module, store_as_ctx=True)
-    assert fresh.resume(snap, load=True) == want[0]
+    fresh.controller.restore(snap)  # load + start_rewind
+    assert fresh.run() == want[0]
     assert bytes(host.stdout) + bytes(fresh.stdout) == want[1]
     assert host.resume(snap, load=False) == want[0]
     assert bytes(host.stdout) == want[1]
