@@ -48,6 +48,13 @@ def digest_ext(data: bytes) -> msgpack.ExtType:
     return msgpack.ExtType(EXT_DIGEST, _DIGEST.pack(len(data), hashlib.sha256(data).digest()))
 
 
+def pack_default(obj: Any) -> Any:
+    """msgpack ``default`` hook: lets writers pass back ``InputDigest``s they read."""
+    if isinstance(obj, InputDigest):
+        return msgpack.ExtType(EXT_DIGEST, _DIGEST.pack(obj.length, obj.sha256))
+    raise TypeError(f"cannot journal a {type(obj).__name__} (expected bytes or int)")
+
+
 def _ext_hook(code: int, data: bytes) -> Any:
     if code == EXT_DIGEST and len(data) == _DIGEST.size:
         length, digest = _DIGEST.unpack(data)

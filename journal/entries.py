@@ -84,6 +84,10 @@ class InputDigest:
     length: int
     sha256: bytes
 
+    def __len__(self) -> int:
+        """The length of the buffer it stands for (so size accounting treats both alike)."""
+        return self.length
+
     @classmethod
     def of(cls, data: bytes) -> InputDigest:
         """The digest that stands for ``data``."""

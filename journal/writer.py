@@ -45,8 +45,8 @@ from typing import Any, BinaryIO
 import msgpack
 import zstandard
 
-from .codec import KIND_CTX, KIND_FN, digest_ext, event_to_wire, make_unpacker
-from .entries import FORMAT_MAJOR, FORMAT_MINOR, JournalHeader, StartEvent
+from .codec import KIND_CTX, KIND_FN, digest_ext, event_to_wire, make_unpacker, pack_default
+from .entries import FORMAT_MAJOR, FORMAT_MINOR, InputDigest, JournalHeader, StartEvent
 from .errors import JournalWriteError
 from .framing import FILE_MAGIC, PREFIX, Codec, FrameKind, encode_frame_header
 from .header import header_to_wire
@@ -59,6 +59,12 @@ _CHECK = 4096
 """Entries between two looks at the buffer size and the clock (at most)."""
 _BIG = 256 * 1024
 """An entry carrying this many bytes triggers a look at once (memory bound)."""
+
+
+def _digested(inputs: Sequence[Any], thr: int) -> list[Any]:
+    """Inputs with every buffer longer than ``thr`` replaced by its digest."""
+    return [digest_ext(b) if len(b) > thr and not isinstance(b, InputDigest) else b
+            for b in inputs]
 
 
 class JournalWriter:
@@ -143,7 +149,7 @@ class JournalWriter:
             self._f.close()
             self._raise_pending()
         # entry side (the caller's thread only)
-        self._packer = msgpack.Packer(use_bin_type=True, autoreset=False)
+        self._packer = msgpack.Packer(use_bin_type=True, autoreset=False, default=pack_default)
         self._pack = self._packer.pack
         self._n = 0                  # objects in the buffer since its last reset
         self._step = self._max_check
@@ -186,19 +192,19 @@ class JournalWriter:
         inputs = record.inputs
         writes = record.writes
         size = 0
-        if inputs:
-            for b in inputs:
-                size += len(b)
-            thr = self._thr
-            if thr is not None and size > thr:
-                fds = self._keep_full.get(name)
-                if fds is None or not params or params[0] not in fds:
-                    inputs = [digest_ext(b) if len(b) > thr else b for b in inputs]
-        for w in writes:
-            size += len(w[1])
         try:
+            if inputs:
+                for b in inputs:
+                    size += len(b)
+                thr = self._thr
+                if thr is not None and size > thr:
+                    fds = self._keep_full.get(name)
+                    if fds is None or not params or params[0] not in fds:
+                        inputs = _digested(inputs, thr)
+            for w in writes:
+                size += len(w[1])
             self._pack((fid, params, record.errno, inputs, writes))
-        except (TypeError, ValueError, OverflowError) as exc:
+        except (TypeError, ValueError, OverflowError, IndexError) as exc:
             self._pack_failed(exc)
         self._n = n = self._n + 1
         if n >= self._check_at or size >= _BIG:
@@ -230,17 +236,17 @@ class JournalWriter:
             self._seq = seq
         self._seq += 1
         size = 0
-        if inputs:
-            for b in inputs:
-                size += len(b)
-            thr = self._thr
-            if thr is not None and size > thr and not full_inputs:
-                inputs = [digest_ext(b) if len(b) > thr else b for b in inputs]
-        for w in writes:
-            size += len(w[1])
         try:
+            if inputs:
+                for b in inputs:
+                    size += len(b)
+                thr = self._thr
+                if thr is not None and size > thr and not full_inputs:
+                    inputs = _digested(inputs, thr)
+            for w in writes:
+                size += len(w[1])
             self._pack((fid, params, errno, inputs, writes))
-        except (TypeError, ValueError, OverflowError) as exc:
+        except (TypeError, ValueError, OverflowError, IndexError) as exc:
             self._pack_failed(exc)
         self._n = n = self._n + 1
         if n >= self._check_at or size >= _BIG:
@@ -253,6 +259,7 @@ class JournalWriter:
         last frame are gone: the writer stops for good rather than write a journal
         with a silent hole. The file stays readable up to its last frame.
         """
+        self._packer.reset()  # whatever msgpack left; nothing more will be written
         err = JournalWriteError(f"journal {self.path}: an entry could not be encoded "
                                 f"({exc}); the journal ends at its last complete frame")
         with self._lock:

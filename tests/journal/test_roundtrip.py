@@ -112,3 +112,34 @@ def test_reader_is_lazy_and_restartable(tmp_path: Path) -> None:
         assert r.stats.frames == 1  # only the first frame has been read
         assert sum(1 for _ in r) == 1000  # a fresh iteration starts over
         assert r.stats.frames > 10
+
+
+def test_entries_read_back_can_be_written_again(tmp_path: Path) -> None:
+    """A journal-rewriting tool passes InputDigests back in; they stay digests."""
+    src = tmp_path / "a.wrr"
+    with JournalWriter(src, JournalHeader(module_sha256="")) as w:
+        w.write_syscall(P1, "fd_write", (3, 0, 1, 8), [b"iov", bytes(5000)], 0, [(8, b"x")])
+    (entry,) = list(open_journal(src))
+    assert isinstance(entry, SyscallEntry) and isinstance(entry.inputs[1], InputDigest)
+    dst = tmp_path / "b.wrr"
+    with JournalWriter(dst, JournalHeader(module_sha256=""), input_hash_threshold=None) as w:
+        w.write_syscall(entry.module, entry.name, entry.params, list(entry.inputs),
+                        entry.errno, list(entry.writes))
+    assert list(open_journal(dst)) == [entry]
+
+
+def test_unencodable_entry_stops_the_writer_cleanly(tmp_path: Path) -> None:
+    path = tmp_path / "bad.wrr"
+    w = JournalWriter(path, JournalHeader(module_sha256=""), background=False)
+    w.write_syscall(P1, "sched_yield", (), [], 0, [])
+    w.flush()
+    w.write_syscall(P1, "sched_yield", (), [], 0, [])
+    with pytest.raises(JournalWriteError, match="could not be encoded"):
+        w.write_syscall(P1, "fd_write", (1,), [object()], 0, [])  # type: ignore[list-item]
+    with pytest.raises(JournalWriteError):
+        w.close()
+    from journal_helpers import read_prefix
+    from wasi_rr.journal import JournalTruncated
+
+    got, exc = read_prefix(path)
+    assert len(got) == 1 and isinstance(exc, JournalTruncated)  # ends at the last frame
