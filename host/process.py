@@ -13,7 +13,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import signal
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -33,17 +37,86 @@ CACHE_MIN_SIZE: Final = 64 * 1024
 litter the cache directory."""
 
 
-def make_engine() -> Engine:
+def make_engine(*, interruptible: bool = False) -> Engine:
     """The engine every wasi-rr instance runs on.
 
     ``memory_may_move = False`` is load-bearing: the adapter keeps a view over
     linear memory and relies on its base address never changing (only its size
     grows). Wasm32 memories fit the default 4 GiB reservation, so growth never
     needs to move them.
+
+    ``interruptible`` compiles epoch checks into the guest so that
+    ``interrupt_on_sigint`` can stop a guest spinning without syscalls (a
+    Python signal handler alone never runs while wasm code runs). Stores on
+    such an engine need a deadline: ``Process`` sets one (``engine_is_interruptible``).
     """
     config = Config()
     config.memory_may_move = False
+    if interruptible:
+        config.epoch_interruption = True
+        return InterruptibleEngine(config)
     return Engine(config)
+
+
+class InterruptibleEngine(Engine):
+    """An engine compiled with epoch checks (wasmtime cannot be asked whether
+    a config enabled them, so the type says it)."""
+
+
+def engine_is_interruptible(engine: Engine) -> bool:
+    return isinstance(engine, InterruptibleEngine)
+
+
+@contextmanager
+def interrupt_on_sigint(engine: Engine) -> Iterator[None]:
+    """While active, Ctrl-C also stops wasm code that never calls the host.
+
+    CPython's C-level SIGINT handler writes the signal number to the wakeup fd
+    even while the main thread is inside wasm; a watcher thread reading it bumps
+    the engine's epoch, which makes the guest trap and hands control back to
+    Python, where the pending ``KeyboardInterrupt`` is then raised as usual.
+    No-op outside the main thread or for a non-interruptible engine.
+    """
+    if (not engine_is_interruptible(engine)
+            or threading.current_thread() is not threading.main_thread()):
+        yield
+        return
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    try:
+        previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    except ValueError:
+        os.close(read_fd)
+        os.close(write_fd)
+        yield
+        return
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            try:
+                data = os.read(read_fd, 64)
+            except OSError:
+                return
+            if done.is_set() or not data:
+                return
+            if signal.SIGINT in data:
+                engine.increment_epoch()
+
+    watcher = threading.Thread(target=watch, name="wasi-rr-sigint", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous)
+        done.set()
+        try:
+            os.write(write_fd, b"\0")
+        except OSError:
+            pass
+        watcher.join(timeout=1)
+        os.close(write_fd)
+        os.close(read_fd)
 
 
 def wasmtime_version() -> str:
@@ -74,15 +147,16 @@ class ModuleCache:
     directory: Path
     min_size: int = CACHE_MIN_SIZE
 
-    def path_for(self, wasm: bytes) -> Path:
+    def path_for(self, wasm: bytes, engine: Engine | None = None) -> Path:
         digest = hashlib.sha256(wasm).hexdigest()
-        return self.directory / f"{digest}-wasmtime{wasmtime_version()}.cwasm"
+        variant = "-epoch" if engine is not None and engine_is_interruptible(engine) else ""
+        return self.directory / f"{digest}-wasmtime{wasmtime_version()}{variant}.cwasm"
 
     def load(self, engine: Engine, wasm: bytes) -> Module | None:
         if len(wasm) < self.min_size:
             return None
         try:
-            data = self.path_for(wasm).read_bytes()
+            data = self.path_for(wasm, engine).read_bytes()
         except OSError:
             return None
         # Deserializing is only safe for artifacts wasmtime itself produced:
@@ -96,10 +170,10 @@ class ModuleCache:
         except (WasmtimeError, ValueError, TypeError):
             return None
 
-    def store(self, wasm: bytes, module: Module) -> None:
+    def store(self, engine: Engine, wasm: bytes, module: Module) -> None:
         if len(wasm) < self.min_size:
             return
-        target = self.path_for(wasm)
+        target = self.path_for(wasm, engine)
         try:
             payload = module.serialize()
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -130,7 +204,7 @@ def compile_module(engine: Engine, wasm: bytes, *, name: str = "module",
             detail = f"not a WebAssembly binary (no \\0asm magic) nor WAT text ({detail})"
         raise ModuleError(f"invalid module {name}: {detail}") from None
     if cache is not None:
-        cache.store(wasm, module)
+        cache.store(engine, wasm, module)
     return module
 
 
@@ -169,6 +243,8 @@ class Process:
         self.module = module
         self.adapter = adapter
         self.store = Store(engine)
+        if engine_is_interruptible(engine):
+            self.store.set_epoch_deadline(1)
         self.linker = Linker(engine)
         adapter.link(self.linker, module)
         try:

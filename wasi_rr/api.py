@@ -24,6 +24,7 @@ from .host.process import (
     Process,
     compile_module,
     default_cache_dir,
+    interrupt_on_sigint,
     make_engine,
     read_module_file,
 )
@@ -70,6 +71,9 @@ class RunConfig:
     cache_dir: Path | None = None
     """Compiled-module cache; None = ``host.process.default_cache_dir()``."""
     use_cache: bool = True
+    interruptible: bool = False
+    """Let Ctrl-C (SIGINT) stop a guest even inside pure wasm loops (the CLI
+    sets it; costs epoch checks in the compiled code). Main thread only."""
 
 
 @dataclass(frozen=True)
@@ -127,13 +131,15 @@ def run(config: RunConfig) -> RunResult:
     Raises ``WasiRrError`` subclasses for the user's mistakes (unreadable or
     invalid module, bad mount, unknown imports); a guest trap is a result.
     """
-    engine = make_engine()
+    engine = make_engine(interruptible=config.interruptible)
     _, module = load_module(config, engine)
     kernel = build_kernel(config)
     try:
         adapter = HostAdapter.live(kernel, observer=config.observer,
                                    trap_unknown_imports=config.trap_unknown_imports)
-        outcome = Process(engine, module, adapter, name=str(config.module)).run()
+        process = Process(engine, module, adapter, name=str(config.module))
+        with interrupt_on_sigint(engine):
+            outcome = process.run()
     finally:
         _flush(config.stdout if config.stdout is not None else sys.stdout.buffer)
         _flush(config.stderr if config.stderr is not None else sys.stderr.buffer)

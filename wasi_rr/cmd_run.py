@@ -37,6 +37,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         "--env", dest="envs", action="append", default=[], metavar="NAME[=VAL]",
         help="set an environment variable for the guest; NAME alone inherits it from wasi-rr's")
     parser.add_argument(
+        "--argv0", metavar="NAME",
+        help="argv[0] seen by the guest (default: MODULE as written)")
+    parser.add_argument(
         "--trap-unknown-imports", action="store_true",
         help="run modules with imports wasi-rr does not provide; calling one traps")
     parser.add_argument("module", metavar="MODULE.wasm", help="the WASI command to run")
@@ -80,8 +83,9 @@ def config_from_args(args: argparse.Namespace, **overrides: Any) -> RunConfig:
         env=parse_env(args.envs),
         dirs=dirs,
         tmpfs=list(args.tmpfs),
-        argv0=args.module,
+        argv0=args.argv0 if args.argv0 is not None else args.module,
         trap_unknown_imports=args.trap_unknown_imports,
+        interruptible=True,
     )
     for key, value in overrides.items():
         setattr(config, key, value)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -158,3 +160,31 @@ def test_console_script_and_python_m(tmp_path: Path) -> None:
         assert proc.returncode == ExitStatus.TRAP
         assert proc.stderr == "wasi-rr: guest trapped: wasm `unreachable` instruction executed\n"
         assert "Traceback" not in proc.stderr
+
+
+SPIN = '(module (memory (export "memory") 1) (func (export "_start") (loop $l (br $l))))'
+
+
+def test_ctrl_c_stops_a_guest_spinning_in_wasm(tmp_path: Path) -> None:
+    module = wasm(tmp_path, "spin.wasm", SPIN)
+    env = {**os.environ, "WASI_RR_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.Popen(
+        [str(WASI_RR), "run", str(module)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True, env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        time.sleep(1.0)  # let it reach the loop (not a timing assertion)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130
+    assert err == "wasi-rr: interrupted\n"
+
+
+def test_argv0_option(tmp_path: Path, capfd: pytest.CaptureFixture[bytes]) -> None:
+    assert main(["run", "--argv0", "prog", str(wasm(tmp_path, "echo.wasm", ECHO)), "z"]) == 1
+    out, _ = capfd.readouterr()
+    assert out.startswith("prog\0z\0")
