@@ -70,6 +70,9 @@ class ReplayResult:
     trap: str | None = None
     warnings: list[str] = field(default_factory=list)
     """e.g. a module-hash mismatch with ``module=``."""
+    verified: int = 0
+    """``verify=True``: calls re-executed on the rebuilt kernel and found equal
+    (the others, e.g. ``poll_oneoff``, are answered from the journal only)."""
 
     @property
     def ok(self) -> bool:
@@ -200,7 +203,8 @@ def replay(journal_path: str | os.PathLike[str], *, module: str | os.PathLike[st
         except DivergenceError as exc:
             tracker.flush()
             return ReplayResult(int(ExitStatus.DIVERGENCE), exc.divergence,
-                                cursor.consumed, warnings=warnings)
+                                cursor.consumed, warnings=warnings,
+                                verified=getattr(verifier, "verified", 0))
         except JournalAbort as exc:
             tracker.flush()
             raise exc.error from None
@@ -212,11 +216,13 @@ def replay(journal_path: str | os.PathLike[str], *, module: str | os.PathLike[st
             raise outcome.host_error
         divergence = _check_ending(cursor, outcome, backend)
         cursor.drain()
+    verified = getattr(verifier, "verified", 0)
     if divergence is not None:
         return ReplayResult(int(ExitStatus.DIVERGENCE), divergence, cursor.consumed,
-                            trap=outcome.trap, warnings=warnings)
+                            trap=outcome.trap, warnings=warnings, verified=verified)
     code = int(ExitStatus.TRAP) if outcome.trap is not None else outcome.exit_code
-    return ReplayResult(code, None, cursor.consumed, trap=outcome.trap, warnings=warnings)
+    return ReplayResult(code, None, cursor.consumed, trap=outcome.trap, warnings=warnings,
+                        verified=verified)
 
 
 def _check_ending(cursor: JournalCursor, outcome: Outcome,

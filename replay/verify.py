@@ -1,0 +1,317 @@
+"""``--verify``: re-execute every call on a real kernel and check its answers.
+
+Verbatim replay proves the *guest* asks the recorded questions. Verify mode
+also checks the *host*: a ``WasiKernel`` is rebuilt from the journal alone and
+every call is executed on it (through the same decode/execute handlers as a
+live run); its errno and every byte it writes into guest memory must equal the
+journal's. That catches a kernel regression (another errno, another ``stat``
+field, another directory listing) with nothing but old journals.
+
+The kernel is rebuilt from the header: argv, environment, the preopens in
+order (tmpfs preopens start empty, as they did), and, for host-directory
+preopens, the directory trees captured at record time (``fscapture``; a
+journal without a capture cannot be verified and says so). What the world fed
+the guest is fed back from the journal, call by call, through the kernel's
+injected sources: ``JournalClock`` answers ``clock_time_get``/``clock_res_get``
+with the recorded values, ``JournalRandom`` returns the recorded
+``random_get`` bytes, ``JournalStdin`` the bytes each ``fd_read`` got from stdin.
+
+Not compared (documented in docs/replay.md): the three timestamps of a
+``filestat`` (the kernel stamps files from its clock *between* syscalls,
+which the journal does not record), and, for files of a captured host
+directory, ``dev``/``ino`` (a restored file cannot get the recording host's
+inode numbers). ``poll_oneoff`` and ``sched_yield`` are answered from the
+journal without re-execution: their answer is timing, which is the input.
+"""
+
+from __future__ import annotations
+
+import struct
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from wasi_rr.host.abi import OutKind, Role, Signature
+from wasi_rr.host.adapter import PendingCall
+from wasi_rr.host.hostdir import MountMode
+from wasi_rr.host.kernel import WasiKernel
+from wasi_rr.host.memory import ObservedMemory
+from wasi_rr.host.wasi_types import Errno, ProcExit, WasiError
+from wasi_rr.host.wasifs import MountSpec, WasiFs
+from wasi_rr.journal import JournalReader, SyscallEntry
+
+from .engine import ReplayError
+from .divergence import Divergence, DivergenceKind, FieldDiff, bytes_diff, format_entry
+
+__all__ = ["JournalClock", "JournalRandom", "JournalStdin", "KernelVerifier", "VerifyError"]
+
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+NOT_REEXECUTED = frozenset({"poll_oneoff", "sched_yield", "proc_exit", "proc_raise"})
+"""Answered from the journal only (see module docstring)."""
+_FILESTAT_TIMES = slice(40, 64)
+_FILESTAT_DEV_INO = slice(0, 16)
+
+
+class VerifyError(ReplayError):
+    """The journal lacks what verify mode needs (a user-facing, one-line reason)."""
+
+
+class JournalClock:
+    """A ``Clock`` that answers with the values the journal recorded.
+
+    Before each call the verifier ``prime``s it with the call's recorded
+    answer; between calls (file timestamps) it repeats the latest time it
+    gave. ``sleep`` never waits.
+    """
+
+    def __init__(self) -> None:
+        self.next_now: int | None = None
+        self.next_res: int | None = None
+        self.next_error: int | None = None
+        """A recorded clock error (e.g. EBADF for the CPU-time clocks): the host's
+        clock policy is part of the source, so it is fed back like a value."""
+        self.last = 0
+
+    def _raise_primed_error(self) -> None:
+        if self.next_error is not None:
+            errno, self.next_error = self.next_error, None
+            raise WasiError(Errno(errno))
+
+    def now(self, clock_id: int) -> int:
+        self._raise_primed_error()
+        if self.next_now is not None:
+            self.last, self.next_now = self.next_now, None
+        return self.last
+
+    def resolution(self, clock_id: int) -> int:
+        self._raise_primed_error()
+        value = self.next_res if self.next_res is not None else 1
+        self.next_res = None
+        return value
+
+    def sleep(self, ns: int) -> None:
+        pass
+
+
+class JournalRandom:
+    """``random_get`` answers primed from the journal (zeros if unprimed)."""
+
+    def __init__(self) -> None:
+        self.pending = b""
+
+    def bytes(self, length: int) -> bytes:
+        out, self.pending = self.pending[:length], b""
+        return out + bytes(length - len(out))
+
+
+class JournalStdin:
+    """A binary stream whose next read returns what the journal's read got."""
+
+    def __init__(self) -> None:
+        self.pending = b""
+
+    def read1(self, size: int = -1) -> bytes:
+        n = len(self.pending) if size < 0 else size
+        out, self.pending = self.pending[:n], self.pending[n:]
+        return out
+
+    def read(self, size: int = -1) -> bytes:
+        return self.read1(size)
+
+    def readable(self) -> bool:
+        return True
+
+
+def _recorded(entry: SyscallEntry, ptr: int) -> bytes | None:
+    for addr, data in entry.writes:
+        if addr == ptr:
+            return data
+    return None
+
+
+class KernelVerifier:
+    """The ``Verifier`` of ``JournalBackend`` (see module docstring)."""
+
+    def __init__(self, kernel: WasiKernel, clock: JournalClock, random: JournalRandom,
+                 stdin: JournalStdin, *, host_mounted: bool,
+                 cleanup: Callable[[], None] = lambda: None) -> None:
+        self.kernel = kernel
+        self.clock = clock
+        self.random = random
+        self.stdin = stdin
+        self.host_mounted = host_mounted
+        self._cleanup = cleanup
+        self.verified = 0
+        self.answered_only = 0
+
+    @classmethod
+    def from_journal(cls, reader: JournalReader) -> KernelVerifier:
+        """Rebuild the recorded process's kernel from ``reader``'s header."""
+        from .fscapture import CAPTURE_KEY, materialize
+
+        header = reader.header
+        capture = header.meta.get(CAPTURE_KEY)
+        tmp: tempfile.TemporaryDirectory[str] | None = None
+        specs: list[MountSpec] = []
+        host_mounted = False
+        for pre in header.preopens:
+            if pre.mode == "tmpfs":
+                specs.append(MountSpec.tmpfs(pre.guest))
+                continue
+            if not isinstance(capture, dict) or pre.guest not in capture.get("mounts", {}):
+                raise VerifyError(
+                    f"cannot verify: the journal preopens host directory {pre.guest} but "
+                    "carries no capture of its contents (record with "
+                    "wasi_rr.replay.fscapture.record_with_capture)")
+            if tmp is None:
+                tmp = tempfile.TemporaryDirectory(prefix="wasi-rr-verify-")
+            root = Path(tmp.name) / f"m{len(specs)}"
+            materialize(capture, pre.guest, root)
+            specs.append(MountSpec(pre.guest, host=root, mode=MountMode.OVERLAY))
+            host_mounted = True
+        clock, random, stdin = JournalClock(), JournalRandom(), JournalStdin()
+        try:
+            fs = WasiFs(specs, clock=clock)
+        except Exception:
+            if tmp is not None:
+                tmp.cleanup()
+            raise
+        kernel = WasiKernel(args=header.argv, env=[f"{k}={v}" for k, v in header.env],
+                            fs=fs, clock=clock, random=random, stdin=stdin,  # type: ignore[arg-type]
+                            stdout=None, stderr=None)
+
+        def cleanup() -> None:
+            fs.close()
+            fs.close_mounts()
+            if tmp is not None:
+                tmp.cleanup()
+        return cls(kernel, clock, random, stdin, host_mounted=host_mounted, cleanup=cleanup)
+
+    def close(self) -> None:
+        self._cleanup()
+
+    # -- per call ---------------------------------------------------------------------
+
+    def check(self, call: PendingCall, entry: SyscallEntry) -> Divergence | None:
+        if entry.name in NOT_REEXECUTED:
+            self.answered_only += 1
+            return None
+        self._prime(entry)
+        memory = call.memory
+        assert isinstance(memory, ObservedMemory)
+        memory.writes = []
+        try:
+            if call.fault is not None:
+                raise call.fault
+            assert call.decoded is not None
+            errno = int(call.handler.execute(self.kernel, memory, call.params, call.decoded))
+        except WasiError as exc:
+            errno = int(exc.errno)
+        except ProcExit:
+            return None
+        finally:
+            self._unprime()
+        writes = list(memory.writes)
+        memory.writes = []
+        self.verified += 1
+        diffs = self._compare(call.signature, call.params, entry, errno, writes)
+        if not diffs:
+            return None
+        from wasi_rr.host.abi import SyscallRecord, format_call
+
+        got = format_call(SyscallRecord(entry.seq, entry.module, entry.name, entry.params,
+                                        list(call.inputs), errno, writes))
+        return Divergence(DivergenceKind.RESULT_MISMATCH, entry.seq,
+                          f"the re-executed {entry.name} answered differently from the "
+                          f"journal in {', '.join(d.what for d in diffs)}",
+                          expected=format_entry(entry), actual=got, fields=diffs)
+
+    def _unprime(self) -> None:
+        """Forget what a call did not consume (a call that faulted in decode)."""
+        self.clock.next_now = self.clock.next_res = self.clock.next_error = None
+        self.random.pending = b""
+        self.stdin.pending = b""
+
+    def _prime(self, entry: SyscallEntry) -> None:
+        name, p = entry.name, entry.params
+        if entry.errno != 0:
+            if name in ("clock_time_get", "clock_res_get") and entry.errno in (
+                    Errno.BADF, Errno.INVAL, Errno.NOTSUP):
+                self.clock.next_error = entry.errno
+            return
+        if name == "clock_time_get":
+            data = _recorded(entry, p[2])
+            if data is not None and len(data) == 8:
+                self.clock.next_now = _U64.unpack(data)[0]
+        elif name == "clock_res_get":
+            data = _recorded(entry, p[1])
+            if data is not None and len(data) == 8:
+                self.clock.next_res = _U64.unpack(data)[0]
+        elif name == "random_get":
+            data = _recorded(entry, p[0])
+            self.random.pending = data or b""
+        elif name == "fd_read":
+            # only a read from stdin consumes it; any other fd_read ignores it
+            self.stdin.pending = b"".join(d for a, d in entry.writes if a != p[3])
+
+    def _mask(self, sig: Signature, params: tuple[int, ...],
+              writes: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+        """Blank the fields the verifier cannot reproduce (module docstring)."""
+        stat_addrs = {params[i] for i, prm in enumerate(sig.params)
+                      if prm.role is Role.OUT and prm.out is OutKind.FILESTAT}
+        if not stat_addrs:
+            return writes
+        out = []
+        for addr, data in writes:
+            if addr in stat_addrs and len(data) == 64:
+                b = bytearray(data)
+                b[_FILESTAT_TIMES] = bytes(24)
+                if self.host_mounted:
+                    b[_FILESTAT_DEV_INO] = bytes(16)
+                data = bytes(b)
+            out.append((addr, data))
+        return out
+
+    def _compare(self, sig: Signature, params: tuple[int, ...], entry: SyscallEntry,
+                 errno: int, writes: list[tuple[int, bytes]]) -> list[FieldDiff]:
+        from wasi_rr.host.abi import errno_name
+
+        diffs: list[FieldDiff] = []
+        if errno != entry.errno:
+            diffs.append(FieldDiff("errno", errno_name(entry.errno), errno_name(errno)))
+        expected = self._mask(sig, params, list(entry.writes))
+        actual = self._mask(sig, params, writes)
+        if self.host_mounted and entry.name == "fd_readdir":
+            expected, actual = _mask_dirent_inos(expected), _mask_dirent_inos(actual)
+        if expected != actual:
+            exp_map, act_map = dict(expected), dict(actual)
+            for addr in sorted(set(exp_map) | set(act_map)):
+                e, a = exp_map.get(addr), act_map.get(addr)
+                if e == a:
+                    continue
+                if e is None or a is None:
+                    diffs.append(FieldDiff(f"write at {addr:#x}",
+                                           "no write" if e is None else f"{len(e)} bytes",
+                                           "no write" if a is None else f"{len(a)} bytes"))
+                else:
+                    et, at = bytes_diff(e, a)
+                    diffs.append(FieldDiff(f"write at {addr:#x}", et, at))
+        return diffs
+
+
+def _mask_dirent_inos(writes: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    """Zero ``d_ino`` in serialized dirents (24-byte header: next, ino, namlen, type)."""
+    out: list[tuple[int, bytes]] = []
+    for addr, data in writes:
+        if len(data) <= 4:
+            out.append((addr, data))
+            continue
+        b = bytearray(data)
+        pos = 0
+        while pos + 24 <= len(b):
+            b[pos + 8:pos + 16] = bytes(8)
+            namlen = _U32.unpack_from(b, pos + 16)[0]
+            pos += 24 + namlen
+        out.append((addr, bytes(b)))
+    return out

@@ -1,0 +1,101 @@
+"""``--verify``: every call re-executed on a kernel rebuilt from the journal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from replay_helpers import TRACES, wasi_rr
+
+from wasi_rr.api import DirMount, RunConfig
+from wasi_rr.exitcodes import ExitStatus
+from wasi_rr.host.kernel import WasiKernel
+from wasi_rr.record import record
+from wasi_rr.replay import DivergenceKind, replay
+from wasi_rr.replay.fscapture import CAPTURE_KEY, capture_dirs, record_with_capture
+
+TRACE_NAMES = sorted(p.stem for p in TRACES.glob("*.wrr"))
+
+
+@pytest.mark.parametrize("name", TRACE_NAMES)
+def test_verify_passes_on_committed_traces(name: str) -> None:
+    result = replay(TRACES / f"{name}.wrr", verify=True, stdout=BytesIO(), stderr=BytesIO())
+    assert result.divergence is None, result.divergence.report()
+    assert result.verified > 0
+
+
+def test_verify_fails_loudly_on_a_broken_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    journal = TRACES / "fs_files.wrr"
+    original = WasiKernel.fd_seek
+
+    def off_by_one(self: WasiKernel, fd: int, offset: int, whence: int) -> int:
+        return original(self, fd, offset, whence) + 1
+    monkeypatch.setattr(WasiKernel, "fd_seek", off_by_one)
+    assert replay(journal, stdout=BytesIO(), stderr=BytesIO()).divergence is None  # verbatim
+    result = replay(journal, verify=True, stdout=BytesIO(), stderr=BytesIO())
+    d = result.divergence
+    assert d is not None and d.kind is DivergenceKind.RESULT_MISMATCH
+    assert result.exit_code == ExitStatus.DIVERGENCE
+    assert "fd_seek" in d.summary and d.fields[0].what.startswith("write at")
+    report = d.report()
+    assert "divergence" in report and "fd_seek(" in report
+
+
+def test_verify_catches_a_wrong_errno(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wasi_rr.host.wasi_types import Errno, WasiError
+
+    def refuse(self: WasiKernel, *args: object) -> None:
+        raise WasiError(Errno.ACCES)
+    monkeypatch.setattr(WasiKernel, "path_create_directory", refuse)
+    d = replay(TRACES / "fs_dirs.wrr", verify=True, stdout=BytesIO(),
+               stderr=BytesIO()).divergence
+    assert d is not None and d.fields[0].what == "errno"
+    assert d.fields[0].actual == "ACCES"
+
+
+def _host_dir(tmp_path: Path) -> Path:
+    data = tmp_path / "hostdata"
+    (data / "sub").mkdir(parents=True)
+    (data / "hello.txt").write_bytes(b"hello from the host\n")
+    (data / "sub" / "same.txt").write_bytes(b"hello from the host\n")  # deduplicated
+    return data
+
+
+def test_capture_is_content_addressed(tmp_path: Path) -> None:
+    cap = capture_dirs([DirMount(_host_dir(tmp_path), "/data")])
+    assert len(cap["blobs"]) == 1
+    assert [e[:2] for e in cap["mounts"]["/data"]] == [
+        ["hello.txt", "file"], ["sub", "dir"], ["sub/same.txt", "file"]]
+
+
+def test_verify_with_captured_host_directory(guest: Callable[[str], Path],
+                                             tmp_path: Path) -> None:
+    data = _host_dir(tmp_path)
+    config = RunConfig(module=guest("fs_files"), args=["/data"],
+                       dirs=[DirMount(data, "/data")], stdin=BytesIO(), stdout=BytesIO(),
+                       stderr=BytesIO(), argv0="fs_files.wasm")
+    journal = tmp_path / "host.wrr"
+    result = record_with_capture(config, journal)
+    assert result.exit_code == 0
+    for p in sorted(data.rglob("*"), reverse=True):  # the host files are gone
+        p.rmdir() if p.is_dir() else p.unlink()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = wasi_rr("replay", "--verify", journal, cwd=empty)
+    assert proc.returncode == 0, proc.stderr.decode()
+
+
+def test_verify_without_capture_is_a_clear_error(guest: Callable[[str], Path],
+                                                 tmp_path: Path) -> None:
+    config = RunConfig(module=guest("fs_files"), args=["/data"],
+                       dirs=[DirMount(_host_dir(tmp_path), "/data")], stdin=BytesIO(),
+                       stdout=BytesIO(), stderr=BytesIO())
+    journal = tmp_path / "nocap.wrr"
+    record(config, journal)
+    proc = wasi_rr("replay", "--verify", journal, cwd=tmp_path)
+    assert proc.returncode == ExitStatus.TOOL_ERROR
+    err = proc.stderr.decode()
+    assert err.count("\n") == 1 and "carries no capture" in err
+    assert CAPTURE_KEY not in err
