@@ -431,6 +431,13 @@ CASES: list[Case] = [
         name="binary",
     ),
     Case("stdin_cat", stdin=b"", expect="", expect_stderr="copied 0 bytes\n", name="empty"),
+    # 1 MiB in one write, 2000 stdio lines, a 64-iovec writev: all bytes arrive in order
+    Case("stdio_bulk", args=("1024",),
+         expect="line 0 yy\nline 1 x\nline 1999 x\n"
+         "[iov 00]        [iov 01]        [iov 02]        [iov 03]        "
+         "[iov 04]        [iov 05]        [iov 06]        [iov 07]       \ndone\n",
+         expect_stderr="stderr: 1024 KB written, checksum 8f0645ef\n"
+         + " ".join(f"e{i}" for i in range(100)) + " \n"),
     Case("exit_code", args=("0",), expect="exiting with 0\n", name="0"),
     Case("exit_code", args=("3",), expect="exiting with 3\n", exit_code=3, name="3"),
     Case("exit_code", args=("125",), expect="exiting with 125\n", exit_code=125, name="125"),
