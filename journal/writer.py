@@ -4,9 +4,10 @@ Hot path (``write_record``/``write_syscall``, once per guest syscall): intern th
 function name to a small id, then msgpack-pack one ``(fid, params, errno, inputs,
 writes)`` tuple straight into a ``Packer`` buffer and count it. Nothing of the
 caller's record is kept alive, no lock is taken. Measured in a real clock-heavy
-guest this adds ~0.9 µs per syscall; retaining the records to encode them in
-batches later cost *more* (~1.6 µs: fresh memory for every record instead of
-reusing the block just freed) even with encoding done in one C call.
+guest (bench/journal_size.py --guests) this costs ~1.4 µs of CPU per syscall, of
+which msgpack's ``pack`` is about half; retaining the records to encode them in
+batches later cost *more* (fresh memory for every record instead of reusing the
+block just freed), even with the encoding done in one C call.
 
 Every ``_CHECK`` entries (adaptively fewer for a slow guest) the writer looks at
 the buffer size and the clock; at ``frame_bytes`` of raw entries or after

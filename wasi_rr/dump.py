@@ -8,7 +8,8 @@ events as ``+++ ... +++`` lines. RANGEs select syscalls by sequence number:
 ``5``, ``100-200`` (inclusive), ``100-end``; several ranges are a union. With
 ranges, process events are left out.
 
-``--json`` prints one JSON object per entry (JSON Lines). Byte strings are JSON
+``--json`` prints one JSON object per entry (JSON Lines); with ``--stats`` one
+object of figures; with ``--header`` the header first. Byte strings are JSON
 strings when they are valid UTF-8 and ``{"base64": "..."}`` otherwise, so the two
 cannot be confused; an input stored as a digest is ``{"sha256": HEX, "length": N}``.
 
@@ -216,6 +217,23 @@ def collect_stats(entries: Iterable[Entry]) -> DumpStats:
     return stats
 
 
+def stats_to_json(reader: JournalReader, stats: DumpStats) -> dict[str, Any]:
+    """``--stats --json``: the same figures as one JSON object."""
+    js = reader.stats
+    wall = stats.wall_ns if stats.wall_ns is not None else js.summary.get("wall_ns")
+    return {
+        "kind": "stats", "syscalls": stats.syscalls, "events": stats.events,
+        "calls": dict(stats.calls.most_common()), "errors": dict(stats.errors),
+        "input_bytes": stats.input_bytes, "hashed_inputs": stats.hashed_inputs,
+        "write_bytes": stats.write_bytes, "journal_bytes": reader.size,
+        "module_bytes": reader.header.module_size,
+        "module_embedded": reader.header.module_embedded, "frames": js.frames,
+        "raw_entry_bytes": js.raw_bytes, "stored_entry_bytes": js.stored_bytes,
+        "bytes_per_syscall": reader.size / stats.syscalls if stats.syscalls else None,
+        "wall_ns": wall, "skipped_entries": js.skipped_entries,
+    }
+
+
 def format_stats(reader: JournalReader, stats: DumpStats) -> str:
     js = reader.stats
     wall = stats.wall_ns if stats.wall_ns is not None else js.summary.get("wall_ns")
@@ -286,7 +304,10 @@ def dump(path: str | os.PathLike[str], ranges: Iterable[str] = (), *, as_json: b
                     return 0
             if stats:
                 result = collect_stats(_selected(reader, parsed))
-                print(format_stats(reader, result), file=out)
+                if as_json:
+                    print(json.dumps(stats_to_json(reader, result)), file=out)
+                else:
+                    print(format_stats(reader, result), file=out)
                 return 0
             for entry in _selected(reader, parsed):
                 if as_json:
@@ -320,7 +341,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="JSON Lines, one full entry per line (bytes: UTF-8 string, "
                              "else {\"base64\": ...})")
     parser.add_argument("--stats", action="store_true",
-                        help="per-syscall counts, bytes, size and compression figures")
+                        help="per-syscall counts, bytes, size and compression figures "
+                             "(with --json: one JSON object)")
     parser.add_argument("--header", action="store_true",
                         help="print the journal header (module, argv, env, preopens...)")
     parser.add_argument("journal", metavar="JOURNAL", help="the journal file (.wrr)")

@@ -78,7 +78,8 @@ class JournalObserver:
         self._redact = {f"{k}={v}".encode(): f"{k}={_placeholder(v)}".encode()
                         for k, v in (redact or {}).items()}
         self._write = writer.write_record
-        self.on_syscall = self._on_syscall_redacting if self._redact else writer.write_record
+        self.on_syscall = (  # type: ignore[method-assign]
+            self._on_syscall_redacting if self._redact else writer.write_record)
 
     def on_syscall(self, record: SyscallRecord) -> None:  # replaced per instance
         """Journal one call."""

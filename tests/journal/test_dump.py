@@ -111,3 +111,12 @@ def test_damaged_journal_prints_prefix_then_one_error(
     assert status == ExitStatus.JOURNAL_ERROR and "corrupt at byte" in err
     status, lines, err = _run(capsys, "dump", str(tmp_path / "missing.wrr"))
     assert status == ExitStatus.TOOL_ERROR and "cannot read journal" in err
+
+
+def test_stats_json(capsys: pytest.CaptureFixture[str]) -> None:
+    status, lines, _ = _run(capsys, "dump", "--stats", "--json", str(SAMPLE))
+    assert status == 0 and len(lines) == 1
+    stats = json.loads(lines[0])
+    assert stats["syscalls"] == 49 and stats["calls"]["clock_time_get"] == 40
+    assert stats["errors"] == {"fd_prestat_get": 1} and stats["hashed_inputs"] == 1
+    assert stats["journal_bytes"] == SAMPLE.stat().st_size and stats["wall_ns"] == 123_456
