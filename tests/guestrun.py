@@ -24,6 +24,7 @@ from pathlib import Path
 
 import wasmtime
 
+from wasi_rr import DirMount, MountMode, RunConfig, run
 from wasi_rr.exitcodes import ExitStatus
 
 ARGV0 = "guest.wasm"
@@ -91,6 +92,7 @@ def copy_dirs(inv: Invocation, scratch: Path) -> list[tuple[Path, str]]:
 
 
 _ENGINE = wasmtime.Engine()
+"""One engine for all reference runs: compiled modules are tied to their engine."""
 
 
 @functools.lru_cache(maxsize=16)
@@ -171,8 +173,6 @@ def run_reference(inv: Invocation, scratch: Path | None = None) -> Outcome:
 
 def run_wasi_rr(inv: Invocation, scratch: Path | None = None) -> Outcome:
     """Run under ``wasi_rr.run`` with the same argv, env, mounts and stdin."""
-    from wasi_rr import DirMount, MountMode, RunConfig, run
-
     with tempfile.TemporaryDirectory(prefix="wasi-rr-") as tmp_name:
         work = scratch if scratch is not None else Path(tmp_name)
         mounts = copy_dirs(inv, work)
