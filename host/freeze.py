@@ -234,11 +234,14 @@ def unfreeze_family(data: bytes, *, clock: Clock | None = None) -> list[WasiFs]:
         d.host_writable = host_writable
         if origin is not None:
             d.origin = (nodes[origin[0]], origin[1])
-        if node.host is not None and node.data is None and node.kind is Kind.REGULAR_FILE:
+        if node.host is not None and node.data is None and preopen is None:
             try:
-                d.host_fd = node.host.open_file(node.host_path, os.O_RDWR if host_writable else os.O_RDONLY)
+                if node.kind is Kind.REGULAR_FILE:
+                    d.host_fd = node.host.open_file(node.host_path, os.O_RDWR if host_writable else os.O_RDONLY)
+                elif node.kind is Kind.DIRECTORY:
+                    d.host_fd = node.host.open_dir(node.host_path)
             except Exception:
-                d.host_fd = -1  # the host file is gone: I/O on this fd fails with EBADF
+                d.host_fd = -1  # the host node is gone: I/O on this fd fails with EBADF
         descs.append(d)
     stdio = Stdio()
     family: list[WasiFs] = []

@@ -200,6 +200,16 @@ class HostDir:
         """Open a regular file (never following a final symlink)."""
         return self._at(path, os.open, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)  # type: ignore[no-any-return]
 
+    def open_dir(self, path: tuple[str, ...]) -> int:
+        """A new OS fd on a directory (O_NOFOLLOW), owned by the caller.
+
+        Only used to answer ``fstat``/``fsync``/``futimens`` on a guest's
+        directory fd the way the host would after the directory moved or was
+        removed; paths are never resolved relative to it."""
+        if not path:
+            return os.dup(self.root_fd)
+        return self._at(path, os.open, _DIR_FLAGS)  # type: ignore[no-any-return]
+
     def mkdir(self, path: tuple[str, ...]) -> None:
         self._at(path, os.mkdir, 0o777)
 

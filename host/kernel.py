@@ -79,6 +79,7 @@ _R_PATH_SYMLINK = int(Rights.PATH_SYMLINK)
 _R_PATH_REMOVE_DIRECTORY = int(Rights.PATH_REMOVE_DIRECTORY)
 _R_PATH_UNLINK_FILE = int(Rights.PATH_UNLINK_FILE)
 _R_MODIFY_FILE = _R_WRITE | _R_ALLOCATE | _R_FILESTAT_SET_SIZE
+_R_OPEN_FOR_WRITE = _R_MODIFY_FILE | _R_DATASYNC  # what wasi-libc's F_GETFL calls writing
 
 _F_APPEND = int(FdFlags.APPEND)
 _F_NONBLOCK = int(FdFlags.NONBLOCK)
@@ -349,6 +350,8 @@ class WasiKernel:
             off = len(buf) if desc.flags & _F_APPEND else desc.offset
             blen = len(buf)
             if off > blen:
+                if not n:
+                    return 0  # an empty write past the end does not extend the file
                 buf.extend(bytes(off - blen))
             buf[off : off + n] = data
             desc.offset = off + n
@@ -404,17 +407,24 @@ class WasiKernel:
             raise WasiError(Errno.BADF, "not open for writing")
         node = desc.inode
         buf = node.data
+        append = desc.flags & _F_APPEND
         if buf is not None:
-            # pwrite writes at `offset` even on an APPEND fd (POSIX intent;
-            # Linux's append-anyway behaviour is a documented bug).
+            # On an APPEND fd, pwrite appends whatever the offset (what Linux
+            # does, so what wasmtime shows); the fd offset never moves.
             blen = len(buf)
-            if offset > blen:
+            if not data:
+                return 0
+            if append:
+                offset = blen
+            elif offset > blen:
                 buf.extend(bytes(offset - blen))
             buf[offset : offset + len(data)] = data
             node.mtim = node.ctim = self._now(0)
             return len(data)
         if desc.host_fd >= 0:
             try:
+                if append:
+                    offset = os.fstat(desc.host_fd).st_size
                 return os.pwrite(desc.host_fd, data, offset)
             except OSError as exc:
                 raise wasi_error_from_os(exc) from None
@@ -585,6 +595,8 @@ class WasiKernel:
 
     def fd_filestat_set_size(self, fd: int, size: int) -> None:
         desc = self._desc(fd)
+        if desc.inode.kind is _DIR:
+            raise WasiError(Errno.BADF, "ftruncate on a directory")
         if not desc.rights_base & _R_FILESTAT_SET_SIZE:
             # ftruncate on a descriptor not open for writing: wasmtime says EINVAL.
             raise WasiError(Errno.INVAL, "not open for writing")
@@ -689,14 +701,15 @@ class WasiKernel:
     def path_link(self, old_fd: int, old_lookupflags: int, old_path: str, new_fd: int, new_path: str) -> None:
         od = self._dir(old_fd, _R_PATH_LINK_SOURCE)
         nd = self._dir(new_fd, _R_PATH_LINK_TARGET)
+        # wasmtime resolves the new path's directory first: its errors win.
+        dst = self._tree.resolve(nd.inode, new_path, False)
         src = self._tree.resolve(od.inode, old_path, bool(old_lookupflags & _FOLLOW))
         if src.node is None:
             raise WasiError(Errno.NOENT)
+        if dst.node is not None or dst.parent is None:
+            raise WasiError(Errno.EXIST)  # before EPERM for a directory, as wasmtime
         if src.node.kind is _DIR:
             raise WasiError(Errno.PERM, "hard link to a directory")
-        dst = self._tree.resolve(nd.inode, new_path, False)
-        if dst.node is not None or dst.parent is None:
-            raise WasiError(Errno.EXIST)
         if dst.trailing_slash:
             raise WasiError(Errno.NOENT)
         self._tree.link(src.node, src, dst.parent, dst.name)  # type: ignore[arg-type]
@@ -714,9 +727,16 @@ class WasiKernel:
         d = self._dir(fd, _R_PATH_OPEN)
         if oflags & ~0xF or fdflags & ~_F_ALL:
             raise WasiError(Errno.INVAL)
+        if oflags & _O_DIRECTORY and oflags & (_O_CREAT | _O_EXCL | _O_TRUNC):
+            # wasmtime refuses these combinations before looking at the path.
+            raise WasiError(Errno.INVAL, "O_DIRECTORY with O_CREAT/O_EXCL/O_TRUNC")
+        if oflags & _O_CREAT and path.endswith("/"):
+            raise WasiError(Errno.ISDIR, "O_CREAT with a trailing slash")
         tree = self._tree
         creat = oflags & _O_CREAT
-        res = tree.resolve(d.inode, path, bool(dirflags & _FOLLOW))
+        # O_CREAT|O_EXCL never follows a final symlink (it exists: EEXIST).
+        follow = bool(dirflags & _FOLLOW) and not (creat and oflags & _O_EXCL)
+        res = tree.resolve(d.inode, path, follow)
         node = res.node
         created = False
         if node is None:
@@ -737,11 +757,15 @@ class WasiKernel:
             if oflags & _O_DIRECTORY and node.kind is not _DIR:
                 raise WasiError(Errno.NOTDIR)
         kind = node.kind
+        trunc = bool(oflags & _O_TRUNC)
+        if creat or trunc:
+            # As in wasmtime, creating or truncating opens for writing whatever
+            # the requested rights say.
+            rights_base |= _R_OPEN_FOR_WRITE
         base = rights_base & d.rights_inheriting & rights_for(kind)
         inheriting = rights_inheriting & d.rights_inheriting
-        trunc = bool(oflags & _O_TRUNC)
         if kind is _DIR:
-            if trunc or rights_base & _R_WRITE:
+            if rights_base & _R_OPEN_FOR_WRITE:
                 raise WasiError(Errno.ISDIR)
         if trunc:
             self._need(d, _R_PATH_FILESTAT_SET_SIZE)
@@ -764,6 +788,10 @@ class WasiKernel:
                 desc.host_writable = modifying
                 if hd.mode is MountMode.OVERLAY and res.parent is not None:
                     desc.origin = (res.parent, res.name)  # type: ignore[assignment]
+        elif is_host and kind is _DIR:
+            hd = node.host
+            assert hd is not None
+            desc.host_fd = hd.open_dir(node.host_path)
         if trunc and node.data is not None and node.data:
             del node.data[:]
             node.mtim = node.ctim = self._now(0)
@@ -780,7 +808,11 @@ class WasiKernel:
             raise WasiError(Errno.NOENT)
         if res.node.kind is not Kind.SYMLINK:
             raise WasiError(Errno.INVAL, "not a symlink")
-        return self._tree.readlink(res.node).encode("utf-8", "surrogateescape")
+        target = self._tree.readlink(res.node)
+        if target.startswith("/"):
+            # wasmtime hides targets that point outside the sandbox.
+            raise WasiError(Errno.PERM, "absolute symlink target")
+        return target.encode("utf-8", "surrogateescape")
 
     def path_remove_directory(self, fd: int, path: str) -> None:
         d = self._dir(fd, _R_PATH_REMOVE_DIRECTORY)
@@ -794,6 +826,8 @@ class WasiKernel:
     def path_rename(self, fd: int, old_path: str, new_fd: int, new_path: str) -> None:
         od = self._dir(fd, _R_PATH_RENAME_SOURCE)
         nd = self._dir(new_fd, _R_PATH_RENAME_TARGET)
+        # wasmtime resolves the new path's directory first: its errors win.
+        dst = self._tree.resolve(nd.inode, new_path, False)
         src = self._tree.resolve(od.inode, old_path, False)
         if src.node is None:
             raise WasiError(Errno.NOENT)
@@ -801,7 +835,6 @@ class WasiKernel:
             raise WasiError(Errno.INVAL, "cannot rename . or ..")
         if src.trailing_slash and src.node.kind is not _DIR:
             raise WasiError(Errno.NOTDIR)
-        dst = self._tree.resolve(nd.inode, new_path, False)
         if dst.parent is None:
             raise WasiError(Errno.INVAL if dst.node is not None else Errno.NOENT)
         if dst.trailing_slash and src.node.kind is not _DIR:

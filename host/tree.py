@@ -505,6 +505,18 @@ class FsTree:
         node.ctim = self.now()
         self._touch_dir(d)
 
+    @staticmethod
+    def _is_ancestor(a: Inode, d: Inode) -> bool:
+        """Is directory ``a`` the directory ``d`` or one of its ancestors?"""
+        p: Inode | None = d
+        while p is not None:
+            if p is a:
+                return True
+            if p.parent is p:
+                return False
+            p = p.parent
+        return False
+
     def rename(self, sd: Inode, sname: str, node: Inode, dd: Inode, dname: str, target: Inode | None) -> None:
         """Move ``sd/sname`` (``node``) to ``dd/dname`` (replacing ``target``)."""
         if node.dev != dd.dev:
@@ -512,6 +524,13 @@ class FsTree:
         if target is node:
             return
         is_dir = node.kind is Kind.DIRECTORY
+        # Ancestry is checked before the target's type, as Linux and wasmtime
+        # do: a directory into its own subtree is EINVAL; onto one of the
+        # source's ancestors (which is therefore not empty) is ENOTEMPTY.
+        if is_dir and self._is_ancestor(node, dd):
+            raise WasiError(Errno.INVAL, "rename into own subdirectory")
+        if target is not None and target.kind is Kind.DIRECTORY and self._is_ancestor(target, sd):
+            raise WasiError(Errno.NOTEMPTY, "rename onto an ancestor")
         if target is not None:
             if is_dir and target.kind is not Kind.DIRECTORY:
                 raise WasiError(Errno.NOTDIR)
@@ -519,15 +538,6 @@ class FsTree:
                 raise WasiError(Errno.ISDIR)
             if target.kind is Kind.DIRECTORY and not self.is_empty_dir(target):
                 raise WasiError(Errno.NOTEMPTY)
-        if is_dir:
-            # Renaming a directory into its own subtree is EINVAL.
-            p: Inode | None = dd
-            while p is not None:
-                if p is node:
-                    raise WasiError(Errno.INVAL, "rename into own subdirectory")
-                if p.parent is p:
-                    break
-                p = p.parent
         ws, wd = self._where(sd), self._where(dd)
         node_host = node.host is not None and node.data is None and node.target is None
         if ws == _HOST and wd == _HOST and node_host and (target is None or target.host is not None):

@@ -188,6 +188,14 @@ def test_read_only_file_open_readonly_in_overlay_then_copied_up(
     assert k.fd_read(rfd, 10) == b"NEW"
 
 
+def test_removed_directory_fd_still_stats(host_kernel: Callable[..., WasiKernel], seeded: Path) -> None:
+    k = host_kernel(MountMode.WRITE_THROUGH, seeded)
+    k.path_create_directory(3, "gone")
+    dfd = k.path_open(3, 0, "gone", OFlags.DIRECTORY, int(Rights.FD_READDIR | Rights.FD_FILESTAT_GET), 0, 0)
+    k.path_remove_directory(3, "gone")
+    assert k.fd_filestat_get(dfd).filetype is Filetype.DIRECTORY
+
+
 def test_bad_host_dir_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(MountError):
         WasiFs([MountSpec("/x", tmp_path / "missing")])

@@ -238,6 +238,30 @@ def test_prestat(k: WasiKernel) -> None:
     assert errno_of(k.fd_prestat_get, 3) is Errno.BADF
 
 
+def test_open_corners_like_wasmtime(k: WasiKernel) -> None:
+    create(k, "f", b"abc")
+    k.path_create_directory(3, "d")
+    read_only = int(Rights.FD_READ | Rights.FD_SEEK)
+    # O_DIRECTORY with CREAT/EXCL/TRUNC: EINVAL before the path is even looked at
+    for extra in (OFlags.CREAT, OFlags.EXCL, OFlags.TRUNC):
+        assert errno_of(open_file, k, "missing/x", OFlags.DIRECTORY | extra) is Errno.INVAL
+    # O_CREAT with a trailing slash, or on an existing directory: EISDIR
+    assert errno_of(open_file, k, "f/", OFlags.CREAT) is Errno.ISDIR
+    assert errno_of(open_file, k, "d", OFlags.CREAT, rights=read_only) is Errno.ISDIR
+    assert errno_of(open_file, k, "d", OFlags.CREAT | OFlags.EXCL) is Errno.EXIST
+    # O_CREAT / O_TRUNC open for writing even with read-only rights
+    fd = open_file(k, "f", OFlags.TRUNC, rights=read_only)
+    assert k.fd_write(fd, b"xy") == 2
+    k.fd_filestat_set_size(fd, 1)
+    fd = open_file(k, "new", OFlags.CREAT, rights=read_only)
+    assert k.fd_write(fd, b"z") == 1
+    # ftruncate on a directory fd: EBADF
+    dfd = open_file(k, "d", OFlags.DIRECTORY, rights=int(Rights.FD_READDIR))
+    assert errno_of(k.fd_filestat_set_size, dfd, 0) is Errno.BADF
+    # linking onto an existing name: EEXIST wins over EPERM for a directory source
+    assert errno_of(k.path_link, 3, 0, "d", 3, "f") is Errno.EXIST
+
+
 def test_nonblock_flag_roundtrip(k: WasiKernel) -> None:
     create(k, "f")
     fd = open_file(k, "f", fdflags=FdFlags.NONBLOCK | FdFlags.APPEND)
