@@ -447,6 +447,24 @@ def _format_events(raw: bytes) -> str:
     return "[" + ", ".join(items) + "]"
 
 
+_DIRENT = struct.Struct("<QQIB3x")
+
+
+def _format_dirents(data: bytes) -> str:
+    items = []
+    pos = 0
+    while pos + _DIRENT.size <= len(data):
+        cookie, ino, namlen, ftype = _DIRENT.unpack_from(data, pos)
+        name = data[pos + _DIRENT.size:pos + _DIRENT.size + namlen]
+        truncated = "..." if len(name) < namlen else ""
+        items.append(f"({_pybytes(name)}{truncated}, ino={ino}, {enum_name(Filetype, ftype)}, "
+                     f"next={cookie})")
+        pos += _DIRENT.size + namlen
+    if pos < len(data):
+        items.append(f"<{len(data) - pos} bytes of a truncated entry>")
+    return "[" + ", ".join(items) + "]"
+
+
 def _format_out_iovs(inputs_left: list[bytes], ptr: int) -> str:
     if not inputs_left:
         return f"{ptr:#x}"
@@ -469,12 +487,22 @@ def format_results(sig: Signature, params: tuple[int, ...], errno: int,
             if data is not None and len(data) == p.out.size:
                 claimed.add(addr)
                 outs.append(f"{p.name}={_format_out(p.out, data)}")
-        elif p.role is Role.OUT_EVENTS:
+        elif p.role in (Role.OUT_EVENTS, Role.OUT_STR_BUF, Role.OUT_PTR_ARRAY, Role.OUT_BUF):
             addr = values.get(p.name, 0)
             data = by_addr.get(addr)
-            if data is not None:
-                claimed.add(addr)
+            if data is None:
+                continue
+            claimed.add(addr)
+            if p.role is Role.OUT_EVENTS:
                 outs.append(f"events={_format_events(data)}")
+            elif p.role is Role.OUT_STR_BUF:
+                items = data.split(b"\0")[:-1] if data.endswith(b"\0") else [data]
+                outs.append(f"{p.name}=[{', '.join(_bytes_repr(i) for i in items)}]")
+            elif p.role is Role.OUT_BUF and sig.name == "fd_readdir":
+                outs.append(f"{p.name}={_format_dirents(data)}")
+            elif p.role is Role.OUT_BUF:
+                outs.append(f"{p.name}={_bytes_repr(data)}")
+            # OUT_PTR_ARRAY: guest addresses of the strings, noise in a trace
     data_writes = [d for a, d in writes if a not in claimed]
     if data_writes:
         outs.append(f"data={_bytes_repr(b''.join(data_writes))}")

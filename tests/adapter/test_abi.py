@@ -94,3 +94,19 @@ def test_format_poll_oneoff() -> None:
         "poll_oneoff(in=[clock(userdata=7, id=MONOTONIC, timeout=5000, precision=0, flags=0), "
         "fd_read(userdata=8, fd=0)], nsubscriptions=2) = SUCCESS "
         "{events=[fd_read(userdata=8, error=SUCCESS, nbytes=3, flags=0)], nevents=1}")
+
+
+def test_format_args_readdir_and_buffers() -> None:
+    rec = SyscallRecord(0, PREVIEW1, "args_get", (0x100, 0x200), [], 0,
+                        [(0x100, struct.pack("<II", 0x200, 0x205)), (0x200, b"prog\0a b\0")])
+    assert format_call(rec) == 'args_get(argv=0x100, argv_buf=0x200) = SUCCESS {argv_buf=[b"prog", b"a b"]}'
+    dirents = (struct.pack("<QQIB3x", 1, 10, 1, 3) + b"." +
+               struct.pack("<QQIB3x", 2, 12, 8, 4) + b"file")
+    rec = SyscallRecord(1, PREVIEW1, "fd_readdir", (3, 0x400, len(dirents), 0, 0x300), [], 0,
+                        [(0x400, dirents), (0x300, struct.pack("<I", len(dirents)))])
+    assert format_call(rec) == (
+        "fd_readdir(fd=3, buf=0x400, buf_len=53, cookie=0) = SUCCESS "
+        '{buf=[(b".", ino=10, DIRECTORY, next=1), (b"file"..., ino=12, REGULAR_FILE, next=2)], '
+        "bufused=53}")
+    rec = SyscallRecord(2, PREVIEW1, "random_get", (0x10, 4), [], 0, [(0x10, b"\x01\x02\x03\x04")])
+    assert format_call(rec) == 'random_get(buf=0x10, buf_len=4) = SUCCESS {buf=b"\\x01\\x02\\x03\\x04"}'
