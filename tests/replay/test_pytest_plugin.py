@@ -31,30 +31,23 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_journals_are_collected_and_replayed(project: Path) -> None:
+def test_journals_are_collected_and_replayed_under_xdist(project: Path) -> None:
+    """One run covers: collection from the listed directory only, a passing and a
+    diverging trace, the report as the failure text, and pytest-xdist workers."""
     rewrite_journal(TRACES / "exit_code.wrr", project / "traces" / "bad.wrr",
                     lambda entries: [*entries[:-1], ExitEvent(1, 41)])
-    proc = _pytest(project, "-rf")
-    assert "1 failed, 1 passed" in proc.stdout, proc.stdout + proc.stderr
+    shutil.copy(TRACES / "args_env.wrr", project / "traces" / "args.wrr")
+    other = project / "elsewhere"
+    other.mkdir()
+    rewrite_journal(TRACES / "exit_code.wrr", other / "ignored.wrr",
+                    lambda entries: [*entries[:-1], ExitEvent(1, 40)])
+    proc = _pytest(project, "-rf", "-n", "2", "traces", "elsewhere")
+    assert "1 failed, 2 passed" in proc.stdout, proc.stdout + proc.stderr
     assert "traces/bad.wrr::replay" in proc.stdout
     assert "replay divergence at syscall" in proc.stdout
     assert "exit status 42" in proc.stdout and "exit status 41" in proc.stdout
+    assert "ignored.wrr" not in proc.stdout
     assert "Traceback" not in proc.stdout
-
-
-def test_works_under_xdist(project: Path) -> None:
-    for i in range(3):
-        shutil.copy(TRACES / "args_env.wrr", project / "traces" / f"copy{i}.wrr")
-    proc = _pytest(project, "-n", "2")
-    assert "4 passed" in proc.stdout, proc.stdout + proc.stderr
-
-
-def test_directories_not_listed_are_ignored(project: Path) -> None:
-    other = project / "elsewhere"
-    other.mkdir()
-    shutil.copy(TRACES / "exit_code.wrr", other / "x.wrr")
-    proc = _pytest(project, "traces", "elsewhere")
-    assert "1 passed" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_record_modes_follow_the_manifest(project: Path) -> None:
