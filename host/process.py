@@ -247,11 +247,18 @@ class Process:
             self.store.set_epoch_deadline(1)
         self.linker = Linker(engine)
         adapter.link(self.linker, module)
+        self._early: Outcome | None = None
+        """Set when the module's start function already ended the run."""
         try:
             self.instance = self.linker.instantiate(self.store, module)
         except Trap as e:
-            raise ModuleError(f"{name}: trapped during instantiation: {_trap_message(e)}") from None
+            # the guest's own start function trapped or called proc_exit
+            self._early = self._outcome_of_trap(e)
+            return
         except WasmtimeError as e:
+            if adapter.stop is not None:
+                self._early = self._outcome_of_trap(e)
+                return
             raise ModuleError(f"cannot instantiate {name}: {_error_chain(str(e))}") from None
         adapter.bind(self.store, self.instance)
         start = self.instance.exports(self.store).get("_start")
@@ -262,6 +269,8 @@ class Process:
     def run(self) -> Outcome:
         """Run ``_start`` to its end (may be called again, e.g. after an
         asyncify unwind returned from ``_start``)."""
+        if self._early is not None:
+            return self._early
         self.adapter.stop = None
         try:
             self._start(self.store)

@@ -391,3 +391,15 @@ class InterruptedKernel(FakeKernel):
 def test_keyboard_interrupt_propagates(observe: bool) -> None:
     with pytest.raises(KeyboardInterrupt):
         run_wat(call_module([(sig("sched_yield"), [])]), InterruptedKernel(), observe=observe)
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ("(call $exit (i32.const 4))", (4, None)),
+    ("unreachable", (ExitStatus.TRAP, "wasm `unreachable` instruction executed")),
+])
+def test_start_function_ends_the_run(body: str, expected: tuple[int, str | None]) -> None:
+    wat = f"""(module (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+      (memory (export "memory") 1) (func $init {body}) (start $init)
+      (func (export "_start") unreachable))"""
+    ran = run_wat(wat, FakeKernel())
+    assert (ran.outcome.exit_code, ran.outcome.trap) == expected
