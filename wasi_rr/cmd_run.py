@@ -93,7 +93,14 @@ def config_from_args(args: argparse.Namespace, **overrides: Any) -> RunConfig:
 
 
 def report(result: RunResult) -> int:
-    """Print the trap line if any; return the process status for ``result``."""
+    """Print the trap line if any; return the process status for ``result``.
+
+    A trap caused by a wasi-rr bug (``host_error``) is not the guest's doing:
+    it is reported as an internal error with ``ExitStatus.TOOL_ERROR``."""
+    if result.host_error is not None:
+        print(f"wasi-rr: error: internal error: {result.trap} "
+              "(this is a wasi-rr bug, please report it)", file=sys.stderr, flush=True)
+        return int(ExitStatus.TOOL_ERROR)
     if result.trap is not None:
         print(f"wasi-rr: guest trapped: {result.trap}", file=sys.stderr, flush=True)
         return int(ExitStatus.TRAP)

@@ -188,3 +188,14 @@ def test_argv0_option(tmp_path: Path, capfd: pytest.CaptureFixture[bytes]) -> No
     assert main(["run", "--argv0", "prog", str(wasm(tmp_path, "echo.wasm", ECHO)), "z"]) == 1
     out, _ = capfd.readouterr()
     assert out.startswith("prog\0z\0")
+
+
+def test_host_bug_is_reported_as_internal_error(capfd: pytest.CaptureFixture[str]) -> None:
+    from wasi_rr.api import RunResult
+    from wasi_rr.cmd_run import report
+    status = report(RunResult(134, "wasi-rr host error in fd_sync: ZeroDivisionError: x",
+                              ZeroDivisionError("x")))
+    _, err = capfd.readouterr()
+    assert status == ExitStatus.TOOL_ERROR
+    assert err == ("wasi-rr: error: internal error: wasi-rr host error in fd_sync: "
+                   "ZeroDivisionError: x (this is a wasi-rr bug, please report it)\n")
