@@ -107,7 +107,13 @@ int main(int argc, char **argv) {
     int dfd = open(P("dir"), O_RDONLY | O_DIRECTORY);
     CHECK("ftruncate dir fd", ftruncate(dfd, 0));
     CHECK("write dir fd", write(dfd, "x", 1));
+    CHECK("setfl append on dir fd", fcntl(dfd, F_SETFL, O_APPEND));
+    CHECK("setfl 0 on dir fd", fcntl(dfd, F_SETFL, 0));
     close(dfd);
+    int rfd = open(P("app"), O_RDONLY);
+    CHECK("setfl append on read-only file", fcntl(rfd, F_SETFL, O_APPEND));
+    printf("read-only file append flag now: %d\n", !!(fcntl(rfd, F_GETFL) & O_APPEND));
+    close(rfd);
 
     /* rename(): which error wins */
     close(open(P("other"), O_WRONLY | O_CREAT, 0644));

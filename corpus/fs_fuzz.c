@@ -3,7 +3,8 @@
  * space (a, b, d, e, d/a, d/b, d/d) and four descriptor slots, a xorshift PRNG
  * picking among open/close/read/write/pread/pwrite/seek/ftruncate/fstat/stat/
  * lstat/mkdir/rmdir/unlink/rename/link/symlink/readlink/listdir, each result
- * printed (descriptors as slot numbers, data as hashes). The same seed must give
+ * printed (descriptors as slot numbers, data as hashes), plus fcntl F_SETFL,
+ * fd_renumber between slots, explicit utimensat read back, and O_NOFOLLOW. The same seed must give
  * the same transcript on every conforming host.
  * Usage: fs_fuzz SEED STEPS DIR [tame]
  * "tame" steers clear of the corners that fs_corners pins down one by one
@@ -12,7 +13,7 @@
  * directory, rename between a directory and its own subtree, link() of a
  * directory, onto an existing name or below a non-directory, zero-length
  * writes past the end, symlinks that loop, removing a directory that is still
- * open), so the rest of the semantics can be
+ * open, F_SETFL on a directory), so the rest of the semantics can be
  * compared even while a host still differs there.
  */
 #include <dirent.h>
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <wasi/api.h>
 #include "common.h"
 
 static uint64_t state;
@@ -99,7 +101,7 @@ static void step(int i) {
     const char *p1 = names[rnd(NNAMES)], *p2 = names[rnd(NNAMES)];
     errno = 0;
     printf("%03d ", i);
-    switch (rnd(20)) {
+    switch (rnd(24)) {
     case 0:
     case 1: {
         static const int acc[] = {O_RDONLY, O_WRONLY, O_RDWR};
@@ -109,6 +111,7 @@ static void step(int i) {
         if (rnd(4) == 0) fl |= O_EXCL;
         if (rnd(4) == 0) fl |= O_APPEND;
         if (rnd(6) == 0) fl |= O_DIRECTORY;
+        if (rnd(8) == 0) fl |= O_NOFOLLOW;
         if (tame) {
             struct stat pre;
             int exists = lstat(path(p1), &pre) == 0;
@@ -251,6 +254,43 @@ static void step(int i) {
         printf("readlink %s", p1);
         if (n < 0) res(-1);
         else printf(" -> [%.*s]\n", (int)n, t);
+        break;
+    }
+    case 20: {
+        int fl = rnd(2) ? O_APPEND : 0;
+        printf("setfl slot=%d append=%d", s, fl != 0);
+        if (tame && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+            printf(" -> skipped\n");
+        else
+            res(fcntl(fd, F_SETFL, fl));
+        break;
+    }
+    case 21: {
+        int t = rnd(4);
+        printf("renumber slot=%d to slot=%d", s, t);
+        if (fd < 0 || slots[t] < 0 || t == s) {
+            printf(" -> skipped\n");
+            break;
+        }
+        __wasi_errno_t e = __wasi_fd_renumber(fd, slots[t]);
+        printf(" -> %s\n", errname(e));
+        if (e == 0) slots[s] = -1;
+        break;
+    }
+    case 22: {
+        struct timespec ts[2] = {{1000000 + rnd(1000), rnd(1000)}, {2000000 + rnd(1000), 0}};
+        int flags = rnd(3) == 0 ? AT_SYMLINK_NOFOLLOW : 0;
+        printf("utimensat %s nofollow=%d", p1, flags != 0);
+        if (utimensat(AT_FDCWD, path(p1), ts, flags) != 0) {
+            res(-1);
+            break;
+        }
+        if ((flags ? lstat(path(p1), &st) : stat(path(p1), &st)) != 0) {
+            res(-1);
+            break;
+        }
+        printf(" -> atime=%lld.%ld mtime=%lld.%ld\n", (long long)st.st_atim.tv_sec,
+               st.st_atim.tv_nsec, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
         break;
     }
     default: {

@@ -71,6 +71,10 @@ write 0 bytes at 20: 0
 size after zero-length writes: 3
 ftruncate dir fd: EBADF(8)
 write dir fd: EBADF(8)
+setfl append on dir fd: EBADF(8)
+setfl 0 on dir fd: EBADF(8)
+setfl append on read-only file: ok
+read-only file append flag now: 1
 rename dir into own subdir over a file: EINVAL(28)
 rename dir into own subdir (new name): EINVAL(28)
 rename subdir onto its non-empty parent: ENOTEMPTY(55)
@@ -105,8 +109,11 @@ unlink below a symlink loop: ELOOP(32)
 """
 
 RR_DIVERGENCES = {
+    "dir": "wasi-rr still differs from the reference (reported): fcntl(F_SETFL) "
+           "(fd_fdstat_set_flags) on a directory descriptor must be EBADF",
     "tmpfs": "wasi-rr still differs from the reference (reported): creating a file in a "
-             "removed tmpfs directory (through an fd kept open) must be ENOENT",
+             "removed tmpfs directory (through an fd kept open) must be ENOENT; "
+             "fcntl(F_SETFL) (fd_fdstat_set_flags) on a directory descriptor must be EBADF",
 }
 
 
