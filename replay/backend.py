@@ -16,7 +16,7 @@ answer is applied.
 from __future__ import annotations
 
 from collections import deque
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from wasi_rr.host.adapter import PendingCall
 from wasi_rr.host.wasi_types import ProcExit, WasiError
@@ -42,6 +42,8 @@ class Verifier(Protocol):
     re-executed answer differs from the recorded one."""
 
     def check(self, call: PendingCall, entry: SyscallEntry) -> Divergence | None: ...
+
+    def close(self) -> None: ...
 
 
 class JournalBackend:
@@ -108,7 +110,7 @@ class JournalBackend:
     def history_lines(self) -> list[str]:
         return [f"#{e.seq} {format_entry(e)}" for e in self.history]
 
-    def _diverge(self, divergence: Divergence) -> None:
+    def _diverge(self, divergence: Divergence) -> NoReturn:
         divergence.history = self.history_lines()
         self.divergence = divergence
         raise DivergenceError(divergence)

@@ -52,10 +52,11 @@ class JournalCursor:
 
     def next_syscall(self) -> SyscallEntry | None:
         """The next syscall entry, or None once the process's ending is reached."""
-        if self._peeked is not None:
-            entry, self._peeked = self._peeked, None
+        peeked = self._peeked
+        if peeked is not None:
+            self._peeked = None
             self.consumed += 1
-            return entry
+            return peeked
         entry = self._advance()
         if entry is not None:
             self.consumed += 1

@@ -217,11 +217,11 @@ def compare_call(expected: SyscallEntry, module: str, name: str, params: tuple[i
     sig = SIGNATURES.get((module, name))
     if expected.params != params:
         names = sig.param_names if sig is not None else ()
-        for i, (e, a) in enumerate(zip(expected.params, params)):
-            if e != a:
+        for i, (want, got) in enumerate(zip(expected.params, params)):
+            if want != got:
                 label = names[i] if i < len(names) else f"#{i}"
-                diffs.append(FieldDiff(f"param {label}", _param_text(sig, i, e),
-                                       _param_text(sig, i, a)))
+                diffs.append(FieldDiff(f"param {label}", _param_text(sig, i, want),
+                                       _param_text(sig, i, got)))
         if len(expected.params) != len(params):
             diffs.append(FieldDiff("param count", str(len(expected.params)), str(len(params))))
     labels = input_labels(sig, params, max(len(expected.inputs), len(inputs)))
