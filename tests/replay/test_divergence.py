@@ -166,3 +166,51 @@ def test_bytes_diff_points_at_first_difference() -> None:
     assert "'AAAAAAAAAAAAAAAxYz'" in act
     exp, act = bytes_diff(b"\x00\x01", b"\x00\x02")
     assert "00 01" in exp and "00 02" in act
+
+
+BIG_WRITER_C = r"""
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+int main(void) {
+    static char buf[10000];
+    memset(buf, 'A', sizeof buf);
+    buf[5000] = FILL;
+    int fd = open("/data/big", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || write(fd, buf, sizeof buf) != sizeof buf) return 1;
+    close(fd);
+    write(1, "done\n", 5);
+    return 0;
+}
+"""
+
+
+def _build_c(tmp: Path, name: str, source: str) -> Path:
+    c = tmp / f"{name}.c"
+    c.write_text(source)
+    out = tmp / f"{name}.wasm"
+    proc = subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", "wasm32-wasi",
+                           "-O2", str(c), "-o", str(out)], capture_output=True, text=True,
+                          timeout=300)
+    if proc.returncode != 0:
+        pytest.fail(f"cannot build {name}: {proc.stderr}")
+    return out
+
+
+def test_large_inputs_stored_as_digest_are_compared_by_digest(tmp_path: Path) -> None:
+    same = _build_c(tmp_path, "big_a", BIG_WRITER_C.replace("FILL", "'A'"))
+    other = _build_c(tmp_path, "big_b", BIG_WRITER_C.replace("FILL", "'B'"))
+    rec = record_guest(same, tmp_path / "big.wrr", tmpfs=["/data"])
+    from wasi_rr.journal import InputDigest, open_journal
+    with open_journal(rec.journal) as r:
+        digests = [e for e in r if isinstance(e, SyscallEntry)
+                   and any(isinstance(i, InputDigest) for i in e.inputs)]
+    assert [e.name for e in digests] == ["fd_write"]  # the 10000-byte file write
+    ok = replay(rec.journal, stdout=BytesIO(), stderr=BytesIO())
+    assert ok.divergence is None and ok.exit_code == 0
+    bad = replay(rec.journal, module=other, stdout=BytesIO(), stderr=BytesIO(),
+                 warn=lambda _m: None)
+    d = bad.divergence
+    assert d is not None and d.seq == digests[0].seq
+    assert [f.what for f in d.fields] == ["input iovs[0]"]
+    assert "sha256" in d.fields[0].expected and "10000 bytes" in d.fields[0].actual
