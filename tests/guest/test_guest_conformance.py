@@ -387,6 +387,19 @@ CASES: list[Case] = [
         name="args",
     ),
     Case("args_env", expect="argc: 1\nenvc: 0\ngetenv HOME: (unset)\n", name="none"),
+    # many and long arguments and variables (args_sizes_get / environ_sizes_get)
+    Case(
+        "args_env",
+        args=tuple(f"arg{i}-" + "x" * (i * 13 % 1000) for i in range(120)),
+        env=tuple((f"VAR_{i}", "v" * (i * 7 % 500)) for i in range(300)),
+        # (argc - 1 is the exit status: kept below wasmtime's 126 limit)
+        expect="argc: 121\nargv[1]: [arg0-] len=5\n"
+        f"argv[120]: [arg119-{'x' * (119 * 13 % 1000)}] len={7 + 119 * 13 % 1000}\n"
+        "env[0]: [VAR_0=]\n"
+        f"env[299]: [VAR_299={'v' * (299 * 7 % 500)}]\nenvc: 300\n",
+        exit_code=120,
+        name="many",
+    ),
     Case(
         "clocks",
         # Both standard clocks have a positive resolution; realtime is a plausible
