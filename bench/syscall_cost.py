@@ -125,14 +125,27 @@ def verified_loop_syscalls(w: Workload, module: Path, n: int) -> int:
     return sum(loop.values())
 
 
-def measure(w: Workload, module: Path, host: str, n: int, syscalls: int,
-            repeat: int) -> Measurement:
-    runner = run_wasi_rr if host == "wasi-rr" else run_wasmtime
-    runner(module, w.args(0, "/tmp"))  # warm-up: compile caches, page cache
-    best = min(runner(module, w.args(n, "/tmp")) for _ in range(repeat))
+HOSTS: dict[str, Callable[[Path, list[str]], float]] = {
+    "wasmtime-wasi": run_wasmtime,
+    "wasi-rr": run_wasi_rr,
+}
+
+
+def measure(w: Workload, module: Path, n: int, syscalls: int,
+            repeat: int) -> list[Measurement]:
+    """Time both hosts, alternating run by run so load drift hits both alike."""
+    best: dict[str, float] = {}
+    base: dict[str, float] = {}
+    for runner in HOSTS.values():
+        runner(module, w.args(0, "/tmp"))  # warm-up: compile caches, page cache
+    for _ in range(repeat):
+        for host, runner in HOSTS.items():
+            best[host] = min(best.get(host, float("inf")), runner(module, w.args(n, "/tmp")))
     # N=0 runs are cheap: take more of them, the baseline noise lands in every row
-    base = min(runner(module, w.args(0, "/tmp")) for _ in range(max(5, 2 * repeat)))
-    return Measurement(w.guest, host, n, syscalls, best, base)
+    for _ in range(max(5, 2 * repeat)):
+        for host, runner in HOSTS.items():
+            base[host] = min(base.get(host, float("inf")), runner(module, w.args(0, "/tmp")))
+    return [Measurement(w.guest, host, n, syscalls, best[host], base[host]) for host in HOSTS]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,8 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     for w in WORKLOADS:
         module = guestbuild.build(w.guest)
         syscalls = verified_loop_syscalls(w, module, opts.n)
-        for host in ("wasmtime-wasi", "wasi-rr"):
-            rows.append(measure(w, module, host, opts.n, syscalls, opts.repeat))
+        rows.extend(measure(w, module, opts.n, syscalls, opts.repeat))
 
     print(f"{'guest':<12} {'host':<14} {'N':>7} {'syscalls':>9} {'run s':>8} "
           f"{'N=0 s':>8} {'us/syscall':>11}")
