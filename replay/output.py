@@ -26,12 +26,15 @@ from typing import BinaryIO
 
 from wasi_rr.journal import SyscallEntry
 
-__all__ = ["StdioTracker"]
+__all__ = ["StdioTracker", "TRACKED_CALLS"]
 
 _U32 = struct.Struct("<I")
 _IOVEC = struct.Struct("<II")
 _FD_OUT_PARAM = {"path_open": 8, "fd_dup": 1, "fd_dup2": 3, "sock_accept": 2}
 """Calls creating one fd: index of the param pointing at the new fd number."""
+TRACKED_CALLS = frozenset({"fd_write", "fd_pwrite", "fd_renumber", "fd_close", "fd_pipe",
+                           *_FD_OUT_PARAM})
+"""Every call ``StdioTracker.observe`` acts on (others may skip it)."""
 
 
 class StdioTracker:
