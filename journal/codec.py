@@ -5,6 +5,10 @@ element tells what the array is:
 
 * a non-negative int ``fid`` — a syscall: ``[fid, params, errno, inputs, writes]``
   (see docs/journal-format.md for each field);
+* a negative int ``~fid`` — a *repeat*: ``[~fid, data...]`` is a call of ``fid``
+  with the params, inputs and errno of that function's last full entry, writing
+  the given bytes to that entry's write addresses (a clock loop costs 12 bytes
+  of msgpack per call instead of ~27, and half the CPU);
 * a string — a named entry: ``["fn", fid, module, name]`` defines a function id,
   ``["ctx", pid, seq]`` sets the current process and next sequence number, and
   events (``"start"``, ``"exit"``, ``"trap"``, later kinds) carry a map.
@@ -101,12 +105,15 @@ class FrameDecoder:
         self.seq = 0
         self.skipped = 0
         self._fns: list[tuple[str, str]] = []
+        self._last: list[tuple[Any, Any, Any, tuple[int, ...]] | None] = []
+        """Per function: params, inputs, errno, write addresses of its last full entry."""
 
     def decode(self, raw: bytes, count: int) -> Iterator[Entry]:
         """Yield the typed entries of one frame payload of ``count`` msgpack objects."""
         unpacker = make_unpacker(len(raw))
         unpacker.feed(raw)
         fns = self._fns
+        last = self._last
         seen = 0
         try:
             for obj in unpacker:
@@ -115,10 +122,24 @@ class FrameDecoder:
                     raise FrameDecodeError(f"entry is not a non-empty array: {obj!r:.80}")
                 head = obj[0]
                 if type(head) is int:
-                    fid, params, errno, inputs, writes = obj[:5]
-                    if fid < 0:
-                        raise FrameDecodeError(f"negative function id {fid}")
-                    module, name = fns[fid]
+                    if head >= 0:
+                        fid, params, errno, inputs, writes = obj[:5]
+                        module, name = fns[fid]
+                        last[fid] = (params, inputs, errno, tuple([w[0] for w in writes]))
+                    else:  # repeat: same params/inputs/errno/addresses, new data
+                        fid = ~head
+                        module, name = fns[fid]
+                        state = last[fid]
+                        if state is None:
+                            raise FrameDecodeError("repeat entry without a previous call")
+                        params, inputs, errno, addrs = state
+                        data = obj[1:]
+                        if len(data) != len(addrs):
+                            raise FrameDecodeError("repeat entry with a different write count")
+                        for d in data:
+                            if type(d) is not bytes:
+                                raise FrameDecodeError(f"bad repeat data {d!r:.40}")
+                        writes = tuple(zip(addrs, data))
                     seq = self.seq
                     self.seq = seq + 1
                     yield SyscallEntry(seq, module, name, params, inputs, errno, writes,
@@ -142,6 +163,7 @@ class FrameDecoder:
             if fid != len(self._fns) or type(module) is not str or type(name) is not str:
                 raise FrameDecodeError(f"bad function definition {obj!r:.80}")
             self._fns.append((module, name))
+            self._last.append(None)
             return None
         if kind == KIND_CTX:
             self.pid, self.seq = int(obj[1]), int(obj[2])

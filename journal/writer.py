@@ -160,6 +160,10 @@ class JournalWriter:
         self._fids: dict[str, int] = {}
         self._fkeys: dict[tuple[str, str], int] = {}
         self._fmods: list[str] = []
+        self._last: list[tuple[Any, ...] | None] = []
+        """Per function: (params, raw inputs, errno, write address(es), full_inputs) of
+        its last full entry with at most two writes: a call equal to it but for the
+        written bytes is journaled as a repeat entry."""
         self._pid = 0
         self._seq = 0
         self._aux_objects = 0        # fn/ctx/event objects (syscalls = objects - aux)
@@ -192,19 +196,45 @@ class JournalWriter:
         params = record.params
         inputs = record.inputs
         writes = record.writes
+        errno = record.errno
         size = 0
         try:
+            nw = len(writes)
+            if nw < 3:  # candidates for a repeat entry (clock and read loops...)
+                if nw == 1:
+                    a, d = writes[0]
+                    size = len(d)
+                elif nw == 0:
+                    a = None
+                else:
+                    (a0, d0), (a1, d1) = writes
+                    a = (a0, a1)
+                    size = len(d0) + len(d1)
+                prev = self._last[fid]
+                if (prev is not None and prev[3] == a and prev[0] == params
+                        and prev[2] == errno and prev[1] == inputs and not prev[4]):
+                    self._pack((~fid, d) if nw == 1 else (~fid,) if nw == 0
+                               else (~fid, d0, d1))
+                    self._n = n = self._n + 1
+                    if n >= self._check_at or size >= _BIG:
+                        self._check()
+                    return
+                self._last[fid] = (params, inputs, errno, a, False)
+            else:
+                self._last[fid] = None
+                for w in writes:
+                    size += len(w[1])
             if inputs:
+                isize = 0
                 for b in inputs:
-                    size += len(b)
+                    isize += len(b)
+                size += isize
                 thr = self._thr
-                if thr is not None and size > thr:
+                if thr is not None and isize > thr:
                     fds = self._keep_full.get(name)
                     if fds is None or not params or params[0] not in fds:
                         inputs = _digested(inputs, thr)
-            for w in writes:
-                size += len(w[1])
-            self._pack((fid, params, record.errno, inputs, writes))
+            self._pack((fid, params, errno, inputs, writes))
         except (TypeError, ValueError, OverflowError, IndexError) as exc:
             self._pack_failed(exc)
         self._n = n = self._n + 1
@@ -238,14 +268,40 @@ class JournalWriter:
         self._seq += 1
         size = 0
         try:
+            nw = len(writes)
+            a: Any
+            if nw < 3:  # candidates for a repeat entry (clock and read loops...)
+                if nw == 1:
+                    a, d = writes[0]
+                    size = len(d)
+                elif nw == 0:
+                    a = None
+                else:
+                    (a0, d0), (a1, d1) = writes
+                    a = (a0, a1)
+                    size = len(d0) + len(d1)
+                prev = self._last[fid]
+                if (prev is not None and prev[3] == a and prev[0] == params
+                        and prev[2] == errno and prev[1] == inputs and prev[4] == full_inputs):
+                    self._pack((~fid, d) if nw == 1 else (~fid,) if nw == 0
+                               else (~fid, d0, d1))
+                    self._n = n = self._n + 1
+                    if n >= self._check_at or size >= _BIG:
+                        self._check()
+                    return
+                self._last[fid] = (params, inputs, errno, a, full_inputs)
+            else:
+                self._last[fid] = None
+                for w in writes:
+                    size += len(w[1])
             if inputs:
+                isize = 0
                 for b in inputs:
-                    size += len(b)
+                    isize += len(b)
+                size += isize
                 thr = self._thr
-                if thr is not None and size > thr and not full_inputs:
+                if thr is not None and isize > thr and not full_inputs:
                     inputs = _digested(inputs, thr)
-            for w in writes:
-                size += len(w[1])
             self._pack((fid, params, errno, inputs, writes))
         except (TypeError, ValueError, OverflowError, IndexError) as exc:
             self._pack_failed(exc)
@@ -278,6 +334,7 @@ class JournalWriter:
             fid = len(self._fmods)
             self._fmods.append(module)
             self._fkeys[(module, name)] = fid
+            self._last.append(None)
             self._pack((KIND_FN, fid, module, name))
             self._n += 1
             self._aux_objects += 1
