@@ -82,7 +82,6 @@ _R_MODIFY_FILE = _R_WRITE | _R_ALLOCATE | _R_FILESTAT_SET_SIZE
 _R_OPEN_FOR_WRITE = _R_MODIFY_FILE | _R_DATASYNC  # what wasi-libc's F_GETFL calls writing
 
 _F_APPEND = int(FdFlags.APPEND)
-_F_NONBLOCK = int(FdFlags.NONBLOCK)
 _F_ALL = int(FdFlags.APPEND | FdFlags.DSYNC | FdFlags.NONBLOCK | FdFlags.RSYNC | FdFlags.SYNC)
 
 _O_CREAT = int(OFlags.CREAT)
@@ -308,10 +307,6 @@ class WasiKernel:
                 if fileno is not None:
                     # Read the OS fd directly: Python-level buffering would hide
                     # data from poll_oneoff's select().
-                    if desc.flags & _F_NONBLOCK:
-                        ready, _, _ = select.select([fileno], [], [], 0)
-                        if not ready:
-                            raise WasiError(Errno.AGAIN, "stdin has no data")
                     return os.read(fileno, size)
                 read1 = getattr(stream, "read1", None)
                 out = read1(size) if read1 is not None else stream.read(size)
@@ -520,6 +515,9 @@ class WasiKernel:
 
     def fd_fdstat_set_flags(self, fd: int, flags: int) -> None:
         desc = self._desc(fd)
+        if desc.inode.kind is not _FILE:
+            # wasmtime: only regular files take status flags (stdio, directories: EBADF).
+            raise WasiError(Errno.BADF, "fdflags can only be set on regular files")
         self._need(desc, _R_FDSTAT_SET_FLAGS)
         if flags & ~_F_ALL:
             raise WasiError(Errno.INVAL, "unknown fdflags")
@@ -543,12 +541,12 @@ class WasiKernel:
 
     def fd_advise(self, fd: int, offset: int, length: int, advice: int) -> None:
         desc = self._desc(fd)
+        kind = desc.inode.kind
+        if kind is _PIPE or kind is _CHR:
+            raise WasiError(Errno.BADF, "no advice on streams")  # as wasmtime
         self._need(desc, _R_ADVISE)
         if advice not in Advice._value2member_map_:
             raise WasiError(Errno.INVAL, "bad advice")
-        kind = desc.inode.kind
-        if kind is _PIPE or kind is _CHR:
-            raise WasiError(Errno.SPIPE)
         # Advice is a hint; ignoring it is always correct.
 
     def fd_allocate(self, fd: int, offset: int, length: int) -> None:
@@ -567,7 +565,7 @@ class WasiKernel:
         desc = self._desc(fd)
         kind = desc.inode.kind
         if kind is _PIPE or kind is _CHR:
-            raise WasiError(Errno.INVAL, "cannot sync a pipe or device")
+            raise WasiError(Errno.BADF, "cannot sync a stream")  # as wasmtime
         self._need(desc, _R_SYNC | right)
         if desc.host_fd >= 0:
             try:
@@ -624,8 +622,10 @@ class WasiKernel:
 
     def fd_filestat_set_times(self, fd: int, atim: int, mtim: int, fst_flags: int) -> None:
         desc = self._desc(fd)
-        self._need(desc, _R_FILESTAT_SET_TIMES)
         a, m = self._times(fst_flags, atim, mtim)
+        if desc.inode.kind is _PIPE or desc.inode.kind is _CHR:
+            raise WasiError(Errno.BADF, "no times on streams")  # as wasmtime
+        self._need(desc, _R_FILESTAT_SET_TIMES)
         if a is None and m is None:
             return
         node = desc.inode
@@ -821,6 +821,9 @@ class WasiKernel:
             raise WasiError(Errno.NOENT)
         if res.parent is None:
             raise WasiError(Errno.INVAL, "cannot remove . or ..")
+        if res.trailing_slash and res.node.kind is _DIR:
+            # wasmtime refuses "dir/" (as "dir/."): EINVAL.
+            raise WasiError(Errno.INVAL, "trailing slash")
         self._tree.rmdir(res.parent, res.name, res.node)  # type: ignore[arg-type]
 
     def path_rename(self, fd: int, old_path: str, new_fd: int, new_path: str) -> None:
@@ -828,15 +831,15 @@ class WasiKernel:
         nd = self._dir(new_fd, _R_PATH_RENAME_TARGET)
         # wasmtime resolves the new path's directory first: its errors win.
         dst = self._tree.resolve(nd.inode, new_path, False)
+        if dst.parent is None:
+            raise WasiError(Errno.BUSY, "cannot rename onto . or ..")  # wasmtime: EBUSY
         src = self._tree.resolve(od.inode, old_path, False)
         if src.node is None:
             raise WasiError(Errno.NOENT)
         if src.parent is None:
-            raise WasiError(Errno.INVAL, "cannot rename . or ..")
+            raise WasiError(Errno.BUSY, "cannot rename . or ..")
         if src.trailing_slash and src.node.kind is not _DIR:
             raise WasiError(Errno.NOTDIR)
-        if dst.parent is None:
-            raise WasiError(Errno.INVAL if dst.node is not None else Errno.NOENT)
         if dst.trailing_slash and src.node.kind is not _DIR:
             raise WasiError(Errno.NOTDIR)
         self._tree.rename(src.parent, src.name, src.node, dst.parent, dst.name, dst.node)  # type: ignore[arg-type]

@@ -222,7 +222,17 @@ def test_set_size_allocate_advise_sync(k: WasiKernel) -> None:
     k.fd_sync(fd)
     k.fd_datasync(fd)
     k.fd_sync(3)
-    assert errno_of(k.fd_sync, 1) is Errno.INVAL
+    # streams: EBADF for sync, advice, times and status flags (as wasmtime)
+    for fn, args in [
+        (k.fd_sync, ()),
+        (k.fd_datasync, ()),
+        (k.fd_advise, (0, 1, 0)),
+        (k.fd_filestat_set_times, (1, 1, int(FstFlags.ATIM))),
+        (k.fd_fdstat_set_flags, (0,)),
+    ]:
+        assert errno_of(fn, 1, *args) is Errno.BADF
+    assert errno_of(k.fd_filestat_set_times, 1, 1, 1, int(FstFlags.ATIM | FstFlags.ATIM_NOW)) is Errno.INVAL
+    assert errno_of(k.fd_fdstat_set_flags, 3, 0) is Errno.BADF  # a directory
 
 
 def test_prestat(k: WasiKernel) -> None:
