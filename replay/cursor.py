@@ -106,6 +106,13 @@ class JournalCursor:
         for _ in self._entries:
             pass
 
+    def guarded_peek(self) -> SyscallEntry | None:
+        """``peek`` with journal errors wrapped for use inside a host call."""
+        try:
+            return self.peek()
+        except JournalError as exc:
+            raise JournalAbort(exc) from exc
+
     def guarded_next(self) -> SyscallEntry | None:
         """``next_syscall`` with journal errors wrapped for use inside a host call."""
         try:

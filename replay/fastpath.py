@@ -112,10 +112,7 @@ class FastReplay:
         cursor = self._cursor
         entry = cursor._peeked
         if entry is None:
-            try:
-                entry = cursor.peek()
-            except Exception:  # noqa: BLE001 - the normal path reports it properly
-                return None
+            entry = cursor.guarded_peek()  # a damaged journal stops the run here
             if entry is None:
                 return None
         name = entry.name

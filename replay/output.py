@@ -83,9 +83,14 @@ class StdioTracker:
         stream = self._streams.get(target)
         if stream is None:
             return
-        stream.write(data)
-        if target == 2:
-            stream.flush()
+        try:
+            stream.write(data)
+            if target == 2:
+                stream.flush()
+        except OSError:
+            # e.g. ``replay | head`` closed the pipe: the guest must still see
+            # the recorded answers, so the replay goes on without this stream
+            self._streams[target] = None
 
     def flush(self) -> None:
         for stream in self._streams.values():

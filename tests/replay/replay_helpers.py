@@ -51,13 +51,17 @@ def read_all(journal: Path) -> tuple[JournalHeader, bytes | None, list[Entry]]:
 
 
 def rewrite_journal(src: Path, dst: Path,
-                    transform: Callable[[list[Entry]], list[Entry]]) -> Path:
+                    transform: Callable[[list[Entry]], list[Entry]],
+                    *, flush_every: int | None = None) -> Path:
     """Copy ``src`` to ``dst`` with its entries passed through ``transform``
-    (a way to fabricate journals that a guest cannot match)."""
+    (a way to fabricate journals that a guest cannot match); ``flush_every``
+    cuts a frame every that many entries."""
     header, module, entries = read_all(src)
     with JournalWriter(dst, header, module=module, input_hash_threshold=None,
                        background=False) as w:
-        for e in transform(entries):
+        for n, e in enumerate(transform(entries)):
+            if flush_every and n and n % flush_every == 0:
+                w.flush()
             if isinstance(e, SyscallEntry):
                 assert all(isinstance(i, bytes) for i in e.inputs), "digests not supported"
                 w.write_syscall(e.module, e.name, e.params, list(e.inputs), e.errno,

@@ -64,3 +64,24 @@ def test_journal_without_module_needs_module_option(
     assert b"--module" in proc.stderr and proc.stderr.count(b"\n") == 1
     proc = wasi_rr("replay", "--module", guest("exit_code"), rec.journal, cwd=tmp_path)
     assert proc.returncode == 9 and b"warning" not in proc.stderr
+
+
+def test_journal_truncated_mid_run_stops_with_journal_error(
+        guest: Callable[[str], Path], tmp_path: Path) -> None:
+    """Entries in many small frames, the file cut in the middle: the guest runs
+    through the intact frames, then the replay stops with JournalTruncated
+    (not a divergence), also when the fast path is the one reading ahead."""
+    from replay_helpers import rewrite_journal
+
+    rec = record_guest(guest("bench_clock"), tmp_path / "clk.wrr", args=["300"])
+    framed = rewrite_journal(rec.journal, tmp_path / "framed.wrr", lambda e: e,
+                             flush_every=8)
+    assert replay(framed, stdout=BytesIO(), stderr=BytesIO()).divergence is None
+    data = framed.read_bytes()
+    cut = tmp_path / "cut.wrr"
+    cut.write_bytes(data[:len(data) - 300])  # a few of the ~40 small frames lost
+    with pytest.raises(JournalTruncated) as info:
+        replay(cut, stdout=BytesIO(), stderr=BytesIO())
+    assert info.value.entries > 20  # the guest ran through the intact frames
+    proc = wasi_rr("replay", cut, cwd=tmp_path)
+    assert proc.returncode == ExitStatus.JOURNAL_ERROR and b"truncated" in proc.stderr
