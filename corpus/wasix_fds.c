@@ -56,6 +56,8 @@ int main(int argc, char **argv) {
     printf("pipe read: %zd [%s]\n", read(rd, buf, sizeof buf - 1), buf);
     errno = 0;
     printf("write to read end: %zd %s\n", write(rd, "x", 1), errname(errno));
+    errno = 0;
+    printf("lseek on a pipe: %lld %s(%d)\n", (long long)lseek(rd, 0, SEEK_CUR), errname(errno), errno);
     close(wr);
     printf("read after writer closed (EOF): %zd\n", read(rd, buf, sizeof buf));
     close(rd);

@@ -82,15 +82,17 @@ class Errno(enum.IntEnum):
     PERM = 63
     PIPE = 64
     PROTO = 65
-    RANGE = 66
-    ROFS = 67
-    SPIPE = 68
-    SRCH = 69
-    STALE = 70
-    TIMEDOUT = 71
-    TXTBSY = 72
-    XDEV = 73
-    NOTCAPABLE = 74
+    PROTONOSUPPORT = 66
+    PROTOTYPE = 67
+    RANGE = 68
+    ROFS = 69
+    SPIPE = 70
+    SRCH = 71
+    STALE = 72
+    TIMEDOUT = 73
+    TXTBSY = 74
+    XDEV = 75
+    NOTCAPABLE = 76
 
 
 class WasiError(Exception):

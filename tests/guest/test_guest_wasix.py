@@ -32,6 +32,7 @@ fd_pipe: OK distinct=1
 pipe write: 16
 pipe read: 16 [through the pipe]
 write to read end: -1 EBADF
+lseek on a pipe: -1 ESPIPE(70)
 read after writer closed (EOF): 0
 """
 
