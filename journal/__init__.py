@@ -11,11 +11,13 @@ from .entries import (
     Entry,
     Event,
     ExitEvent,
+    ForkEvent,
     Input,
     InputDigest,
     JournalHeader,
     Preopen,
     PreopenMode,
+    SnapshotEvent,
     StartEvent,
     SyscallEntry,
     TrapEvent,
@@ -32,7 +34,7 @@ from .writer import JournalWriter
 
 __all__ = [
     "FORMAT_MAJOR", "FORMAT_MINOR", "Entry", "Event", "ExitEvent", "Input", "InputDigest",
-    "JournalHeader", "Preopen", "PreopenMode", "StartEvent", "SyscallEntry", "TrapEvent",
+    "JournalHeader", "Preopen", "PreopenMode", "SnapshotEvent", "ForkEvent", "StartEvent", "SyscallEntry", "TrapEvent",
     "JournalCorrupt", "JournalError", "JournalTruncated", "JournalVersionError",
     "JournalWriteError", "JournalReader", "JournalStats", "open_journal", "JournalWriter",
 ]

@@ -30,7 +30,9 @@ import msgpack
 from .entries import (
     Entry,
     ExitEvent,
+    ForkEvent,
     InputDigest,
+    SnapshotEvent,
     StartEvent,
     SyscallEntry,
     TrapEvent,
@@ -45,6 +47,8 @@ KIND_CTX = "ctx"
 KIND_START = "start"
 KIND_EXIT = "exit"
 KIND_TRAP = "trap"
+KIND_SNAPSHOT = "snap"
+KIND_FORK = "fork"
 
 
 def digest_ext(data: bytes) -> msgpack.ExtType:
@@ -66,7 +70,8 @@ def _ext_hook(code: int, data: bytes) -> Any:
     raise ValueError(f"unknown msgpack ext type {code}")
 
 
-def event_to_wire(event: StartEvent | ExitEvent | TrapEvent) -> list[Any]:
+def event_to_wire(event: StartEvent | ExitEvent | TrapEvent | SnapshotEvent | ForkEvent
+                  ) -> list[Any]:
     """Encode an event as ``[kind, {fields}]`` (maps so minor versions can add keys)."""
     if isinstance(event, StartEvent):
         return [KIND_START, {"pid": event.pid, "argv": list(event.argv),
@@ -77,7 +82,15 @@ def event_to_wire(event: StartEvent | ExitEvent | TrapEvent) -> list[Any]:
     if isinstance(event, TrapEvent):
         return [KIND_TRAP, {"pid": event.pid, "message": event.message,
                             "elapsed_ns": event.elapsed_ns}]
-    raise TypeError(f"not a journal event: {event!r}")
+    if isinstance(event, SnapshotEvent):
+        return [KIND_SNAPSHOT, {"pid": event.pid, "id": event.id, "seq": event.seq,
+                                "trigger": event.trigger, "snapshot": event.snapshot,
+                                "fs": event.fs, "base": event.base,
+                                "module_sha256": event.module_sha256,
+                                "time_unix_ns": event.time_unix_ns, "extra": event.extra}]
+    if isinstance(event, ForkEvent):
+        return [KIND_FORK, {"pid": event.pid, "child": event.child, "seq": event.seq}]
+    raise TypeError(f"not a journal event: {event!r:.80}")
 
 
 class FrameDecodeError(Exception):
@@ -178,5 +191,13 @@ class FrameDecoder:
         if kind == KIND_TRAP:
             m = obj[1]
             return TrapEvent(m["pid"], m["message"], m.get("elapsed_ns", 0))
+        if kind == KIND_SNAPSHOT:
+            m = obj[1]
+            return SnapshotEvent(m["pid"], m["id"], m["seq"], m["trigger"], m["snapshot"],
+                                 m["fs"], m.get("base"), m.get("module_sha256", ""),
+                                 m.get("time_unix_ns", 0), dict(m.get("extra") or {}))
+        if kind == KIND_FORK:
+            m = obj[1]
+            return ForkEvent(m["pid"], m["child"], m.get("seq", 0))
         self.skipped += 1
         return None

@@ -15,7 +15,7 @@ from typing import Any, Union
 
 FORMAT_MAJOR = 1
 """Bumped when an old reader would misread a new file (it then refuses it)."""
-FORMAT_MINOR = 0
+FORMAT_MINOR = 1
 """Bumped when new entry kinds/fields appear that old readers may safely skip."""
 
 
@@ -148,5 +148,40 @@ class TrapEvent:
     elapsed_ns: int = 0
 
 
-Event = Union[StartEvent, ExitEvent, TrapEvent]
-Entry = Union[SyscallEntry, StartEvent, ExitEvent, TrapEvent]
+@dataclass(frozen=True, slots=True)
+class SnapshotEvent:
+    """A snapshot of process ``pid`` stopped before its syscall ``seq`` (minor 1).
+
+    ``snapshot`` is the host's serialized ``Snapshot`` (memory, globals,
+    asyncify stack, interrupted call), its memory a delta against snapshot
+    ``base`` of the same journal (None: a full image); ``fs`` is the frozen
+    ``WasiFs`` family. The journal does not interpret either blob: they are
+    produced and read by ``wasi_rr.host``. ``trigger`` says why it was taken
+    (``every``, ``stdin``, ``exit``, ``signal``...).
+    """
+
+    pid: int
+    id: int
+    seq: int
+    trigger: str
+    snapshot: bytes
+    fs: bytes
+    base: int | None = None
+    module_sha256: str = ""
+    """SHA-256 of the instrumented module the snapshot belongs to."""
+    time_unix_ns: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Producer-defined fields (e.g. pids of the processes frozen with ``fs``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ForkEvent:
+    """Process ``pid`` forked ``child`` at its syscall ``seq`` (WASIX ``proc_fork``; minor 1)."""
+
+    pid: int
+    child: int
+    seq: int = 0
+
+
+Event = Union[StartEvent, ExitEvent, TrapEvent, SnapshotEvent, ForkEvent]
+Entry = Union[SyscallEntry, StartEvent, ExitEvent, TrapEvent, SnapshotEvent, ForkEvent]

@@ -360,6 +360,15 @@ class JournalWriter:
         self._last_check = now
         self._raise_pending()
 
+    def set_process(self, pid: int, next_seq: int) -> None:
+        """Make the following syscalls belong to process ``pid``, starting at ``next_seq``
+        (a ``ctx`` entry; several processes interleave their syscalls this way)."""
+        self._check_open()
+        if pid != self._pid or next_seq != self._seq:
+            self._pid = pid
+            self._set_seq(next_seq)
+            self._seq = next_seq
+
     # -- events -----------------------------------------------------------------------
     def write_event(self, event: Any) -> None:
         """Append a process event (start, exit, trap); each one is written out at once."""
