@@ -571,3 +571,50 @@ def test_exit_status_at_or_above_126(
     assert (ours.exit_code, ours.trapped) == (status, False)
     assert ours.stdout == reference.stdout == f"exiting with {status}\n".encode()
     assert ours.stderr == reference.stderr == b"to stderr before exit\n"
+
+
+CROSS_REFERENCE = """\
+rename file across preopens: ok
+rename dir across preopens: ok
+link across preopens: ok
+symlink pointing into the other preopen: ok
+open symlink into other preopen: EPERM
+/a: linkme sl
+/b: dir file linked
+"""
+
+CROSS_WASI_RR = """\
+rename file across preopens: EXDEV(75)
+rename dir across preopens: EXDEV(75)
+link across preopens: EXDEV(75)
+symlink pointing into the other preopen: ok
+open symlink into other preopen: EPERM
+/a: dir file linkme sl
+/b:
+"""
+
+
+@pytest.mark.parametrize("second", ["dir", "tmpfs"])
+def test_rename_and_link_across_preopens(
+    second: str, guest: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """A deliberate difference (docs/wasifs.md): every wasi-rr mount is its own
+    device, so rename/link between preopens is EXDEV, as between POSIX mount points;
+    wasmtime's preopens of one host filesystem allow it. A symlink into another
+    preopen is never followed by either host."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    inv = Invocation(guest("cross_mount"), args=["/a", "/b"], dirs=[(a, "/a")])
+    if second == "dir":
+        inv.dirs.append((b, "/b"))
+    else:
+        inv.tmpfs.append("/b")
+    ref_scratch, rr_scratch = tmp_path / "ref", tmp_path / "rr"
+    ref_scratch.mkdir()
+    rr_scratch.mkdir()
+    reference = run_reference(inv, ref_scratch)
+    ours = run_wasi_rr(inv, rr_scratch)
+    assert reference.stdout.decode() == CROSS_REFERENCE
+    assert ours.stdout.decode() == CROSS_WASI_RR
+    assert (ours.exit_code, ours.trapped) == (reference.exit_code, reference.trapped) == (0, False)
