@@ -52,12 +52,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "manifest.toml; rewrite: re-record every trace in a manifest")
 
 
+_DIRS_KEY = pytest.StashKey[list[Path]]()
+
+
 def _trace_dirs(config: pytest.Config) -> list[Path]:
-    try:
-        dirs = config.getini(INI_TRACES)
-    except ValueError:
-        return []
-    return [Path(d).resolve() for d in dirs]
+    """The configured trace directories, resolved once per session."""
+    cached = config.stash.get(_DIRS_KEY, None)
+    if cached is None:
+        try:
+            dirs = config.getini(INI_TRACES)
+        except ValueError:
+            dirs = []
+        cached = config.stash[_DIRS_KEY] = [Path(d).resolve() for d in dirs]
+    return cached
 
 
 def _in_trace_dirs(path: Path, config: pytest.Config) -> bool:
@@ -71,7 +78,7 @@ def _mode(config: pytest.Config) -> RecordMode:
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     config = parent.config
-    if not _in_trace_dirs(file_path, config):
+    if file_path.suffix not in (".wrr", ".toml") or not _in_trace_dirs(file_path, config):
         return None
     if file_path.suffix == ".wrr" and not file_path.name.startswith("."):
         return TraceFile.from_parent(parent, path=file_path)
