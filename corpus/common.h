@@ -47,6 +47,22 @@ static const char *errname(int e) {
     case EILSEQ: return "EILSEQ";
     case ENOTTY: return "ENOTTY";
     case EOVERFLOW: return "EOVERFLOW";
+    case EPIPE: return "EPIPE";
+    case EROFS: return "EROFS";
+    case ENOMEM: return "ENOMEM";
+    case ENFILE: return "ENFILE";
+    case ENOBUFS: return "ENOBUFS";
+    case EINTR: return "EINTR";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case ETXTBSY: return "ETXTBSY";
+    case ENODEV: return "ENODEV";
+    case ECHILD: return "ECHILD";
+    case ESRCH: return "ESRCH";
+    case EDOM: return "EDOM";
+    case EPROTO: return "EPROTO";
+    case ENOTSOCK: return "ENOTSOCK";
+    case ECONNRESET: return "ECONNRESET";
+    case EDEADLK: return "EDEADLK";
     default: return "E?";
     }
 }
