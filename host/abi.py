@@ -297,13 +297,12 @@ _SIGNATURE_LIST: Final[tuple[Signature, ...]] = (
     _sig("fd_dup2", _fd(), _u32("min_result_fd"), _u32("cloexec"), _out("ret_fd", _U.U32),
          module=WASIX),
     _sig("fd_pipe", _out("ret_fd0", _U.U32), _out("ret_fd1", _U.U32), module=WASIX),
-    _sig("proc_fork", _u32("copy_memory"), _out("ret_pid", _U.U32), module=WASIX,
-         implemented=False),
+    # processes: answered by a host.procs.ProcessGroup (fork = asyncify snapshot)
+    _sig("proc_fork", _u32("copy_memory"), _out("ret_pid", _U.U32), module=WASIX),
     _sig("proc_join", Param("option_pid", _I32, Role.INOUT, out=_U.OPTION_PID),
-         _u32("join_flags"), _out("ret_join_status", _U.JOIN_STATUS), module=WASIX,
-         implemented=False),
-    _sig("proc_id", _out("ret_pid", _U.U32), module=WASIX, implemented=False),
-    _sig("proc_parent", _u32("pid"), _out("ret_pid", _U.U32), module=WASIX, implemented=False),
+         _u32("join_flags"), _out("ret_join_status", _U.JOIN_STATUS), module=WASIX),
+    _sig("proc_id", _out("ret_pid", _U.U32), module=WASIX),
+    _sig("proc_parent", _u32("pid"), _out("ret_pid", _U.U32), module=WASIX),
 )
 
 SIGNATURES: Final[dict[tuple[str, str], Signature]] = {s.key: s for s in _SIGNATURE_LIST}

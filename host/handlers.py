@@ -675,6 +675,56 @@ def _fd_pipe(k: Any, mem: GuestMemory, p: Params, d: Decoded) -> int:
     return _OK
 
 
+# WASIX processes: the kernel must be a ``host.procs.ProcKernel`` (a process group
+# answers them); a plain kernel has no such methods and the call fails with NOSYS.
+
+OPTION_PID: Final = struct.Struct("<B3xI")
+JOIN_STATUS: Final = struct.Struct("<B3xI")
+JOIN_STATUS_NOTHING: Final = 0
+JOIN_STATUS_EXIT_NORMAL: Final = 1
+
+
+def _proc_method(k: Any, name: str) -> Callable[..., Any]:
+    method = getattr(k, name, None)
+    if method is None:
+        raise WasiError(Errno.NOSYS, f"{name} needs a process group")
+    return method  # type: ignore[no-any-return]
+
+
+def _proc_fork(k: Any, mem: GuestMemory, p: Params, d: Decoded) -> int:
+    mem.put(p[1], U32, _proc_method(k, "proc_fork")(bool(p[0])))
+    return _OK
+
+
+def _proc_id(k: Any, mem: GuestMemory, p: Params, d: Decoded) -> int:
+    mem.put(p[0], U32, _proc_method(k, "proc_id")())
+    return _OK
+
+
+def _proc_parent(k: Any, mem: GuestMemory, p: Params, d: Decoded) -> int:
+    mem.put(p[1], U32, _proc_method(k, "proc_parent")(p[0]))
+    return _OK
+
+
+def _decode_join(mem: GuestMemory, p: Params) -> Decoded:
+    tag, pid = OPTION_PID.unpack(mem.read(p[0], OPTION_PID.size))
+    if tag not in (0, 1):
+        raise WasiError(Errno.INVAL, f"invalid OptionPid tag {tag}")
+    mem.check(p[2], JOIN_STATUS.size)
+    return (pid if tag else None,)
+
+
+def _proc_join(k: Any, mem: GuestMemory, p: Params, d: Decoded) -> int:
+    joined = _proc_method(k, "proc_join")(d[0], p[1])
+    if joined is None:
+        mem.put(p[2], JOIN_STATUS, JOIN_STATUS_NOTHING, 0)
+        return _OK
+    pid, status = joined
+    mem.put(p[0], OPTION_PID, 1, pid)
+    mem.put(p[2], JOIN_STATUS, JOIN_STATUS_EXIT_NORMAL, status & 0xFFFF_FFFF)
+    return _OK
+
+
 H = Handler
 PREVIEW1_HANDLERS: Final[dict[str, Handler]] = {
     "args_get": H(_none, _args_get),
@@ -729,4 +779,8 @@ WASIX_HANDLERS: Final[dict[str, Handler]] = {
     "fd_dup": H(_check_out(4, 1), _fd_dup),
     "fd_dup2": H(_check_out(4, 3), _fd_dup2),
     "fd_pipe": H(_decode_two_u32_outs, _fd_pipe),
+    "proc_fork": H(_check_out(4, 1), _proc_fork),
+    "proc_join": H(_decode_join, _proc_join),
+    "proc_id": H(_check_out(4, 0), _proc_id),
+    "proc_parent": H(_check_out(4, 1), _proc_parent),
 }

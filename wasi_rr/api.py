@@ -15,12 +15,15 @@ from typing import BinaryIO
 
 from wasmtime import Engine, Module
 
-from .errors import ConfigError
+from .errors import ConfigError, ModuleError
 from .host.adapter import HostAdapter, SyscallObserver
 from .host.hostdir import MountError, MountMode
+from .host.instrument import InstrumentationError, InstrumentedModule, instrument
 from .host.kernel import WasiKernel
+from .host.procs import ProcessEvents, ProcessGroup, SnapshotPolicy, needs_procs
 from .host.process import (
     ModuleCache,
+    Outcome,
     Process,
     compile_module,
     default_cache_dir,
@@ -32,7 +35,7 @@ from .host.sources import Clock, RandomSource
 from .host.wasifs import MountSpec, WasiFs
 
 __all__ = ["DirMount", "MountMode", "RunConfig", "RunResult", "run", "build_kernel",
-           "load_module"]
+           "load_module", "SnapshotPolicy", "instrument_module", "make_group", "run_group"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,11 @@ class RunConfig:
     interruptible: bool = False
     """Let Ctrl-C (SIGINT) stop a guest even inside pure wasm loops (the CLI
     sets it; costs epoch checks in the compiled code). Main thread only."""
+    snapshots: SnapshotPolicy = field(default_factory=SnapshotPolicy)
+    """When to snapshot (empty: never). Any trigger makes the run use the
+    asyncify-instrumented module (docs/snapshots.md)."""
+    process_events: ProcessEvents | None = None
+    """Receives snapshots, forks and process switches (the journal recorder)."""
 
 
 @dataclass(frozen=True)
@@ -125,14 +133,68 @@ def load_module(config: RunConfig, engine: Engine) -> tuple[bytes, Module]:
     return wasm, compile_module(engine, wasm, name=str(path), cache=cache)
 
 
+def instrument_module(wasm: bytes, config: RunConfig, engine: Engine
+                      ) -> tuple[InstrumentedModule, Module]:
+    """The asyncify-instrumented module (cached on disk) and its compiled form.
+
+    ``ModuleError`` (one line) when the module cannot be instrumented."""
+    cache_root = config.cache_dir if config.cache_dir is not None else default_cache_dir()
+    try:
+        im = instrument(wasm, cache_dir=cache_root / "asyncify", use_cache=config.use_cache)
+    except InstrumentationError as e:
+        raise ModuleError(f"{config.module}: {e}") from None
+    cache = ModuleCache(cache_root) if config.use_cache else None
+    return im, compile_module(engine, im.wasm, name=str(config.module), cache=cache)
+
+
+def make_group(config: RunConfig, engine: Engine, wasm: bytes) -> ProcessGroup:
+    """A process group running ``config``'s module instrumented."""
+    im, module = instrument_module(wasm, config, engine)
+    observer = config.observer
+    return ProcessGroup(engine, im, module, policy=config.snapshots,
+                        events=config.process_events,
+                        observer_for=lambda pid: observer,
+                        trap_unknown_imports=config.trap_unknown_imports,
+                        name=str(config.module))
+
+
+def run_group(config: RunConfig, engine: Engine, group: ProcessGroup,
+              kernel: WasiKernel) -> RunResult:
+    """Run a group whose first process is already spawned on ``kernel``."""
+    try:
+        with interrupt_on_sigint(engine):
+            outcome: Outcome = group.run()
+    finally:
+        _flush(config.stdout if config.stdout is not None else sys.stdout.buffer)
+        _flush(config.stderr if config.stderr is not None else sys.stderr.buffer)
+        for proc in group.procs.values():
+            proc.kernel.fs.close()
+        kernel.fs.close()
+        kernel.fs.close_mounts()
+    return RunResult(outcome.exit_code, outcome.trap, outcome.host_error)
+
+
 def run(config: RunConfig) -> RunResult:
     """Run a WASI command to completion.
 
     Raises ``WasiRrError`` subclasses for the user's mistakes (unreadable or
     invalid module, bad mount, unknown imports); a guest trap is a result.
+    Snapshots (``config.snapshots``) and WASIX processes run the module
+    asyncify-instrumented in a ``ProcessGroup``; everything else takes the
+    adapter's fast path.
     """
     engine = make_engine(interruptible=config.interruptible)
-    _, module = load_module(config, engine)
+    wasm, module = load_module(config, engine)
+    if config.snapshots or needs_procs(module):
+        group = make_group(config, engine, wasm)
+        kernel = build_kernel(config)
+        try:
+            group.spawn(kernel)
+        except BaseException:
+            kernel.fs.close()
+            kernel.fs.close_mounts()
+            raise
+        return run_group(config, engine, group, kernel)
     kernel = build_kernel(config)
     try:
         adapter = HostAdapter.live(kernel, observer=config.observer,

@@ -159,7 +159,10 @@ def record(config: RunConfig, journal_path: str | os.PathLike[str], *,
     t0 = time.monotonic_ns()
     try:
         writer.write_event(StartEvent(PID, tuple(header.argv), time.time_ns()))
-        result = run(replace(config, observer=observer))
+        from .snapshots import JournalProcessEvents  # snapshots, forks (docs/snapshots.md)
+
+        result = run(replace(config, observer=observer,
+                             process_events=JournalProcessEvents(writer)))
         elapsed = time.monotonic_ns() - t0
         if writer.failed is None:
             if result.trap is not None:
@@ -191,7 +194,9 @@ def _record_main(args: Any) -> int:
 
             raise ConfigError(f"bad --meta {spec!r}: expected KEY=VALUE")
         meta[key] = value
-    config = config_from_args(args)
+    from .snapshots import policy_from_args
+
+    config = config_from_args(args, snapshots=policy_from_args(args))
     result = record(config, args.output, embed_module=not args.no_embed_module,
                     redact_env=args.redact_env, meta=meta,
                     input_hash_threshold=None if args.full_inputs else args.hash_inputs_over)
@@ -221,6 +226,9 @@ def add_record_parser(subparsers: Any) -> Any:
                              f"{DEFAULT_INPUT_HASH_THRESHOLD}; stdout/stderr always in full)")
     parser.add_argument("--full-inputs", action="store_true",
                         help="store every guest buffer in full")
+    from .snapshots import add_snapshot_options
+
+    add_snapshot_options(parser)
     add_run_options(parser)
     parser.set_defaults(func=_record_main)
     return parser

@@ -26,7 +26,8 @@ def test_table_covers_preview1_and_wasix() -> None:
     assert {n for m, n in SIGNATURES if m == WASIX} == {
         "fd_dup", "fd_dup2", "fd_pipe", "proc_fork", "proc_join", "proc_id", "proc_parent"}
     implemented = {n for (m, n), s in SIGNATURES.items() if m == WASIX and s.implemented}
-    assert implemented == {"fd_dup", "fd_dup2", "fd_pipe"}
+    assert implemented == {"fd_dup", "fd_dup2", "fd_pipe", "proc_fork", "proc_join", "proc_id",
+                           "proc_parent"}
 
 
 def test_pointer_params_name_existing_lengths() -> None:

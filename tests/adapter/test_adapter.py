@@ -247,7 +247,7 @@ def test_not_a_command() -> None:
 UNKNOWN = """(module
   (import "env" "foo" (func $foo))
   (import "wasi_snapshot_preview1" "no_such_call" (func $bar (param i32) (result i32)))
-  (import "wasix_32v1" "proc_fork" (func $fork (param i32 i32) (result i32)))
+  (import "wasix_32v1" "proc_exec" (func $fork (param i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "sched_yield" (func $y (result i32)))
   (memory (export "memory") 1)
   (func (export "_start") (drop (call $y)) CALL))"""
@@ -257,8 +257,8 @@ def test_unknown_imports_listed_in_one_error() -> None:
     with pytest.raises(UnknownImportsError) as info:
         run_wat(UNKNOWN.replace("CALL", ""), FakeKernel())
     assert info.value.imports == ["env::foo", "wasi_snapshot_preview1::no_such_call",
-                                  "wasix_32v1::proc_fork"]
-    assert "env::foo, wasi_snapshot_preview1::no_such_call, wasix_32v1::proc_fork" in str(info.value)
+                                  "wasix_32v1::proc_exec"]
+    assert "env::foo, wasi_snapshot_preview1::no_such_call, wasix_32v1::proc_exec" in str(info.value)
 
 
 def test_trap_unknown_imports() -> None:

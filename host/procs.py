@@ -1,0 +1,514 @@
+"""Guests run on the asyncify-instrumented module: snapshots, resume and WASIX fork.
+
+Plain ``run`` keeps the adapter's fast path and never pays for this module.
+When a run asks for snapshots, is a resume, or imports WASIX ``proc_*``, it
+runs here instead: one ``GuestProc`` per guest process (its own store,
+instance, kernel view and ``SnapshotController``), driven by a
+``ProcessGroup`` that runs exactly one process at a time.
+
+Everything happens at syscall boundaries, through the adapter's interceptor
+seam (``ProcInterceptor.before_call``):
+
+* **snapshot** (``SnapshotPolicy`` triggers): unwind at the call, capture,
+  hand the capture to ``ProcessEvents.on_snapshot``, rewind the same instance
+  and let the call proceed.  No syscall is added or repeated, so the journal's
+  syscall stream is the one of a run without snapshots.
+* **fork** (``proc_fork``): unwind, capture; the child is a fresh instance
+  restored from the capture, its kernel ``parent.kernel.fork()``; both rewind
+  into the re-issued ``proc_fork``, which answers 0 in the child and the
+  child's pid in the parent.
+* **blocking** (``proc_join`` of a running child, ``fd_read`` of an empty pipe
+  with writers, ``fd_write`` to a full pipe with readers): if another process
+  can run, the caller is unwound and parked until its condition clears.
+
+Scheduling is deterministic: after a fork the child runs first until it
+blocks or exits, then the next runnable process in pid order; a parked
+process resumes as soon as it is picked and its condition has cleared.  When
+every live process is blocked (a deadlock), the lowest pid's call proceeds and
+the kernel answers it as in a single process (``EAGAIN`` on the pipe,
+``EDEADLK`` for a join).
+"""
+
+from __future__ import annotations
+
+import enum
+import signal
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+
+from wasmtime import Engine, Module
+
+from ..exitcodes import ExitStatus
+from .abi import WASIX, Signature, SyscallRecord
+from .adapter import HostAdapter, SyscallObserver
+from .fdtable import PIPE_READ, PIPE_WRITE
+from .instrument import InstrumentedModule
+from .kernel import WasiKernel
+from .memory import GuestMemory
+from .process import Outcome, Process
+from .snapshot import InterruptedCall, Phase, Snapshot, SnapshotController, SnapshotError
+from .wasi_types import Errno, FdFlags, WasiError
+
+__all__ = [
+    "Trigger", "SnapshotPolicy", "Capture", "ProcessEvents", "NoEvents", "ProcKernel",
+    "GuestProc", "ProcessGroup", "PROC_IMPORTS", "needs_procs", "FIRST_PID",
+]
+
+FIRST_PID: Final = 1
+PROC_IMPORTS: Final = frozenset({"proc_fork", "proc_join", "proc_id", "proc_parent"})
+JOIN_NONBLOCKING: Final = 1
+_OPTION_PID: Final = struct.Struct("<B3xI")
+
+
+def needs_procs(module: Module) -> bool:
+    """True when the module imports WASIX process calls (it must run in a group)."""
+    return any(imp.module == WASIX and imp.name in PROC_IMPORTS for imp in module.imports)
+
+
+class Trigger(str, enum.Enum):
+    """Why a snapshot was taken (journaled as its value)."""
+
+    EVERY = "every"
+    STDIN = "stdin"
+    EXIT = "exit"
+    SIGNAL = "signal"
+
+
+class _Stop(str, enum.Enum):
+    """Internal unwind reasons that are not snapshots."""
+
+    FORK = "fork"
+    BLOCK = "block"
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotPolicy:
+    """When to snapshot a running guest (all at syscall boundaries).
+
+    ``every``: before every N-th syscall (seq N, 2N, ...); ``on_stdin``: before
+    the first read of fd 0; ``on_exit``: before ``proc_exit`` (a guest that
+    returns from ``_start`` crosses no syscall at its end and gets none);
+    ``on_signal``: at the first syscall after SIGUSR1 reached wasi-rr.
+    Snapshots are only taken while a single process exists.
+    """
+
+    every: int = 0
+    on_stdin: bool = False
+    on_exit: bool = False
+    on_signal: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.every or self.on_stdin or self.on_exit or self.on_signal)
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """One snapshot as handed to ``ProcessEvents.on_snapshot``."""
+
+    pid: int
+    seq: int
+    """The interrupted syscall's sequence number (it has not been performed)."""
+    trigger: Trigger
+    snapshot: Snapshot
+    fs: bytes
+    """The process's ``WasiFs.freeze()`` at the same instant."""
+
+
+class ProcessEvents(Protocol):
+    """What a group reports (the journal recorder implements it)."""
+
+    def on_snapshot(self, capture: Capture) -> None: ...
+
+    def on_fork(self, parent: int, child: int, seq: int, argv: list[bytes]) -> None: ...
+
+    def on_switch(self, pid: int, next_seq: int) -> None:
+        """The next observed syscall is ``next_seq`` of ``pid`` (several processes)."""
+
+    def on_exit(self, pid: int, outcome: Outcome) -> None:
+        """A process other than the first ended (the caller reports the first one)."""
+
+
+class NoEvents:
+    """``ProcessEvents`` that ignores everything."""
+
+    def on_snapshot(self, capture: Capture) -> None:
+        pass
+
+    def on_fork(self, parent: int, child: int, seq: int, argv: list[bytes]) -> None:
+        pass
+
+    def on_switch(self, pid: int, next_seq: int) -> None:
+        pass
+
+    def on_exit(self, pid: int, outcome: Outcome) -> None:
+        pass
+
+
+class ProcKernel(WasiKernel):
+    """A ``WasiKernel`` that also answers the WASIX process calls of one process.
+
+    Built by adopting a configured kernel (``adopt``) so all WASI state stays
+    the kernel's; only ``proc_*`` are added, answered from the group.
+    """
+
+    proc: GuestProc
+
+    @classmethod
+    def adopt(cls, kernel: WasiKernel) -> ProcKernel:
+        pk = cls.__new__(cls)
+        pk.__dict__.update(kernel.__dict__)
+        return pk
+
+    def proc_fork(self, copy_memory: bool) -> int:
+        answer = self.proc.fork_answer
+        if answer is None:  # only reachable if the call was not intercepted
+            raise WasiError(Errno.NOSYS, "proc_fork outside a process group")
+        self.proc.fork_answer = None
+        return answer
+
+    def proc_id(self) -> int:
+        return self.proc.pid
+
+    def proc_parent(self, pid: int) -> int:
+        group = self.proc.group
+        target = group.procs.get(pid)
+        if target is None:
+            raise WasiError(Errno.SRCH, f"no process {pid}")
+        return target.ppid
+
+    def proc_join(self, pid: int | None, flags: int) -> tuple[int, int] | None:
+        """Reap an exited child (``pid`` or any): ``(pid, exit status)``, or
+        None when none has exited and ``flags`` say not to wait."""
+        group = self.proc.group
+        children = group.children_of(self.proc.pid, pid)
+        if not children:
+            raise WasiError(Errno.CHILD, "no such child")
+        for child in children:
+            if child.outcome is not None:
+                child.reaped = True
+                return child.pid, child.outcome.exit_code
+        if flags & JOIN_NONBLOCKING:
+            return None
+        raise WasiError(Errno.DEADLK, "every process is blocked")
+
+
+@dataclass(eq=False)
+class GuestProc:
+    """One guest process of a group."""
+
+    group: ProcessGroup
+    pid: int
+    ppid: int
+    kernel: ProcKernel
+    adapter: HostAdapter
+    process: Process
+    ctl: SnapshotController
+    interceptor: ProcInterceptor
+    argv: list[bytes] = field(default_factory=list)
+    resume: Snapshot | None = None
+    """Set while the process is unwound: continuing it means rewinding this."""
+    fork_answer: int | None = None
+    blocked: Callable[[], bool] | None = None
+    """While parked on a blocking call: returns True as long as it would still block."""
+    forced: bool = False
+    """Deadlock: let the next (parked) call proceed whatever it would do."""
+    outcome: Outcome | None = None
+    reaped: bool = False
+
+    @property
+    def live(self) -> bool:
+        return self.outcome is None
+
+    def runnable(self) -> bool:
+        return self.outcome is None and (self.blocked is None or not self.blocked())
+
+
+class ProcInterceptor:
+    """The adapter's ``CallInterceptor`` for one process: rewind bookkeeping,
+    snapshot triggers, fork and blocking calls (see the module docstring)."""
+
+    def __init__(self, group: ProcessGroup) -> None:
+        self.group = group
+        self.proc: GuestProc | None = None
+        self.pending: Trigger | _Stop | None = None
+        self.last: Trigger | _Stop | None = None
+        self.stdin_seen = False
+
+    def before_call(self, sig: Signature, params: tuple[int, ...]) -> int | None:
+        proc = self.proc
+        assert proc is not None
+        ctl = proc.ctl
+        store = proc.process.store
+        if ctl.is_rewinding:
+            ctl.finish_rewind(store, InterruptedCall(sig.module, sig.name, params))
+            last, self.last = self.last, None
+            if proc.forced:
+                proc.forced = False
+                return None
+            if last is not _Stop.BLOCK and self._would_block(proc, sig, params):
+                return self._unwind(proc, sig, params, _Stop.BLOCK)
+            return None
+        group = self.group
+        if sig.module == WASIX and sig.name == "proc_fork":
+            return self._unwind(proc, sig, params, _Stop.FORK)
+        if group.policy and group.single:
+            trigger = self._trigger(proc, sig, params)
+            if trigger is not None:
+                return self._unwind(proc, sig, params, trigger)
+        if not group.single and self._would_block(proc, sig, params):
+            return self._unwind(proc, sig, params, _Stop.BLOCK)
+        return None
+
+    def _trigger(self, proc: GuestProc, sig: Signature, params: tuple[int, ...]) -> Trigger | None:
+        policy = self.group.policy
+        if policy.on_signal and self.group.signal_raised.is_set():
+            self.group.signal_raised.clear()
+            return Trigger.SIGNAL
+        seq = proc.adapter.seq
+        if policy.every and seq and seq % policy.every == 0:
+            return Trigger.EVERY
+        if (policy.on_stdin and not self.stdin_seen and sig.name in ("fd_read", "fd_pread")
+                and params and params[0] == 0):
+            self.stdin_seen = True
+            return Trigger.STDIN
+        if policy.on_exit and sig.name == "proc_exit":
+            return Trigger.EXIT
+        return None
+
+    def _would_block(self, proc: GuestProc, sig: Signature, params: tuple[int, ...]) -> bool:
+        if not self.group.others_can_run(proc):
+            return False
+        cond = self.group.blocking_condition(proc, sig, params)
+        if cond is None or not cond():
+            return False
+        proc.blocked = cond
+        return True
+
+    def _unwind(self, proc: GuestProc, sig: Signature, params: tuple[int, ...],
+                why: Trigger | _Stop) -> int:
+        proc.ctl.request_unwind(proc.process.store,
+                                InterruptedCall(sig.module, sig.name, params))
+        self.pending = why
+        return 0
+
+
+class _PidObserver:
+    """Tells the journal which process a record belongs to before passing it on."""
+
+    __slots__ = ("group", "pid", "inner")
+
+    def __init__(self, group: ProcessGroup, pid: int, inner: SyscallObserver) -> None:
+        self.group, self.pid, self.inner = group, pid, inner
+
+    def on_syscall(self, record: SyscallRecord) -> None:
+        group = self.group
+        if group.journal_pid != self.pid:
+            group.journal_pid = self.pid
+            group.events.on_switch(self.pid, record.seq)
+        self.inner.on_syscall(record)
+
+
+class ProcessGroup:
+    """All processes of one run, on one engine and one instrumented module."""
+
+    def __init__(self, engine: Engine, instrumented: InstrumentedModule, module: Module, *,
+                 policy: SnapshotPolicy = SnapshotPolicy(),
+                 events: ProcessEvents | None = None,
+                 observer_for: Callable[[int], SyscallObserver | None] | None = None,
+                 trap_unknown_imports: bool = False, name: str = "module") -> None:
+        self.engine = engine
+        self.instrumented = instrumented
+        self.module = module
+        self.policy = policy
+        self.events: ProcessEvents = events if events is not None else NoEvents()
+        self.observer_for = observer_for or (lambda pid: None)
+        self.trap_unknown_imports = trap_unknown_imports
+        self.name = name
+        self.procs: dict[int, GuestProc] = {}
+        self.next_pid = FIRST_PID
+        self.signal_raised = threading.Event()
+        self.journal_pid = FIRST_PID
+        self._order: list[int] = []
+        """Run order: pids in the order they were queued (children first after a fork)."""
+
+    # -- building processes --------------------------------------------------------
+
+    @property
+    def single(self) -> bool:
+        return len(self.procs) == 1
+
+    def spawn(self, kernel: WasiKernel, *, snapshot: Snapshot | None = None, seq: int = 0,
+              ppid: int = 0, pid: int | None = None) -> GuestProc:
+        """A new process on ``kernel``: started fresh, or continuing ``snapshot``
+        (whose interrupted call is its syscall ``seq``)."""
+        pid = self.next_pid if pid is None else pid
+        self.next_pid = max(self.next_pid, pid + 1)
+        pk = kernel if isinstance(kernel, ProcKernel) else ProcKernel.adopt(kernel)
+        interceptor = ProcInterceptor(self)
+        observer = self.observer_for(pid)
+        adapter = HostAdapter.live(pk, observer=observer, interceptor=interceptor,
+                                   trap_unknown_imports=self.trap_unknown_imports)
+        process = Process(self.engine, self.module, adapter, name=self.name)
+        ctl = SnapshotController(self.instrumented, process.store, process.instance)
+        proc = GuestProc(self, pid, ppid, pk, adapter, process, ctl, interceptor,
+                         argv=list(pk.args))
+        pk.proc = proc
+        interceptor.proc = proc
+        if snapshot is not None:
+            ctl.load(snapshot)
+            adapter.bind(process.store, process.instance)  # memory may have grown
+            adapter.seq = seq
+            proc.resume = snapshot
+        self.procs[pid] = proc
+        self._order.append(pid)
+        if len(self.procs) > 1:
+            for p in self.procs.values():
+                self._observe_with_pid(p)
+        return proc
+
+    def _observe_with_pid(self, proc: GuestProc) -> None:
+        obs = proc.adapter.observer
+        if obs is not None and not isinstance(obs, _PidObserver):
+            proc.adapter.observer = _PidObserver(self, proc.pid, obs)
+
+    def children_of(self, ppid: int, pid: int | None) -> list[GuestProc]:
+        """Unreaped children of ``ppid`` (only ``pid`` if given), by pid."""
+        return [p for p in sorted(self.procs.values(), key=lambda p: p.pid)
+                if p.ppid == ppid and not p.reaped and (pid is None or p.pid == pid)]
+
+    # -- blocking --------------------------------------------------------------------
+
+    def others_can_run(self, proc: GuestProc) -> bool:
+        return any(p is not proc and p.runnable() for p in self.procs.values())
+
+    def blocking_condition(self, proc: GuestProc, sig: Signature,
+                           params: tuple[int, ...]) -> Callable[[], bool] | None:
+        """A predicate "this call would still block", or None if it never blocks."""
+        name = sig.name
+        if name == "proc_join" and sig.module == WASIX:
+            if params[1] & JOIN_NONBLOCKING:
+                return None
+            try:
+                tag, pid = _OPTION_PID.unpack(GuestMemory.read(proc.adapter.memory,
+                                                               params[0], 8))
+            except WasiError:
+                return None
+            want = pid if tag else None
+            ppid = proc.pid
+
+            def join_blocks() -> bool:
+                kids = self.children_of(ppid, want)
+                return bool(kids) and all(k.outcome is None for k in kids)
+            return join_blocks
+        if name not in ("fd_read", "fd_write") or not params:
+            return None
+        desc = proc.kernel.fs.fds.fds.get(params[0])
+        if desc is None or desc.inode.pipe is None or desc.flags & FdFlags.NONBLOCK:
+            return None
+        pipe = desc.inode.pipe
+        if name == "fd_read" and desc.pipe_end == PIPE_READ:
+            return lambda: not pipe.buffer and pipe.writers > 0
+        if name == "fd_write" and desc.pipe_end == PIPE_WRITE:
+            return lambda: len(pipe.buffer) >= pipe.capacity and pipe.readers > 0
+        return None
+
+    # -- running -----------------------------------------------------------------------
+
+    def run(self) -> Outcome:
+        """Run every process to its end; the outcome of the first one."""
+        with self._sigusr1():
+            while True:
+                proc = self._pick()
+                if proc is None:
+                    break
+                self._step(proc)
+        first = self.procs[min(self.procs)]
+        assert first.outcome is not None
+        return first.outcome
+
+    def _pick(self) -> GuestProc | None:
+        live = [self.procs[pid] for pid in self._order if self.procs[pid].live]
+        if not live:
+            return None
+        for p in live:
+            if p.runnable():
+                return p
+        stuck = min(live, key=lambda p: p.pid)  # deadlock: let its call proceed
+        stuck.blocked = None
+        stuck.forced = True
+        return stuck
+
+    def _step(self, proc: GuestProc) -> None:
+        """Run ``proc`` until it exits, forks, blocks (with others runnable) or is snapshotted."""
+        proc.blocked = None
+        while True:
+            if proc.resume is not None:
+                proc.ctl.start_rewind(proc.resume)
+                proc.resume = None
+            outcome = proc.process.run()
+            ctl = proc.ctl
+            if outcome.trap is not None or ctl.phase is not Phase.UNWINDING:
+                if outcome.trap is not None:
+                    why = ctl.explain_trap()
+                    if why is not None and outcome.host_error is None:
+                        outcome = Outcome(int(ExitStatus.TRAP), trap=why,
+                                          host_error=SnapshotError(why))
+                self._finish(proc, outcome)
+                return
+            snap = ctl.after_start_returned()
+            assert snap is not None
+            why = proc.interceptor.pending
+            proc.interceptor.pending = None
+            proc.interceptor.last = why
+            proc.resume = snap
+            if why is _Stop.FORK:
+                self._fork(proc, snap)
+                return
+            if why is _Stop.BLOCK:
+                return
+            assert isinstance(why, Trigger)
+            self.events.on_snapshot(Capture(proc.pid, proc.adapter.seq, why, snap,
+                                            proc.kernel.fs.freeze()))
+
+    def _fork(self, parent: GuestProc, snap: Snapshot) -> None:
+        child_kernel = parent.kernel.fork()
+        pid = self.next_pid
+        self.events.on_fork(parent.pid, pid, parent.adapter.seq, list(parent.kernel.args))
+        child = self.spawn(child_kernel, snapshot=snap, seq=0, ppid=parent.pid, pid=pid)
+        child.interceptor.last = _Stop.FORK
+        child.fork_answer = 0
+        parent.fork_answer = pid
+        # the child runs next; the parent after it (deterministic order)
+        self._order.remove(child.pid)
+        self._order.remove(parent.pid)
+        self._order[:0] = [child.pid, parent.pid]
+
+    def _finish(self, proc: GuestProc, outcome: Outcome) -> None:
+        proc.outcome = outcome
+        proc.resume = None
+        proc.kernel.fs.close()  # its fds: pipe ends close, readers see EOF
+        if proc.pid != FIRST_PID:
+            self.events.on_exit(proc.pid, outcome)
+        self._order.remove(proc.pid)
+        self._order.append(proc.pid)
+
+    @contextmanager
+    def _sigusr1(self) -> Iterator[None]:
+        """SIGUSR1 → a snapshot at the next syscall (the handler only sets a flag)."""
+        if (not self.policy.on_signal
+                or threading.current_thread() is not threading.main_thread()):
+            yield
+            return
+        flag = self.signal_raised
+
+        def handler(signum: int, frame: Any) -> None:
+            flag.set()
+        previous = signal.signal(signal.SIGUSR1, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGUSR1, previous)

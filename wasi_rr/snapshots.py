@@ -1,0 +1,237 @@
+"""Snapshots and processes in journals: recording them, listing them, loading one.
+
+The glue between ``host.procs`` (which produces ``Capture``s, forks and
+process switches) and the journal (``SnapshotEvent``, ``ForkEvent``,
+``StartEvent``/``ExitEvent`` per process, ``ctx`` entries through
+``JournalWriter.set_process``).
+
+A snapshot's memory is stored as a delta against the previous snapshot of the
+same process (``Snapshot.to_bytes(base=previous)``), so loading snapshot K
+decodes the chain from the first one; each link is a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigError, WasiRrError
+from .exitcodes import ExitStatus
+from .host.process import Outcome
+from .host.procs import Capture, SnapshotPolicy
+from .host.snapshot import Snapshot, SnapshotError
+from .journal import (
+    ExitEvent,
+    ForkEvent,
+    JournalError,
+    JournalHeader,
+    JournalWriter,
+    SnapshotEvent,
+    StartEvent,
+    SyscallEntry,
+    TrapEvent,
+    open_journal,
+)
+
+__all__ = [
+    "SnapshotNotFound", "JournalProcessEvents", "SnapshotInfo", "LoadedSnapshot",
+    "add_snapshot_options", "policy_from_args", "list_snapshots", "load_snapshot",
+    "ProcInfo", "process_tree",
+]
+
+
+class SnapshotNotFound(WasiRrError):
+    """The journal has no (such) snapshot."""
+
+    status = ExitStatus.TOOL_ERROR
+
+
+class JournalProcessEvents:
+    """``host.procs.ProcessEvents`` writing into a ``JournalWriter``."""
+
+    def __init__(self, writer: JournalWriter, *, first_id: int = 1,
+                 base: tuple[int, Snapshot] | None = None) -> None:
+        self.writer = writer
+        self.next_id = first_id
+        self._previous: dict[int, tuple[int, Snapshot]] = {}
+        """Per pid: (id, snapshot) of its last snapshot, the base of the next delta."""
+        if base is not None:
+            self._previous[1] = base
+        self.taken: list[tuple[int, int, str]] = []
+        """(id, seq, trigger) of every snapshot written."""
+
+    def on_snapshot(self, capture: Capture) -> None:
+        previous = self._previous.get(capture.pid)
+        data = capture.snapshot.to_bytes(base=previous[1] if previous else None)
+        sid = self.next_id
+        self.next_id += 1
+        self.writer.write_event(SnapshotEvent(
+            capture.pid, sid, capture.seq, capture.trigger.value, data, capture.fs,
+            base=previous[0] if previous else None,
+            module_sha256=capture.snapshot.module_sha256, time_unix_ns=time.time_ns()))
+        self._previous[capture.pid] = (sid, capture.snapshot)
+        self.taken.append((sid, capture.seq, capture.trigger.value))
+
+    def on_fork(self, parent: int, child: int, seq: int, argv: list[bytes]) -> None:
+        w = self.writer
+        w.write_event(ForkEvent(parent, child, seq))
+        w.write_event(StartEvent(child, tuple(a.decode("utf-8", "replace") for a in argv),
+                                 time.time_ns()))
+        w.set_process(parent, seq)  # the group switches explicitly to the child
+
+    def on_switch(self, pid: int, next_seq: int) -> None:
+        self.writer.set_process(pid, next_seq)
+
+    def on_exit(self, pid: int, outcome: Outcome) -> None:
+        if outcome.trap is not None:
+            self.writer.write_event(TrapEvent(pid, outcome.trap))
+        else:
+            self.writer.write_event(ExitEvent(pid, outcome.exit_code))
+
+
+# -- command-line options -----------------------------------------------------------
+
+SNAPSHOT_ON = {"stdin": "on_stdin", "exit": "on_exit", "signal": "on_signal"}
+
+
+def add_snapshot_options(parser: argparse.ArgumentParser) -> None:
+    """``--snapshot-every N`` and ``--snapshot-on stdin|exit|signal``."""
+    parser.add_argument(
+        "--snapshot-every", type=int, default=0, metavar="N",
+        help="journal a snapshot before every N-th syscall (resume/fork from it later)")
+    parser.add_argument(
+        "--snapshot-on", action="append", default=[], choices=sorted(SNAPSHOT_ON),
+        help="journal a snapshot at the first stdin read, at proc_exit, or at the next "
+             "syscall after SIGUSR1 reaches wasi-rr (repeatable)")
+
+
+def policy_from_args(args: argparse.Namespace) -> SnapshotPolicy:
+    every = getattr(args, "snapshot_every", 0) or 0
+    if every < 0:
+        raise ConfigError(f"--snapshot-every {every}: must be positive")
+    on = {SNAPSHOT_ON[name]: True for name in getattr(args, "snapshot_on", [])}
+    return SnapshotPolicy(every=every, **on)
+
+
+# -- reading snapshots back ------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInfo:
+    """One snapshot of a journal, for listings."""
+
+    id: int
+    pid: int
+    seq: int
+    trigger: str
+    base: int | None
+    snapshot_bytes: int
+    fs_bytes: int
+    time_unix_ns: int
+
+
+def _snapshot_events(path: str | os.PathLike[str]) -> Iterator[SnapshotEvent]:
+    with open_journal(path) as reader:
+        for entry in reader:
+            if isinstance(entry, SnapshotEvent):
+                yield entry
+
+
+def list_snapshots(path: str | os.PathLike[str]) -> list[SnapshotInfo]:
+    """Every snapshot of the journal, in order (``JournalError`` if unreadable)."""
+    return [SnapshotInfo(e.id, e.pid, e.seq, e.trigger, e.base, len(e.snapshot), len(e.fs),
+                         e.time_unix_ns) for e in _snapshot_events(path)]
+
+
+@dataclass(frozen=True)
+class LoadedSnapshot:
+    """A snapshot decoded from a journal, with what a resume needs."""
+
+    id: int
+    pid: int
+    seq: int
+    trigger: str
+    snapshot: Snapshot
+    fs: bytes
+    header: JournalHeader
+    module: bytes | None
+
+
+def load_snapshot(path: str | os.PathLike[str], snapshot_id: int | None = None
+                  ) -> LoadedSnapshot:
+    """Decode snapshot ``snapshot_id`` (default: the last one) of the journal.
+
+    Raises ``SnapshotNotFound`` (none / no such id), ``JournalError``."""
+    decoded: dict[int, Snapshot] = {}
+    chosen: SnapshotEvent | None = None
+    with open_journal(path) as reader:
+        header = reader.header
+        module = reader.module_bytes()
+        events = [e for e in reader if isinstance(e, SnapshotEvent)]
+    if not events:
+        raise SnapshotNotFound(f"{path}: the journal holds no snapshot "
+                               "(record with --snapshot-every N or --snapshot-on ...)")
+    for event in events:
+        base = decoded.get(event.base) if event.base is not None else None
+        if event.base is not None and base is None:
+            raise SnapshotNotFound(f"{path}: snapshot {event.id} is a delta against "
+                                   f"missing snapshot {event.base}")
+        try:
+            decoded[event.id] = Snapshot.from_bytes(event.snapshot, base=base)
+        except SnapshotError as exc:
+            raise SnapshotNotFound(f"{path}: snapshot {event.id}: {exc}") from None
+        if snapshot_id is None or event.id == snapshot_id:
+            chosen = event
+            if snapshot_id is not None:
+                break
+    if chosen is None:
+        ids = ", ".join(str(e.id) for e in events)
+        raise SnapshotNotFound(f"{path}: no snapshot {snapshot_id} (it has {ids})")
+    return LoadedSnapshot(chosen.id, chosen.pid, chosen.seq, chosen.trigger,
+                          decoded[chosen.id], chosen.fs, header, module)
+
+
+# -- process tree ---------------------------------------------------------------------
+
+@dataclass(slots=True)
+class ProcInfo:
+    pid: int
+    ppid: int
+    argv: tuple[str, ...]
+    status: int | None = None
+    trap: str | None = None
+    syscalls: int = 0
+
+
+def process_tree(path: str | os.PathLike[str]) -> list[ProcInfo]:
+    """Every process of the journal (pid order) with its parent and ending."""
+    procs: dict[int, ProcInfo] = {}
+    parents: dict[int, int] = {}
+    with open_journal(path) as reader:
+        for entry in reader:
+            if isinstance(entry, SyscallEntry):
+                info = procs.get(entry.pid)
+                if info is not None:
+                    info.syscalls += 1
+            elif isinstance(entry, ForkEvent):
+                parents[entry.child] = entry.pid
+            elif isinstance(entry, StartEvent):
+                procs[entry.pid] = ProcInfo(entry.pid, parents.get(entry.pid, 0), entry.argv)
+            elif isinstance(entry, ExitEvent):
+                if entry.pid in procs:
+                    procs[entry.pid].status = entry.status
+            elif isinstance(entry, TrapEvent):
+                if entry.pid in procs:
+                    procs[entry.pid].trap = entry.message
+    return [procs[p] for p in sorted(procs)]
+
+
+def journal_error(path: Any, exc: JournalError) -> WasiRrError:
+    err = WasiRrError(f"{path}: {exc}")
+    err.status = ExitStatus.JOURNAL_ERROR
+    return err
+
+
