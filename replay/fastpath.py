@@ -131,7 +131,10 @@ class FastReplay:
             size = mem.size
             for addr, data in writes:
                 if addr + len(data) > size:
-                    return None  # maybe grown: the normal path checks and reports
+                    mem.refresh()  # the guest may have grown its memory
+                    size = mem.size
+                    if addr + len(data) > size:
+                        return None  # the normal path reports it as a divergence
             view = mem.view
             for addr, data in writes:
                 view[addr:addr + len(data)] = data
