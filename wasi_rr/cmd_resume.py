@@ -1,0 +1,211 @@
+"""``wasi-rr resume JOURNAL [--snapshot ID] [--dir HOST::GUEST ...] [-o JOURNAL2]``.
+
+Continues a recorded guest LIVE from one of its snapshots, in this (fresh)
+wasi-rr process: memory, globals and the wasm stack come back through an
+asyncify rewind, the ``WasiFs`` from its frozen state, and the guest goes on
+with the syscall it was stopped at. Nothing before the snapshot is redone:
+output already produced is not produced again. Each resume is independent,
+so resuming twice from one snapshot gives two separate continuations (a fork).
+
+Host mounts are re-bound **by guest path**: ``--dir HOST::GUEST`` (or
+``--dir-overlay``) names the host directory to use for the frozen mount at
+GUEST; a mount without such an option uses the host path it was recorded
+with, and if that is not a directory here the resume stops with one error
+line. The mount keeps its recorded mode (an overlay keeps its in-memory
+upper layer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from .api import RunConfig, RunResult, build_kernel, make_group, run_group
+from .cmd_run import parse_dir, report
+from .errors import ConfigError, ModuleError
+from .host.freeze import FreezeError
+from .host.hostdir import MountError, MountMode
+from .host.process import make_engine
+from .host.snapshot import SnapshotError
+from .host.wasifs import WasiFs
+from .journal import ExitEvent, JournalError, JournalWriter, SnapshotEvent, StartEvent, TrapEvent
+from .snapshots import (
+    JournalProcessEvents,
+    LoadedSnapshot,
+    add_snapshot_options,
+    journal_error,
+    list_snapshots,
+    load_snapshot,
+    policy_from_args,
+)
+
+__all__ = ["resume", "rebind_mounts", "add_parser"]
+
+
+def rebind_mounts(frozen: bytes, dirs: dict[str, Path]) -> bytes:
+    """The frozen ``WasiFs`` with host mounts re-bound by guest path (see module doc)."""
+    try:
+        image = msgpack.unpackb(frozen, raw=False, strict_map_key=False)
+        mounts = image["mounts"]
+    except (ValueError, KeyError, TypeError, msgpack.UnpackException) as exc:
+        raise ConfigError(f"snapshot holds an unreadable filesystem image: {exc}") from None
+    unused = dict(dirs)
+    for mount in mounts:
+        guest, host = mount[0], mount[1]
+        if host is None:
+            if guest in unused:
+                raise ConfigError(f"--dir for {guest}: that guest path was an in-memory "
+                                  "(tmpfs) mount when the snapshot was taken")
+            continue
+        chosen = unused.pop(guest, None)
+        path = Path(chosen) if chosen is not None else Path(host)
+        if not path.is_dir():
+            hint = f"--dir {path}::{guest}: not a directory" if chosen is not None else (
+                f"the snapshot needs a host directory for guest path {guest} (recorded "
+                f"from {host}, missing here): pass --dir HOST::{guest}")
+            raise ConfigError(hint)
+        mount[1] = str(path.resolve())
+    if unused:
+        raise ConfigError(f"--dir for {', '.join(sorted(unused))}: the snapshot has no host "
+                          "mount at that guest path")
+    return msgpack.packb(image, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def resume(journal: str, snapshot_id: int | None, config: RunConfig, *,
+           mounts: dict[str, Path] | None = None, output: str | None = None,
+           module: bytes | None = None) -> RunResult:
+    """Continue the journal's snapshot live (``config`` gives stdio, caches, the
+    snapshot policy of the resumed run; argv/env come from the journal)."""
+    try:
+        loaded = load_snapshot(journal, snapshot_id)
+    except JournalError as exc:
+        raise journal_error(journal, exc) from None
+    wasm = module if module is not None else loaded.module
+    if wasm is None:
+        raise ModuleError(f"{journal} does not embed its module: pass --module PATH")
+    header = loaded.header
+    argv = list(header.argv) or [header.module_name or "module"]
+    config = replace(config, module=Path(header.module_name or journal), args=argv[1:],
+                     argv0=argv[0], env=dict(header.env), dirs=[], tmpfs=[],
+                     trap_unknown_imports=bool(header.options.get("trap_unknown_imports")))
+    frozen = rebind_mounts(loaded.fs, mounts or {})
+    try:
+        fs = WasiFs.unfreeze(frozen)
+    except (FreezeError, MountError) as exc:
+        raise ConfigError(f"cannot restore the snapshot's filesystem: {exc}") from None
+    writer = _resume_writer(output, loaded, wasm) if output else None
+    engine = make_engine(interruptible=config.interruptible)
+    try:
+        if writer is not None:
+            from .record import JournalObserver
+
+            config = replace(config, observer=JournalObserver(writer),
+                             process_events=JournalProcessEvents(
+                                 writer, first_id=2, base=(1, loaded.snapshot)))
+        group = make_group(config, engine, wasm)
+        kernel = build_kernel(config, fs=fs)
+        try:
+            group.spawn(kernel, snapshot=loaded.snapshot, seq=loaded.seq)
+        except SnapshotError as exc:
+            fs.close()
+            fs.close_mounts()
+            raise ConfigError(f"cannot resume snapshot {loaded.id}: {exc}") from None
+        t0 = time.monotonic_ns()
+        result = run_group(config, engine, group, kernel)
+        if writer is not None:
+            elapsed = time.monotonic_ns() - t0
+            writer.write_event(TrapEvent(1, result.trap, elapsed) if result.trap is not None
+                               else ExitEvent(1, result.exit_code, elapsed))
+            writer.close()
+    except JournalError as exc:
+        if writer is not None:
+            writer.abort()
+        raise journal_error(output, exc) from None
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    return result
+
+
+def _resume_writer(output: str, loaded: LoadedSnapshot, wasm: bytes) -> JournalWriter:
+    """A journal for the resumed run: the original header, the snapshot it starts
+    from (full, id 1), then the live syscalls from the snapshot's seq on."""
+    header = replace(loaded.header, meta={**loaded.header.meta,
+                                          "resumed_from_snapshot": loaded.id},
+                     module_sha256="", extra={})
+    try:
+        writer = JournalWriter(output, header, module=wasm)
+        writer.write_event(StartEvent(1, tuple(header.argv), time.time_ns()))
+        writer.write_event(SnapshotEvent(1, 1, loaded.seq, loaded.trigger,
+                                         loaded.snapshot.to_bytes(), loaded.fs,
+                                         module_sha256=loaded.snapshot.module_sha256,
+                                         time_unix_ns=time.time_ns()))
+        writer.set_process(1, loaded.seq)
+    except JournalError as exc:
+        raise journal_error(output, exc) from None
+    return writer
+
+
+def _print_list(journal: str) -> int:
+    try:
+        infos = list_snapshots(journal)
+    except JournalError as exc:
+        raise journal_error(journal, exc) from None
+    print(f"{'ID':>4} {'PID':>4} {'SEQ':>8} {'TRIGGER':<8} {'BASE':>4} {'SIZE':>10} {'FS':>8}")
+    for i in infos:
+        base = "-" if i.base is None else str(i.base)
+        print(f"{i.id:>4} {i.pid:>4} {i.seq:>8} {i.trigger:<8} {base:>4} "
+              f"{i.snapshot_bytes:>10} {i.fs_bytes:>8}")
+    return 0
+
+
+def _main(args: argparse.Namespace) -> int:
+    if args.list:
+        return _print_list(args.journal)
+    mounts: dict[str, Path] = {}
+    for spec, mode in [(d, MountMode.WRITE_THROUGH) for d in args.dirs] + \
+                      [(d, MountMode.OVERLAY) for d in args.overlay_dirs]:
+        d = parse_dir(spec, mode)
+        mounts[d.guest] = d.host
+    module = None
+    if args.module is not None:
+        try:
+            module = Path(args.module).read_bytes()
+        except OSError as exc:
+            raise ModuleError(f"cannot read module {args.module}: {exc.strerror}") from None
+    config = RunConfig(module=Path(args.journal), interruptible=True,
+                       snapshots=policy_from_args(args))
+    result = resume(args.journal, args.snapshot, config, mounts=mounts, output=args.output,
+                    module=module)
+    return report(result)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "resume", help="continue a recorded guest live from one of its snapshots",
+        description="Restore a journal's snapshot (memory, stack, filesystem) in this process "
+                    "and continue the guest live from the syscall it was taken at.")
+    parser.add_argument("--snapshot", type=int, default=None, metavar="ID",
+                        help="the snapshot to resume (default: the last one)")
+    parser.add_argument("--list", action="store_true",
+                        help="list the journal's snapshots (id, pid, seq, trigger, sizes)")
+    parser.add_argument("-o", "--output", metavar="JOURNAL2", default=None,
+                        help="record the resumed run into this journal")
+    parser.add_argument("--module", metavar="PATH", default=None,
+                        help="the module, for a journal recorded with --no-embed-module")
+    parser.add_argument(
+        "--dir", dest="dirs", action="append", default=[], metavar="HOST::GUEST",
+        help="re-bind the snapshot's host mount at GUEST to HOST")
+    parser.add_argument(
+        "--dir-overlay", dest="overlay_dirs", action="append", default=[],
+        metavar="HOST::GUEST", help="same as --dir (the mount keeps its recorded mode)")
+    add_snapshot_options(parser)
+    parser.add_argument("journal", metavar="JOURNAL", help="the journal file (.wrr)")
+    parser.set_defaults(func=_main)
+    return parser
