@@ -118,8 +118,9 @@ class FrameDecoder:
         self.seq = 0
         self.skipped = 0
         self._fns: list[tuple[str, str]] = []
-        self._last: list[tuple[Any, Any, Any, tuple[int, ...]] | None] = []
-        """Per function: params, inputs, errno, write addresses of its last full entry."""
+        self._last: list[list[Any] | None] = []
+        """Per function: params, inputs, errno, writes of its last full entry, and
+        (computed at its first repeat) that entry's write addresses."""
 
     def decode(self, raw: bytes, count: int) -> Iterator[Entry]:
         """Yield the typed entries of one frame payload of ``count`` msgpack objects."""
@@ -138,14 +139,16 @@ class FrameDecoder:
                     if head >= 0:
                         fid, params, errno, inputs, writes = obj[:5]
                         module, name = fns[fid]
-                        last[fid] = (params, inputs, errno, tuple([w[0] for w in writes]))
+                        last[fid] = [params, inputs, errno, writes, None]
                     else:  # repeat: same params/inputs/errno/addresses, new data
                         fid = ~head
                         module, name = fns[fid]
                         state = last[fid]
                         if state is None:
                             raise FrameDecodeError("repeat entry without a previous call")
-                        params, inputs, errno, addrs = state
+                        params, inputs, errno, ref_writes, addrs = state
+                        if addrs is None:
+                            addrs = state[4] = tuple([w[0] for w in ref_writes])
                         data = obj[1:]
                         if len(data) != len(addrs):
                             raise FrameDecodeError("repeat entry with a different write count")

@@ -101,9 +101,13 @@ class InputDigest:
 Input = Union[bytes, InputDigest]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SyscallEntry:
-    """One host call, in call order.
+    """One host call, in call order. Treat it as read-only.
+
+    Not ``frozen``: a frozen dataclass sets each field through
+    ``object.__setattr__`` and took ~4x longer to build, which was most of the
+    reader's time per entry (and a replay builds one per syscall).
 
     ``params`` are the raw wasm arguments (i32 as u32, i64 as u64); ``inputs`` every
     byte range read from guest memory, in read order; ``errno`` the return value;
