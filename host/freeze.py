@@ -34,7 +34,7 @@ over all of them.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgpack
@@ -163,13 +163,21 @@ def freeze_family(processes: Sequence[WasiFs]) -> bytes:
     return msgpack.packb(image, use_bin_type=True)  # type: ignore[no-any-return]
 
 
-def unfreeze_fs(data: bytes, *, clock: Clock | None = None) -> WasiFs:
+def unfreeze_fs(
+    data: bytes, *, clock: Clock | None = None, host_dirs: Mapping[str, str | os.PathLike[str]] | None = None
+) -> WasiFs:
     """Rebuild a frozen process (the first one, for a frozen family)."""
-    return unfreeze_family(data, clock=clock)[0]
+    return unfreeze_family(data, clock=clock, host_dirs=host_dirs)[0]
 
 
-def unfreeze_family(data: bytes, *, clock: Clock | None = None) -> list[WasiFs]:
-    """Rebuild every frozen process, sharing one new tree."""
+def unfreeze_family(
+    data: bytes, *, clock: Clock | None = None, host_dirs: Mapping[str, str | os.PathLike[str]] | None = None
+) -> list[WasiFs]:
+    """Rebuild every frozen process, sharing one new tree.
+
+    ``host_dirs`` maps a mount's guest path to the host directory to use
+    instead of the recorded one (resuming on another machine, or on a copy).
+    """
     try:
         image = msgpack.unpackb(data, raw=False, strict_map_key=False)
     except (ValueError, msgpack.UnpackException) as exc:
@@ -200,6 +208,8 @@ def unfreeze_family(data: bytes, *, clock: Clock | None = None) -> list[WasiFs]:
                 hosts.append(None)
                 tree.mounts.append(Mount(guest, root, None, MountMode(mode), dev))
             else:
+                if host_dirs is not None and guest in host_dirs:
+                    host_path = os.fspath(host_dirs[guest])
                 hd = HostDir(host_path, MountMode(mode), i)
                 hosts.append(hd)
                 tree.mounts.append(Mount(guest, root, hd, MountMode(mode), dev))

@@ -132,6 +132,21 @@ class FsTree:
             if m.host is not None:
                 m.host.close()
 
+    @staticmethod
+    def _last_link(hd: HostDir, path: tuple[str, ...]) -> tuple[int, int] | None:
+        """The host identity of ``path`` if removing it frees the host inode."""
+        st = hd.lstat(path)
+        if st is None or (st.st_nlink > 1 and not _stat.S_ISDIR(st.st_mode)):
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def _drop_identity(self, hd: HostDir, ident: tuple[int, int] | None) -> None:
+        """Forget a freed host inode, so that a new file the host gives the
+        same inode number gets a new guest inode number (as it would after
+        a freeze/unfreeze, where identities are re-derived from paths)."""
+        if ident is not None:
+            self.host_ids.pop((hd.index, ident[0], ident[1]), None)
+
     def _host_ino(self, index: int, st: os.stat_result) -> int:
         key = (index, st.st_dev, st.st_ino)
         ino = self.host_ids.get(key)
@@ -431,8 +446,11 @@ class FsTree:
         where = self._where(d)
         if where == _HOST and (node.host is not None and node.data is None and node.target is None):
             assert d.host is not None
-            d.host.unlink(d.host_path + (name,))
-            d.host.forget(d.host_path + (name,))
+            path = d.host_path + (name,)
+            dying = self._last_link(d.host, path)
+            d.host.unlink(path)
+            d.host.forget(path)
+            self._drop_identity(d.host, dying)
             return
         self._detach(d, name, node)
         node.nlink -= 1
@@ -444,8 +462,11 @@ class FsTree:
         where = self._where(d)
         if where == _HOST and node.host is not None:
             assert d.host is not None
-            d.host.rmdir(d.host_path + (name,))
-            d.host.forget(d.host_path + (name,))
+            path = d.host_path + (name,)
+            dying = self._last_link(d.host, path)
+            d.host.rmdir(path)
+            d.host.forget(path)
+            self._drop_identity(d.host, dying)
             return
         if not self.is_empty_dir(node):
             raise WasiError(Errno.NOTEMPTY)
@@ -544,7 +565,9 @@ class FsTree:
             hd = sd.host
             assert hd is not None
             old, new = sd.host_path + (sname,), dd.host_path + (dname,)
+            dying = self._last_link(hd, new) if target is not None else None
             hd.rename(old, new)
+            self._drop_identity(hd, dying)
             hd.forget(new)
             hd.rekey(old, new)
             if is_dir:

@@ -10,7 +10,7 @@ pointing at the *same* open descriptions (shared offsets and flags).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -202,10 +202,18 @@ class WasiFs:
         return freeze_fs(self)
 
     @classmethod
-    def unfreeze(cls, data: bytes, *, clock: Clock | None = None) -> WasiFs:
+    def unfreeze(
+        cls,
+        data: bytes,
+        *,
+        clock: Clock | None = None,
+        host_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
+    ) -> WasiFs:
+        """Rebuild a frozen ``WasiFs``; ``host_dirs`` (guest path -> host dir)
+        relocates host mounts."""
         from .freeze import unfreeze_fs
 
-        return unfreeze_fs(data, clock=clock)
+        return unfreeze_fs(data, clock=clock, host_dirs=host_dirs)
 
     @staticmethod
     def freeze_family(processes: Sequence[WasiFs]) -> bytes:
@@ -215,7 +223,12 @@ class WasiFs:
         return freeze_family(processes)
 
     @staticmethod
-    def unfreeze_family(data: bytes, *, clock: Clock | None = None) -> list[WasiFs]:
+    def unfreeze_family(
+        data: bytes,
+        *,
+        clock: Clock | None = None,
+        host_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
+    ) -> list[WasiFs]:
         from .freeze import unfreeze_family
 
-        return unfreeze_family(data, clock=clock)
+        return unfreeze_family(data, clock=clock, host_dirs=host_dirs)
