@@ -44,7 +44,7 @@ from wasmtime import Engine, Module
 
 from ..exitcodes import ExitStatus
 from .abi import WASIX, Signature, SyscallRecord
-from .adapter import HostAdapter, SyscallObserver
+from .adapter import HostAdapter, LiveBackend, SyscallObserver
 from .fdtable import PIPE_READ, PIPE_WRITE
 from .instrument import InstrumentedModule
 from .kernel import WasiKernel
@@ -282,7 +282,7 @@ class ProcInterceptor:
     def _would_block(self, proc: GuestProc, sig: Signature, params: tuple[int, ...]) -> bool:
         if not self.group.others_can_run(proc):
             return False
-        cond = self.group.blocking_condition(proc, sig, params)
+        cond = self.group.block_rule(proc, sig, params)
         if cond is None or not cond():
             return False
         proc.blocked = cond
@@ -319,8 +319,17 @@ class ProcessGroup:
                  policy: SnapshotPolicy = SnapshotPolicy(),
                  events: ProcessEvents | None = None,
                  observer_for: Callable[[int], SyscallObserver | None] | None = None,
-                 trap_unknown_imports: bool = False, name: str = "module") -> None:
+                 trap_unknown_imports: bool = False, name: str = "module",
+                 backend_for: Callable[[int, ProcKernel], Any] | None = None,
+                 block_rule: Callable[[GuestProc, Signature, tuple[int, ...]],
+                                      Callable[[], bool] | None] | None = None) -> None:
         self.engine = engine
+        self.backend_for = backend_for
+        """pid, kernel -> the adapter's ``Backend`` (None: live on the kernel; replay
+        answers from a journal instead)."""
+        self.block_rule = block_rule if block_rule is not None else self.blocking_condition
+        """When a call must wait for other processes (live: pipes and joins; replay:
+        the journal's interleaving)."""
         self.instrumented = instrumented
         self.module = module
         self.policy = policy
@@ -350,8 +359,10 @@ class ProcessGroup:
         pk = kernel if isinstance(kernel, ProcKernel) else ProcKernel.adopt(kernel)
         interceptor = ProcInterceptor(self)
         observer = self.observer_for(pid)
-        adapter = HostAdapter.live(pk, observer=observer, interceptor=interceptor,
-                                   trap_unknown_imports=self.trap_unknown_imports)
+        backend = (LiveBackend(pk) if self.backend_for is None
+                   else self.backend_for(pid, pk))
+        adapter = HostAdapter(backend, observer=observer, interceptor=interceptor,
+                              trap_unknown_imports=self.trap_unknown_imports)
         process = Process(self.engine, self.module, adapter, name=self.name)
         ctl = SnapshotController(self.instrumented, process.store, process.instance)
         proc = GuestProc(self, pid, ppid, pk, adapter, process, ctl, interceptor,

@@ -19,8 +19,19 @@ from .journal import JournalError
 def _main(args: argparse.Namespace) -> int:
     from .replay.engine import replay
 
+    from .replay.procs import group_replay_needed, replay_group
+
     try:
-        result = replay(args.journal, module=args.module, verify=args.verify)
+        needed, start = (True, args.from_snapshot) if args.from_snapshot is not None \
+            else group_replay_needed(args.journal)
+        if needed and args.verify:
+            print("wasi-rr: error: --verify does not support snapshots or several processes",
+                  file=sys.stderr, flush=True)
+            return int(ExitStatus.TOOL_ERROR)
+        if needed:  # several processes, or starting at a snapshot (docs/snapshots.md)
+            result = replay_group(args.journal, from_snapshot=start, module=args.module)
+        else:
+            result = replay(args.journal, module=args.module, verify=args.verify)
     except JournalError as exc:
         print(f"wasi-rr: error: cannot replay {args.journal}: {exc}", file=sys.stderr,
               flush=True)
@@ -45,6 +56,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--verify", action="store_true",
                         help="also re-execute every syscall on a kernel rebuilt from the journal "
                              "and check it gives the recorded answers")
+    parser.add_argument("--from-snapshot", type=int, default=None, metavar="ID",
+                        help="start at this snapshot of the journal (restore it, then replay "
+                             "the entries after it)")
     parser.add_argument("journal", metavar="JOURNAL", help="the journal file (.wrr)")
     parser.set_defaults(func=_main)
     return parser
