@@ -883,9 +883,9 @@ class WasiKernel:
             if t == EventType.CLOCK:
                 try:
                     now = self._now(sub.clock_id)
-                except WasiError as err:
-                    ready.append((i, Event(sub.userdata, err.errno, EventType.CLOCK)))
-                    continue
+                except WasiError:
+                    # wasmtime fails the whole call for a clock it does not provide.
+                    raise WasiError(Errno.INVAL, f"clock id {sub.clock_id}") from None
                 if sub.flags & SubclockFlags.SUBSCRIPTION_CLOCK_ABSTIME:
                     remaining = sub.timeout - now
                 else:
@@ -928,15 +928,23 @@ class WasiKernel:
         return [e for _, e in ready]
 
     def _fd_readiness(self, sub: Subscription) -> tuple[Event | None, int | None]:
-        """(event if ready now, stdin fileno to wait on if it may become ready)."""
+        """(event if ready now, stdin fileno to wait on if it may become ready).
+
+        As in wasmtime, a subscription that can never be served (closed fd, a
+        directory, reading stdout, writing stdin) fails the whole call with
+        EBADF, and a ready stream reports ``nbytes`` 1 (an unknown amount)."""
         t = EventType(sub.type)
         desc = self._fds.get(sub.fd)
         if desc is None:
-            return Event(sub.userdata, Errno.BADF, t), None
-        if not desc.rights_base & _R_POLL:
-            return Event(sub.userdata, Errno.NOTCAPABLE, t), None
+            raise WasiError(Errno.BADF, f"poll on closed fd {sub.fd}")
         node = desc.inode
         kind = node.kind
+        if kind is _DIR:
+            raise WasiError(Errno.BADF, "poll on a directory")
+        if kind is _CHR and (node.stdio == 0) != (t == EventType.FD_READ):
+            raise WasiError(Errno.BADF, "poll for the wrong direction on stdio")
+        if not desc.rights_base & _R_POLL:
+            return Event(sub.userdata, Errno.NOTCAPABLE, t), None
         if kind is _PIPE:
             pipe = node.pipe
             assert pipe is not None
@@ -956,18 +964,18 @@ class WasiKernel:
             stream = self._stream(0)
             fileno = _fileno(stream) if stream is not None else None
             if fileno is None:
-                return Event(sub.userdata, Errno.SUCCESS, t, 0), None
+                return Event(sub.userdata, Errno.SUCCESS, t, 1), None
             try:
                 rl, _, _ = select.select([fileno], [], [], 0)
             except (OSError, ValueError):
-                return Event(sub.userdata, Errno.SUCCESS, t, 0), None
+                return Event(sub.userdata, Errno.SUCCESS, t, 1), None
             if rl:
                 return Event(sub.userdata, Errno.SUCCESS, t, 1), None
             return None, fileno
         if kind is _FILE and t == EventType.FD_READ:
             avail = max(0, self._size(desc) - desc.offset)
             return Event(sub.userdata, Errno.SUCCESS, t, avail), None
-        return Event(sub.userdata, Errno.SUCCESS, t, 0), None
+        return Event(sub.userdata, Errno.SUCCESS, t, 1), None
 
 
 # Referenced for readers: part of the kernel's vocabulary.
