@@ -21,10 +21,11 @@ the format does not do it.
 
 A guest that goes quiet (blocked in ``poll_oneoff``, waiting on stdin) makes no
 calls that would trigger a flush, so a timer thread wakes every
-``flush_interval`` and writes out whatever is buffered. It never interrupts a
-``pack``: it takes an atomic snapshot of the buffer (``Packer.bytes()`` is one C
-call under the GIL, and each entry is packed by one C call), writes the part not
-yet written, and remembers how much it took; the hot path itself never locks.
+``flush_interval`` and writes out whatever is buffered: it takes a snapshot of
+the buffer (``Packer.bytes()``, one C call under the GIL), writes the whole
+entries in it not yet written (an entry whose ``pack`` called back into Python
+may be incomplete, so it decodes to find where the last whole one ends), and
+remembers how much it took; the hot path itself never locks.
 
 Guarantees: bounded memory (one frame's buffer); a writer killed at any point
 leaves a file readable up to its last complete frame; on a write error the
@@ -406,16 +407,23 @@ class JournalWriter:
                     return
                 if time.monotonic() - self._last_frame < self._interval:
                     continue
-                snapshot = self._packer.bytes()  # one C call: whole entries only
+                snapshot = self._packer.bytes()  # one C call, between two packs
                 new = snapshot[self._taken:]
                 if not new:
                     continue
+                # Count the entries, and keep only whole ones: a pack that called the
+                # Python ``default`` hook may have been interrupted half-way.
                 unpacker = make_unpacker(len(new))
                 unpacker.feed(new)
-                count = sum(1 for _ in unpacker)
-                self._write_frame(FrameKind.ENTRIES, count, self._first, new)
+                count = whole = 0
+                for _ in unpacker:
+                    count += 1
+                    whole = unpacker.tell()  # after a partial object, tell() counts it too
+                if not count:
+                    continue
+                self._write_frame(FrameKind.ENTRIES, count, self._first, new[:whole])
                 self._first += count
-                self._taken = len(snapshot)
+                self._taken += whole
                 self._taken_count += count
                 self._last_frame = time.monotonic()
 

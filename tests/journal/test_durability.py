@@ -184,3 +184,24 @@ def test_quiet_guest_entries_reach_the_file_without_more_calls(tmp_path: Path) -
     got, exc = read_prefix(path)
     assert exc is None and len(got) == 9001
     _check_loop_entries(got)
+
+
+def test_timer_never_splits_an_entry(tmp_path: Path) -> None:
+    """Entries whose pack calls back into Python (InputDigest via msgpack's ``default``
+    hook) can be interrupted by the timer thread; frames must still hold whole entries."""
+    from wasi_rr.journal import InputDigest, open_journal
+
+    digest = InputDigest.of(b"x" * 5000)
+    path = tmp_path / "race.wrr"
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        with JournalWriter(path, JournalHeader(module_sha256=""), flush_interval=0.0005,
+                           input_hash_threshold=None) as w:
+            for i in range(20_000):
+                w.write_syscall(P1, "fd_write", (3, i), [b"iov", digest], 0, [])
+    finally:
+        sys.setswitchinterval(old)
+    got = list(open_journal(path))
+    assert len(got) == 20_000
+    assert all(e.params == (3, i) and e.inputs == (b"iov", digest) for i, e in enumerate(got))
