@@ -9,6 +9,7 @@ reference of the differential tests, is not plain POSIX.
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import struct
@@ -21,7 +22,7 @@ import pytest
 wasmtime = pytest.importorskip("wasmtime")
 
 from wasi_rr.host.kernel import WasiKernel  # noqa: E402
-from wasi_rr.host.wasi_types import Rights, WasiError  # noqa: E402
+from wasi_rr.host.wasi_types import EventType, Rights, Subscription, WasiError  # noqa: E402
 from wasi_rr.host.wasifs import MountSpec, WasiFs  # noqa: E402
 
 WAT = r"""
@@ -38,6 +39,7 @@ WAT = r"""
   (import "wasi_snapshot_preview1" "path_unlink_file" (func $unlink (param i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "path_remove_directory" (func $rmdir (param i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "path_symlink" (func $symlink (param i32 i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
   (func (export "fdstat") (param i32) (result i32) (call $fdstat (local.get 0) (i32.const 0)))
   (func (export "open") (param i32 i32 i32 i64 i64 i32) (result i32)
@@ -60,12 +62,24 @@ WAT = r"""
     (call $symlink (i32.const 512) (local.get 0) (i32.const 3) (i32.const 640) (local.get 1)))
   (func (export "unlink") (param i32) (result i32) (call $unlink (i32.const 3) (i32.const 512) (local.get 0)))
   (func (export "rmdir") (param i32) (result i32) (call $rmdir (i32.const 3) (i32.const 512) (local.get 0)))
+  (func (export "poll") (param i32) (result i32)
+    (call $poll (i32.const 1024) (i32.const 2048) (local.get 0) (i32.const 3900)))
   (func (export "_start"))
 )
 """
 
 RD = int(Rights.FD_READ | Rights.FD_READDIR)
 WR = int(Rights.FD_DATASYNC | Rights.FD_WRITE | Rights.FD_ALLOCATE | Rights.FD_FILESTAT_SET_SIZE)
+
+
+def encode_subscription(sub: Subscription) -> bytes:
+    raw = bytearray(48)
+    struct.pack_into("<QB", raw, 0, sub.userdata, sub.type)
+    if sub.type == EventType.CLOCK:
+        struct.pack_into("<IQQH", raw, 16, sub.clock_id, sub.timeout, sub.precision, sub.flags)
+    else:
+        struct.pack_into("<I", raw, 16, sub.fd)
+    return bytes(raw)
 
 
 def libc_rights(mode: str, inheriting: int) -> int:
@@ -100,6 +114,9 @@ class Reference:
             Reference._module = wasmtime.Module(Reference._engine, WAT)
         cfg = wasmtime.WasiConfig()
         cfg.preopen_dir(str(root), "/data")
+        (root.parent / "stdin").write_bytes(b"input")
+        cfg.stdin_file = str(root.parent / "stdin")
+        cfg.stdout_file = str(root.parent / "stdout")
         self.store = wasmtime.Store(Reference._engine)
         self.store.set_wasi(cfg)
         linker = wasmtime.Linker(Reference._engine)
@@ -123,6 +140,21 @@ class Reference:
         s = self.store
         return 0, (self.ex["setsize"](s, fd, 2), self.ex["write"](s, fd), self.ex["read"](s, fd))
 
+    def poll(self, subs: list[Subscription]) -> tuple[int, list[tuple[int, ...]]]:
+        raw = b"".join(encode_subscription(sub) for sub in subs)
+        self.mem.write(self.store, raw, 1024)
+        e = int(self.ex["poll"](self.store, len(subs)))
+        if e:
+            return e, []
+        n = struct.unpack("<I", bytes(self.mem.read(self.store, 3900, 3904)))[0]
+        events = []
+        for i in range(n):
+            b = bytes(self.mem.read(self.store, 2048 + 32 * i, 2048 + 32 * i + 32))
+            userdata, error, etype = struct.unpack_from("<QHB", b, 0)
+            nbytes, flags = struct.unpack_from("<QH", b, 16)
+            events.append((userdata, error, etype, nbytes, flags))
+        return 0, events
+
     def call(self, name: str, a: str, b: str = "") -> int:
         self._put(a, b)
         args = (len(a), len(b)) if name in ("link", "rename", "symlink") else (len(a),)
@@ -133,7 +165,9 @@ class Ours:
     """WasiKernel over a host directory."""
 
     def __init__(self, root: Path) -> None:
-        self.k = WasiKernel(fs=WasiFs([MountSpec("/data", root)]))
+        (root.parent / "stdin2").write_bytes(b"input")
+        self._stdin = open(root.parent / "stdin2", "rb")  # noqa: SIM115 - closed in close()
+        self.k = WasiKernel(fs=WasiFs([MountSpec("/data", root)]), stdin=self._stdin, stdout=io.BytesIO())
         self.inheriting = int(self.k.fd_fdstat_get(3).rights_inheriting)
 
     @staticmethod
@@ -165,9 +199,17 @@ class Ours:
         }
         return self._errno(fn[name])
 
+    def poll(self, subs: list[Subscription]) -> tuple[int, list[tuple[int, ...]]]:
+        try:
+            events = self.k.poll_oneoff(subs)
+        except WasiError as err:
+            return int(err.errno), []
+        return 0, [(e.userdata, int(e.error), int(e.type), e.nbytes, int(e.flags)) for e in events]
+
     def close(self) -> None:
         self.k.fs.close()
         self.k.fs.close_mounts()
+        self._stdin.close()
 
 
 def both(tmp_path: Path, n: int) -> tuple[Reference, Ours]:
@@ -244,5 +286,30 @@ def test_path_calls(tmp_path: Path, name: str, a: str, b: str) -> None:
     ref, ours = both(tmp_path, 0)
     try:
         assert ours.call(name, a, b) == ref.call(name, a, b)
+    finally:
+        ours.close()
+
+
+POLLS = {
+    "directory": [Subscription(1, EventType.FD_READ, fd=3)],
+    "closed fd": [Subscription(1, EventType.FD_WRITE, fd=99)],
+    "stdin readable": [Subscription(1, EventType.FD_READ, fd=0)],
+    "stdin for writing": [Subscription(1, EventType.FD_WRITE, fd=0)],
+    "stdout for reading": [Subscription(1, EventType.FD_READ, fd=1)],
+    "stdout writable": [Subscription(1, EventType.FD_WRITE, fd=1)],
+    "expired clock": [Subscription(7, EventType.CLOCK, clock_id=1, timeout=0)],
+    "cpu clock": [Subscription(7, EventType.CLOCK, clock_id=2, timeout=10)],
+    "clock and stdout": [
+        Subscription(7, EventType.CLOCK, clock_id=1, timeout=10**6),
+        Subscription(8, EventType.FD_WRITE, fd=2),
+    ],
+}
+
+
+@pytest.mark.parametrize("case", list(POLLS))
+def test_poll_oneoff(tmp_path: Path, case: str) -> None:
+    ref, ours = both(tmp_path, 0)
+    try:
+        assert ours.poll(POLLS[case]) == ref.poll(POLLS[case])
     finally:
         ours.close()
