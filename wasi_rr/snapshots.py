@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import msgpack
+
 from .errors import ConfigError, WasiRrError
 from .exitcodes import ExitStatus
 from .host.process import Outcome
@@ -70,7 +72,8 @@ class JournalProcessEvents:
         sid = self.next_id
         self.next_id += 1
         self.writer.write_event(SnapshotEvent(
-            capture.pid, sid, capture.seq, capture.trigger.value, data, capture.fs,
+            capture.pid, sid, capture.seq, capture.trigger.value, data,
+            absolute_mounts(capture.fs),
             base=previous[0] if previous else None,
             module_sha256=capture.snapshot.module_sha256, time_unix_ns=time.time_ns()))
         self._previous[capture.pid] = (sid, capture.snapshot)
@@ -91,6 +94,18 @@ class JournalProcessEvents:
             self.writer.write_event(TrapEvent(pid, outcome.trap))
         else:
             self.writer.write_event(ExitEvent(pid, outcome.exit_code))
+
+
+def absolute_mounts(frozen: bytes) -> bytes:
+    """The frozen ``WasiFs`` with relative host mount paths made absolute (against
+    the current directory), so a resume elsewhere finds the same directories."""
+    image = msgpack.unpackb(frozen, raw=False, strict_map_key=False)
+    changed = False
+    for mount in image["mounts"]:
+        if mount[1] is not None and not os.path.isabs(mount[1]):
+            mount[1] = os.path.abspath(mount[1])
+            changed = True
+    return msgpack.packb(image, use_bin_type=True) if changed else frozen  # type: ignore[no-any-return]
 
 
 # -- command-line options -----------------------------------------------------------
