@@ -97,6 +97,22 @@ class JournalObserver:
         return b"\0".join(self._redact.get(p, p) for p in parts)
 
 
+class _Tee:
+    """Calls the journal observer, then the caller's own observer."""
+
+    def __init__(self, first: Any, second: Any) -> None:
+        self._first = first.on_syscall
+        self._second = second.on_syscall
+
+    def on_syscall(self, record: SyscallRecord) -> None:
+        self._first(record)
+        self._second(record)
+
+
+def _tee(journal: JournalObserver, other: Any) -> Any:
+    return journal if other is None else _Tee(journal, other)
+
+
 def journal_header(config: RunConfig, *, module_bytes: bytes, redact_env: Iterable[str] = (),
                    meta: Mapping[str, Any] | None = None) -> JournalHeader:
     """The header describing ``config`` (with redacted variables replaced)."""
@@ -138,6 +154,7 @@ def record(config: RunConfig, journal_path: str | os.PathLike[str], *,
            input_hash_threshold: int | None = DEFAULT_INPUT_HASH_THRESHOLD) -> RunResult:
     """Run ``config`` like ``wasi_rr.run`` and write its journal to ``journal_path``.
 
+    An observer already in ``config`` still sees every call (after the journal).
     ``embed_module=False`` leaves the module out (replay then needs ``--module``;
     the header still names its SHA-256). Raises ``RecordError`` if the journal
     cannot be written, ``WasiRrError`` subclasses for bad modules/configs like
@@ -161,7 +178,7 @@ def record(config: RunConfig, journal_path: str | os.PathLike[str], *,
         writer.write_event(StartEvent(PID, tuple(header.argv), time.time_ns()))
         from .snapshots import JournalProcessEvents  # snapshots, forks (docs/snapshots.md)
 
-        result = run(replace(config, observer=observer,
+        result = run(replace(config, observer=_tee(observer, config.observer),
                              process_events=JournalProcessEvents(writer)))
         elapsed = time.monotonic_ns() - t0
         if writer.failed is None:

@@ -6,6 +6,7 @@ import hashlib
 import io
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,3 +117,48 @@ def test_cli_record_then_dump(guest: Guest, tmp_path: Path,
         ExitStatus.TOOL_ERROR
     err = capfdbinary.readouterr().err.decode()
     assert err.startswith("wasi-rr: error: ") and err.count("\n") == 1
+
+
+def test_journal_write_failure_mid_run_stops_the_guest(
+        guest: Guest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import wasi_rr.record as rec
+    from wasi_rr.journal import JournalTruncated, JournalWriter
+
+    class FullDisk:
+        def __init__(self, f: Any) -> None:
+            self._f = f
+            self._limit = f.tell() + 3000
+
+        def write(self, data: bytes) -> int:
+            if self._f.tell() + len(data) > self._limit:
+                raise OSError(28, "No space left on device")
+            return int(self._f.write(data))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._f, name)
+
+    class SmallDiskWriter(JournalWriter):
+        def __init__(self, *a: Any, **kw: Any) -> None:
+            kw["frame_bytes"] = 512
+            kw["check_every"] = 16
+            super().__init__(*a, **kw)
+            self._f = FullDisk(self._f)  # type: ignore[assignment]
+
+    monkeypatch.setattr(rec, "JournalWriter", SmallDiskWriter)
+    seen: list[int] = []
+
+    class Counter:
+        def on_syscall(self, record: Any) -> None:
+            seen.append(record.seq)
+
+    with pytest.raises(RecordError, match="No space left"):
+        record(_config(guest("bench_clock"), args=["100000"], observer=Counter()),
+               tmp_path / "full.wrr")
+    assert 0 < len(seen) < 100000  # the guest was stopped early; the user's observer ran
+    entries: list[Any] = []
+    with pytest.raises(JournalTruncated):
+        with open_journal(tmp_path / "full.wrr") as r:
+            for e in r:
+                entries.append(e)
+    assert isinstance(entries[0], StartEvent) and len(entries) > 10
+    assert [e.seq for e in entries[1:]] == list(range(len(entries) - 1))
