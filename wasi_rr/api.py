@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from wasmtime import Engine, Module
+from wasmtime import Engine, Module, WasmtimeError, wat2wasm
 
 from .errors import ConfigError, ModuleError
 from .host.adapter import HostAdapter, SyscallObserver
@@ -139,6 +139,11 @@ def instrument_module(wasm: bytes, config: RunConfig, engine: Engine
 
     ``ModuleError`` (one line) when the module cannot be instrumented."""
     cache_root = config.cache_dir if config.cache_dir is not None else default_cache_dir()
+    if not wasm.startswith(b"\0asm"):
+        try:  # WAT text (already accepted by load_module): Binaryen wants the binary
+            wasm = bytes(wat2wasm(wasm.decode("utf-8")))
+        except (UnicodeDecodeError, WasmtimeError) as e:
+            raise ModuleError(f"invalid module {config.module}: {e}") from None
     try:
         im = instrument(wasm, cache_dir=cache_root / "asyncify", use_cache=config.use_cache)
     except InstrumentationError as e:
