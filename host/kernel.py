@@ -100,6 +100,12 @@ _PIPE_READ_RIGHTS = _R_READ | _R_FDSTAT_SET_FLAGS | _R_FILESTAT_GET | _R_POLL
 _PIPE_WRITE_RIGHTS = _R_WRITE | _R_FDSTAT_SET_FLAGS | _R_FILESTAT_GET | _R_POLL
 
 _U64 = (1 << 64) - 1
+_I64_MAX = (1 << 63) - 1
+"""Largest file offset or size the host can represent (off_t)."""
+_MAX_IO = 64 << 20
+"""Largest single host read: a short read is legal and a guest's 4 GiB iovec
+must not make the host allocate 4 GiB up front."""
+_DAY_NS = 86_400 * 10**9
 
 
 def _to_bytes(item: str | bytes) -> bytes:
@@ -159,6 +165,7 @@ class WasiKernel:
         self._fdt = self.fs.fds
         self._fds = self.fs.fds.fds
         self._now = self.clock.now
+        self._max_file = self.fs.tree.max_file_size
 
     def fork(self) -> WasiKernel:
         """The kernel of a forked child: same args, env, sources and stdio
@@ -174,6 +181,7 @@ class WasiKernel:
         child._fdt = child.fs.fds
         child._fds = child.fs.fds.fds
         child._now = child.clock.now
+        child._max_file = self._max_file
         return child
 
     # -- helpers ----------------------------------------------------------
@@ -280,7 +288,7 @@ class WasiKernel:
         kind = node.kind
         if desc.host_fd >= 0:
             try:
-                out = os.pread(desc.host_fd, size, desc.offset)
+                out = os.pread(desc.host_fd, min(size, _MAX_IO), desc.offset)
             except OSError as exc:
                 raise wasi_error_from_os(exc) from None
             desc.offset += len(out)
@@ -307,7 +315,7 @@ class WasiKernel:
                 if fileno is not None:
                     # Read the OS fd directly: Python-level buffering would hide
                     # data from poll_oneoff's select().
-                    return os.read(fileno, size)
+                    return os.read(fileno, min(size, _MAX_IO))
                 read1 = getattr(stream, "read1", None)
                 out = read1(size) if read1 is not None else stream.read(size)
             except OSError as exc:
@@ -320,11 +328,13 @@ class WasiKernel:
         if not desc.rights_base & _R_READ:
             raise WasiError(Errno.BADF, "not open for reading")
         node = desc.inode
+        if offset > _I64_MAX:
+            raise WasiError(Errno.INVAL, "offset out of range")
         if node.data is not None:
             return bytes(node.data[offset : offset + size])
         if desc.host_fd >= 0:
             try:
-                return os.pread(desc.host_fd, size, offset)
+                return os.pread(desc.host_fd, min(size, _MAX_IO), offset)
             except OSError as exc:
                 raise wasi_error_from_os(exc) from None
         if node.kind is _DIR:
@@ -344,10 +354,13 @@ class WasiKernel:
             n = len(data)
             off = len(buf) if desc.flags & _F_APPEND else desc.offset
             blen = len(buf)
-            if off > blen:
+            if off + n > blen:
                 if not n:
                     return 0  # an empty write past the end does not extend the file
-                buf.extend(bytes(off - blen))
+                if off + n > self._max_file:
+                    raise WasiError(Errno.FBIG, "in-memory file size limit")
+                if off > blen:
+                    buf.extend(bytes(off - blen))
             buf[off : off + n] = data
             desc.offset = off + n
             node.mtim = node.ctim = self._now(0)
@@ -403,6 +416,8 @@ class WasiKernel:
         node = desc.inode
         buf = node.data
         append = desc.flags & _F_APPEND
+        if offset > _I64_MAX:
+            raise WasiError(Errno.INVAL, "offset out of range")
         if buf is not None:
             # On an APPEND fd, pwrite appends whatever the offset (what Linux
             # does, so what wasmtime shows); the fd offset never moves.
@@ -411,7 +426,9 @@ class WasiKernel:
                 return 0
             if append:
                 offset = blen
-            elif offset > blen:
+            if offset + len(data) > self._max_file:
+                raise WasiError(Errno.FBIG, "in-memory file size limit")
+            if offset > blen:
                 buf.extend(bytes(offset - blen))
             buf[offset : offset + len(data)] = data
             node.mtim = node.ctim = self._now(0)
@@ -447,8 +464,8 @@ class WasiKernel:
             new = self._size(desc) + offset
         else:
             raise WasiError(Errno.INVAL, "bad whence")
-        if new < 0 or new > _U64:
-            raise WasiError(Errno.INVAL, "negative offset")
+        if new < 0 or new > _I64_MAX:
+            raise WasiError(Errno.INVAL, "offset out of range")
         desc.offset = new
         return new
 
@@ -599,8 +616,12 @@ class WasiKernel:
             # ftruncate on a descriptor not open for writing: wasmtime says EINVAL.
             raise WasiError(Errno.INVAL, "not open for writing")
         node = desc.inode
+        if size > _I64_MAX:
+            raise WasiError(Errno.INVAL, "size out of range")
         if node.data is not None:
             buf = node.data
+            if size > self._max_file:
+                raise WasiError(Errno.FBIG, "in-memory file size limit")
             if size < len(buf):
                 del buf[size:]
             elif size > len(buf):
@@ -905,12 +926,19 @@ class WasiKernel:
             else:
                 raise WasiError(Errno.INVAL, "bad subscription type")
         if not ready and waiting_stdin:
-            timeout = min(r for r, _, _ in timers) / 1e9 if timers else None
             filenos = [f for _, _, f in waiting_stdin]
-            try:
-                rlist, _, _ = select.select(filenos, [], [], timeout)
-            except (OSError, ValueError):
-                rlist = filenos
+            left = min(r for r, _, _ in timers) if timers else None
+            while True:
+                # select() cannot take a u64 timeout: wait a day at a time.
+                chunk = _DAY_NS if left is None else min(left, _DAY_NS)
+                try:
+                    rlist, _, _ = select.select(filenos, [], [], chunk / 1e9)
+                except (OSError, ValueError):
+                    rlist = filenos
+                if rlist or (left is not None and chunk == left):
+                    break
+                if left is not None:
+                    left -= chunk
             for i, sub, f in waiting_stdin:
                 if f in rlist:
                     ready.append((i, Event(sub.userdata, Errno.SUCCESS, sub.type, 1)))

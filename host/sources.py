@@ -95,8 +95,11 @@ class SystemClock:
         return max(1, int(round(res * 1e9)))
 
     def sleep(self, ns: int) -> None:
-        if ns > 0:
-            time.sleep(ns / 1e9)
+        # time.sleep cannot take a u64 nanosecond count: a day at a time.
+        while ns > 0:
+            chunk = min(ns, 86_400 * 10**9)
+            time.sleep(chunk / 1e9)
+            ns -= chunk
 
 
 class VirtualClock:

@@ -24,10 +24,13 @@ from .inode import Inode, Kind
 from .sources import Clock
 from .wasi_types import Errno, Filestat, WasiError
 
-__all__ = ["Mount", "Resolved", "FsTree", "MAX_SYMLINKS", "NAME_MAX"]
+__all__ = ["Mount", "Resolved", "FsTree", "MAX_SYMLINKS", "NAME_MAX", "DEFAULT_MAX_FILE_SIZE"]
 
 MAX_SYMLINKS = 40
 NAME_MAX = 255
+DEFAULT_MAX_FILE_SIZE = 1 << 30
+"""In-memory files larger than this fail with EFBIG: a guest seeking to 2**60
+and writing one byte must not make the host allocate an exabyte."""
 
 _MEM, _HOST, _OVERLAY = 0, 1, 2
 
@@ -73,8 +76,9 @@ def _kind_of(mode: int) -> Kind | None:
 class FsTree:
     """Mounts, inode numbering and every path-level operation."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> None:
         self.clock = clock
+        self.max_file_size = max_file_size
         self.mounts: list[Mount] = []
         self.next_ino = 1
         # (mount index, host st_dev, host st_ino) -> guest inode number

@@ -19,7 +19,7 @@ from .fdtable import DIR_INHERITING, DIR_RIGHTS, STDIN_RIGHTS, STDOUT_RIGHTS, De
 from .hostdir import MountError, MountMode
 from .inode import Inode, Kind
 from .sources import Clock, VirtualClock
-from .tree import FsTree, Mount, Resolved
+from .tree import DEFAULT_MAX_FILE_SIZE, FsTree, Mount, Resolved
 from .wasi_types import Errno, WasiError
 
 __all__ = ["MountSpec", "MountMode", "MountError", "Stdio", "WasiFs", "Kind", "Inode"]
@@ -63,11 +63,18 @@ class WasiFs:
     are stdio character devices whose streams the kernel attaches).  ``clock``
     stamps in-memory files; when None the kernel that adopts this filesystem
     installs its own clock (before that a ``VirtualClock`` is used).
+    In-memory files cannot grow past ``max_file_size`` (EFBIG).
     """
 
-    def __init__(self, mounts: Iterable[MountSpec] = (), *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        mounts: Iterable[MountSpec] = (),
+        *,
+        clock: Clock | None = None,
+        max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+    ) -> None:
         self.clock_injected = clock is not None
-        self.tree = FsTree(clock if clock is not None else VirtualClock())
+        self.tree = FsTree(clock if clock is not None else VirtualClock(), max_file_size)
         self.fds = FdTable()
         self.stdio = Stdio()
         for slot in range(3):

@@ -180,3 +180,30 @@ def test_stdio_on_a_terminal_is_a_character_device() -> None:
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_hostile_sizes_and_offsets(k: WasiKernel) -> None:
+    """Guest-chosen numbers never become host exceptions or huge allocations."""
+    fd = open_file(k, "f", OFlags.CREAT)
+    k.fd_seek(fd, 1 << 60, Whence.SET)
+    assert errno_of(k.fd_write, fd, b"x") is Errno.FBIG
+    assert errno_of(k.fd_pwrite, fd, b"x", 1 << 40) is Errno.FBIG
+    assert errno_of(k.fd_pwrite, fd, b"x", 1 << 63) is Errno.INVAL
+    assert errno_of(k.fd_pread, fd, 1, (1 << 64) - 1) is Errno.INVAL
+    assert errno_of(k.fd_filestat_set_size, fd, 1 << 40) is Errno.FBIG
+    assert errno_of(k.fd_seek, fd, (1 << 63) - 1, Whence.CUR) is Errno.INVAL
+    assert k.fd_read(fd, (1 << 32) - 1) == b""
+    assert k.fd_filestat_get(fd).size == 0
+
+
+def test_hostile_offsets_on_a_host_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from wasi_rr.host.wasifs import MountSpec
+
+    k = WasiKernel(fs=WasiFs([MountSpec("/h", tmp_path)]))
+    fd = open_file(k, "f", OFlags.CREAT)
+    k.fd_write(fd, b"abc")
+    assert errno_of(k.fd_pread, fd, 1, 1 << 63) is Errno.INVAL
+    assert errno_of(k.fd_filestat_set_size, fd, 1 << 63) is Errno.INVAL
+    assert k.fd_pread(fd, (1 << 32) - 1, 0) == b"abc"
+    k.fs.close()
+    k.fs.close_mounts()
