@@ -12,6 +12,7 @@ ranges, process events are left out.
 object of figures; with ``--header`` the header first. Byte strings are JSON
 strings when they are valid UTF-8 and ``{"base64": "..."}`` otherwise, so the two
 cannot be confused; an input stored as a digest is ``{"sha256": HEX, "length": N}``.
+Snapshot entries give the size and SHA-256 of their blobs, not the blobs.
 
 A truncated or corrupt journal prints everything readable, then one error line
 and exits with ``ExitStatus.JOURNAL_ERROR``.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import os
 import sys
@@ -34,10 +36,12 @@ from .exitcodes import ExitStatus
 from .journal import (
     Entry,
     ExitEvent,
+    ForkEvent,
     InputDigest,
     JournalError,
     JournalHeader,
     JournalReader,
+    SnapshotEvent,
     StartEvent,
     SyscallEntry,
     TrapEvent,
@@ -113,7 +117,14 @@ def format_entry(entry: Entry) -> str:
         return f"+++ pid {entry.pid} exited with {entry.status} +++"
     if isinstance(entry, TrapEvent):
         return f"+++ pid {entry.pid} trapped: {entry.message} +++"
-    return f"+++ {entry!r} +++"
+    if isinstance(entry, SnapshotEvent):
+        base = f", delta on #{entry.base}" if entry.base is not None else ""
+        return (f"+++ pid {entry.pid} snapshot #{entry.id} before syscall #{entry.seq} "
+                f"({entry.trigger}; {len(entry.snapshot)} bytes{base}, fs {len(entry.fs)} "
+                "bytes) +++")
+    if isinstance(entry, ForkEvent):
+        return f"+++ pid {entry.pid} forked pid {entry.child} at syscall #{entry.seq} +++"
+    return f"+++ {type(entry).__name__} +++"
 
 
 def format_header(reader: JournalReader) -> str:
@@ -171,7 +182,19 @@ def entry_to_json(entry: Entry) -> dict[str, Any]:
     if isinstance(entry, TrapEvent):
         return {"kind": "trap", "pid": entry.pid, "message": entry.message,
                 "elapsed_ns": entry.elapsed_ns}
-    return {"kind": "unknown", "repr": repr(entry)}
+    if isinstance(entry, SnapshotEvent):
+        # The blobs (memory image, frozen filesystem) can be megabytes: described, not
+        # inlined; `wasi-rr resume` and wasi_rr.snapshots read them.
+        return {"kind": "snap", "pid": entry.pid, "id": entry.id, "seq": entry.seq,
+                "trigger": entry.trigger, "base": entry.base,
+                "module_sha256": entry.module_sha256, "time_unix_ns": entry.time_unix_ns,
+                "snapshot_bytes": len(entry.snapshot),
+                "snapshot_sha256": hashlib.sha256(entry.snapshot).hexdigest(),
+                "fs_bytes": len(entry.fs), "fs_sha256": hashlib.sha256(entry.fs).hexdigest(),
+                "extra": entry.extra}
+    if isinstance(entry, ForkEvent):
+        return {"kind": "fork", "pid": entry.pid, "child": entry.child, "seq": entry.seq}
+    return {"kind": "unknown", "type": type(entry).__name__}
 
 
 def header_to_json(header: JournalHeader) -> dict[str, Any]:

@@ -10,12 +10,14 @@ from hypothesis import strategies as st
 from wasi_rr.journal import (
     Entry,
     ExitEvent,
+    ForkEvent,
     InputDigest,
     JournalHeader,
     JournalReader,
     JournalTruncated,
     JournalWriter,
     Preopen,
+    SnapshotEvent,
     StartEvent,
     SyscallEntry,
     TrapEvent,
@@ -51,6 +53,12 @@ events = st.one_of(
               .map(tuple), u64),
     st.builds(ExitEvent, st.integers(0, 2**31), u32, u64),
     st.builds(TrapEvent, st.integers(0, 2**31), st.text(max_size=40), u64),
+    st.builds(ForkEvent, st.integers(0, 2**31), st.integers(0, 2**31), u32),
+    st.builds(SnapshotEvent, st.integers(0, 2**31), st.integers(1, 99), u32,
+              st.sampled_from(["every", "stdin", "exit"]), st.binary(max_size=64),
+              st.binary(max_size=64), st.one_of(st.none(), st.integers(1, 99)),
+              st.text(max_size=8), u64,
+              st.dictionaries(st.text(max_size=4), st.integers(0, 9), max_size=2)),
 )
 
 headers = st.builds(

@@ -120,3 +120,26 @@ def test_stats_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert stats["syscalls"] == 49 and stats["calls"]["clock_time_get"] == 40
     assert stats["errors"] == {"fd_prestat_get": 1} and stats["hashed_inputs"] == 1
     assert stats["journal_bytes"] == SAMPLE.stat().st_size and stats["wall_ns"] == 123_456
+
+
+def test_process_events_are_described_not_inlined(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from wasi_rr.journal import (ForkEvent, JournalHeader, JournalWriter, SnapshotEvent,
+                                 StartEvent)
+
+    path = tmp_path / "p.wrr"
+    with JournalWriter(path, JournalHeader(module_sha256="")) as w:
+        w.write_event(StartEvent(1, ("p",)))
+        w.write_syscall("wasi_snapshot_preview1", "sched_yield", (), [], 0, [])
+        w.write_event(SnapshotEvent(1, 1, 1, "every", b"\x00" * 100_000, b"fs", None))
+        w.write_event(ForkEvent(1, 2, 1))
+    status, lines, _ = _run(capsys, "dump", str(path))
+    assert status == 0
+    assert lines[2] == ("+++ pid 1 snapshot #1 before syscall #1 (every; 100000 bytes, "
+                        "fs 2 bytes) +++")
+    assert lines[3] == "+++ pid 1 forked pid 2 at syscall #1 +++"
+    status, lines, _ = _run(capsys, "dump", "--json", str(path))
+    snap = json.loads(lines[2])
+    assert snap["kind"] == "snap" and snap["snapshot_bytes"] == 100_000
+    assert "snapshot" not in snap and len(lines[2]) < 1000
+    assert json.loads(lines[3]) == {"kind": "fork", "pid": 1, "child": 2, "seq": 1}
