@@ -238,8 +238,11 @@ def group_replay_needed(journal: str | os.PathLike[str]) -> tuple[bool, int | No
     A journal written by ``resume -o`` starts at its snapshot 1; a module that
     imports WASIX ``proc_fork`` may have several processes (a byte search of the
     import name: a false positive only costs the instrumented replay)."""
-    with open_journal(journal) as reader:
-        if reader.header.meta.get("resumed_from_snapshot") is not None:
-            return True, 1
-        wasm = reader.module_bytes()
+    try:
+        with open_journal(journal) as reader:
+            if reader.header.meta.get("resumed_from_snapshot") is not None:
+                return True, 1
+            wasm = reader.module_bytes()
+    except (OSError, JournalError):
+        return False, None  # the plain replay reports it as usual
     return bool(wasm and b"wasix_32v1" in wasm and b"proc_fork" in wasm), None

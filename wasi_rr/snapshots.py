@@ -148,8 +148,16 @@ class SnapshotInfo:
     time_unix_ns: int
 
 
+def _open(path: str | os.PathLike[str]) -> Any:
+    """``open_journal`` with an unreadable file as a one-line tool error."""
+    try:
+        return open_journal(path)
+    except OSError as exc:
+        raise WasiRrError(f"cannot open journal {path}: {exc.strerror or exc}") from None
+
+
 def _snapshot_events(path: str | os.PathLike[str]) -> Iterator[SnapshotEvent]:
-    with open_journal(path) as reader:
+    with _open(path) as reader:
         for entry in reader:
             if isinstance(entry, SnapshotEvent):
                 yield entry
@@ -182,7 +190,7 @@ def load_snapshot(path: str | os.PathLike[str], snapshot_id: int | None = None
     Raises ``SnapshotNotFound`` (none / no such id), ``JournalError``."""
     decoded: dict[int, Snapshot] = {}
     chosen: SnapshotEvent | None = None
-    with open_journal(path) as reader:
+    with _open(path) as reader:
         header = reader.header
         module = reader.module_bytes()
         events = [e for e in reader if isinstance(e, SnapshotEvent)]
@@ -225,7 +233,7 @@ def process_tree(path: str | os.PathLike[str]) -> list[ProcInfo]:
     """Every process of the journal (pid order) with its parent and ending."""
     procs: dict[int, ProcInfo] = {}
     parents: dict[int, int] = {}
-    with open_journal(path) as reader:
+    with _open(path) as reader:
         for entry in reader:
             if isinstance(entry, SyscallEntry):
                 info = procs.get(entry.pid)
