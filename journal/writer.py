@@ -59,8 +59,9 @@ DEFAULT_LEVEL = 3
 DEFAULT_INPUT_HASH_THRESHOLD = 4096
 _CHECK = 4096
 """Entries between two looks at the buffer size and the clock (at most)."""
-_BIG = 256 * 1024
-"""An entry carrying this many bytes triggers a look at once (memory bound)."""
+_BIG = 4096
+"""An entry carrying this many bytes triggers a check at once: between two checks
+the buffer grows by at most ``check_every`` entries of less than this (16 MiB)."""
 
 
 def _digested(inputs: Sequence[Any], thr: int) -> list[Any]:
