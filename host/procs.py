@@ -35,6 +35,7 @@ import enum
 import signal
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -116,6 +117,9 @@ class Capture:
     snapshot: Snapshot
     fs: bytes
     """The process's ``WasiFs.freeze()`` at the same instant."""
+    capture_ns: int = 0
+    """Wall time from the unwind request to the frozen state (unwind + scan +
+    globals + freeze): what the guest pays per snapshot, before serialization."""
 
 
 class ProcessEvents(Protocol):
@@ -237,6 +241,7 @@ class ProcInterceptor:
         self.pending: Trigger | _Stop | None = None
         self.last: Trigger | _Stop | None = None
         self.stdin_seen = False
+        self.requested_ns = 0
 
     def before_call(self, sig: Signature, params: tuple[int, ...]) -> int | None:
         proc = self.proc
@@ -290,6 +295,7 @@ class ProcInterceptor:
 
     def _unwind(self, proc: GuestProc, sig: Signature, params: tuple[int, ...],
                 why: Trigger | _Stop) -> int:
+        self.requested_ns = time.perf_counter_ns()
         proc.ctl.request_unwind(proc.process.store,
                                 InterruptedCall(sig.module, sig.name, params))
         self.pending = why
@@ -482,8 +488,10 @@ class ProcessGroup:
             if why is _Stop.BLOCK:
                 return
             assert isinstance(why, Trigger)
-            self.events.on_snapshot(Capture(proc.pid, proc.adapter.seq, why, snap,
-                                            proc.kernel.fs.freeze()))
+            frozen = proc.kernel.fs.freeze()
+            spent = time.perf_counter_ns() - proc.interceptor.requested_ns
+            self.events.on_snapshot(Capture(proc.pid, proc.adapter.seq, why, snap, frozen,
+                                            spent))
 
     def _fork(self, parent: GuestProc, snap: Snapshot) -> None:
         child_kernel = parent.kernel.fork()

@@ -75,7 +75,8 @@ class JournalProcessEvents:
             capture.pid, sid, capture.seq, capture.trigger.value, data,
             absolute_mounts(capture.fs),
             base=previous[0] if previous else None,
-            module_sha256=capture.snapshot.module_sha256, time_unix_ns=time.time_ns()))
+            module_sha256=capture.snapshot.module_sha256, time_unix_ns=time.time_ns(),
+            extra={"capture_ns": capture.capture_ns}))
         self._previous[capture.pid] = (sid, capture.snapshot)
         self.taken.append((sid, capture.seq, capture.trigger.value))
 
