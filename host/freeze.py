@@ -19,7 +19,7 @@ Format (msgpack map, ``v`` = 1)::
      "inodes": [[ino, kind, dev, nlink, atim, mtim, ctim, data | None,
                  children [[name, index | None], ...] | None, target | None,
                  parent_index | None, host [mount_index, [path...]] | None,
-                 pipe [capacity, buffer] | None, stdio | None], ...],
+                 pipe [capacity, buffer] | None, stdio | None, times_override], ...],
      "descs": [[inode_index, rights_base, rights_inheriting, flags, offset,
                 preopen | None, host_writable, origin [parent_index, name] | None,
                 pipe_end], ...],
@@ -134,6 +134,7 @@ def freeze_family(processes: Sequence[WasiFs]) -> bytes:
             host,
             pipe,
             n.stdio,
+            n.times_override,
         ]
 
     image = {
@@ -198,6 +199,7 @@ def unfreeze_family(
             n.data = bytearray(content)
         n.target = rec[9]
         n.stdio = rec[13]
+        n.times_override = bool(rec[14]) if len(rec) > 14 else False
         nodes.append(n)
 
     hosts: list[HostDir | None] = []

@@ -77,6 +77,7 @@ class Inode:
         "host_path",
         "pipe",
         "stdio",
+        "times_override",
         "__weakref__",
     )
 
@@ -96,6 +97,8 @@ class Inode:
         self.host_path: tuple[str, ...] = ()
         self.pipe: Pipe | None = None
         self.stdio: int | None = None
+        # OVERLAY: times set on a lower directory live here, not on the host.
+        self.times_override = False
 
     @property
     def is_dir(self) -> bool:

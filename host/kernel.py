@@ -652,9 +652,12 @@ class WasiKernel:
         node = desc.inode
         if desc.host_fd >= 0 and node.data is None:
             if node.host is not None and node.host.mode is MountMode.OVERLAY:
+                self._tree.fresh()
+                if node.kind is _DIR:
+                    self._tree.set_times(node, a, m, None)
+                    return
                 if desc.origin is None:
                     raise WasiError(Errno.ROFS)
-                self._tree.fresh()
                 self._tree.copy_up(desc.origin[0], desc.origin[1], node)
             elif node.host is not None and node.host.mode is MountMode.READ_ONLY:
                 raise WasiError(Errno.ROFS)

@@ -323,7 +323,12 @@ class FsTree:
     @staticmethod
     def host_filestat(node: Inode, st: os.stat_result) -> Filestat:
         """Host files report the host's size, link count and timestamps; the
-        device and inode numbers are virtual."""
+        device and inode numbers are virtual (and times set on an overlay's
+        lower directory come from the node)."""
+        if node.times_override:
+            return Filestat(
+                node.dev, node.ino, node.kind.filetype, st.st_nlink, st.st_size, node.atim, node.mtim, node.ctim
+            )
         return Filestat(
             node.dev,
             node.ino,
@@ -344,9 +349,19 @@ class FsTree:
             if mode is MountMode.READ_ONLY:
                 raise WasiError(Errno.ROFS)
             if mode is MountMode.OVERLAY:
-                if node.kind is Kind.DIRECTORY or res is None or res.parent is None:
-                    raise WasiError(Errno.ROFS, "overlay: cannot change a lower directory's times")
-                self.copy_up(res.parent, res.name, node)  # type: ignore[arg-type]
+                if node.kind is Kind.DIRECTORY:
+                    # A lower directory is not copied up: its new times are kept
+                    # on the node, in front of the host's.
+                    if not node.times_override:
+                        st = node.host.lstat(node.host_path)
+                        if st is None:
+                            raise WasiError(Errno.NOENT)
+                        node.atim, node.mtim = st.st_atime_ns, st.st_mtime_ns
+                        node.times_override = True
+                elif res is None or res.parent is None:
+                    raise WasiError(Errno.ROFS, "overlay: cannot reach this lower file's directory")
+                else:
+                    self.copy_up(res.parent, res.name, node)  # type: ignore[arg-type]
             else:
                 st = node.host.lstat(node.host_path)
                 if st is None:
@@ -577,10 +592,11 @@ class FsTree:
             if is_dir:
                 node.parent = dd
             return
-        if node_host:
-            if is_dir:
-                raise WasiError(Errno.XDEV, "overlay: lower directories cannot be renamed")
+        if node_host and not is_dir:
             self.copy_up(sd, sname, node)
+        # OVERLAY: a lower directory moves in the upper layer only; it keeps
+        # reading its lower entries from where they are on the host (like
+        # overlayfs's redirect_dir), and a whiteout hides its old name.
         if target is not None:
             self._detach(dd, dname, target)
             target.nlink = 0 if target.kind is Kind.DIRECTORY else target.nlink - 1

@@ -168,13 +168,42 @@ def test_overlay_keeps_host_untouched(host_kernel: Callable[..., WasiKernel], se
     assert snapshot(seeded) == before
 
 
-def test_overlay_lower_directory_rename_is_xdev(host_kernel: Callable[..., WasiKernel], seeded: Path) -> None:
+def test_overlay_lower_directory_rename_and_times(host_kernel: Callable[..., WasiKernel], seeded: Path) -> None:
+    before = snapshot(seeded)
     k = host_kernel(MountMode.OVERLAY, seeded)
-    assert errno_of(k.path_rename, 3, "d", 3, "d2") is Errno.XDEV
-    k.path_rename(3, "a.txt", 3, "d/a-moved")
-    assert read_all(k, "d/a-moved") == b"alpha"
-    assert errno_of(k.path_filestat_get, 3, 0, "a.txt") is Errno.NOENT
-    assert (seeded / "a.txt").read_bytes() == b"alpha"
+    ino_d = k.path_filestat_get(3, 0, "d").ino
+    # a lower directory moves in the upper layer and keeps its lower contents
+    k.path_create_directory(3, "nd")
+    k.path_rename(3, "d", 3, "nd/moved")
+    assert errno_of(k.path_filestat_get, 3, 0, "d") is Errno.NOENT
+    assert k.path_filestat_get(3, 0, "nd/moved").ino == ino_d
+    assert read_all(k, "nd/moved/inner") == b"in"
+    assert k.path_filestat_get(3, 0, "nd/moved/..").ino == k.path_filestat_get(3, 0, "nd").ino
+    create(k, "nd/moved/new", b"n")
+    assert [e.name for e in k.fd_readdir(k.path_open(3, 0, "nd/moved", OFlags.DIRECTORY, READ | int(Rights.FD_READDIR), 0, 0), 0)] == [b".", b"..", b"inner", b"new"]
+    assert errno_of(k.path_rename, 3, "nd", 3, "nd/moved/x") is Errno.INVAL
+    k.path_create_directory(3, "d")  # the old name is free again: a new, empty directory
+    assert [e.name for e in k.fd_readdir(k.path_open(3, 0, "d", OFlags.DIRECTORY, READ | int(Rights.FD_READDIR), 0, 0), 0)] == [b".", b".."]
+    # times of a lower directory are kept in memory
+    k.path_filestat_set_times(3, 0, "nd/moved", 11, 22, FstFlags.ATIM | FstFlags.MTIM)
+    st = k.path_filestat_get(3, 0, "nd/moved")
+    assert (st.atim, st.mtim) == (11, 22)
+    k.path_filestat_set_times(3, 0, ".", 0, 33, FstFlags.MTIM)
+    assert k.path_filestat_get(3, 0, ".").mtim == 33
+    dfd = k.path_open(3, 0, "e_missing", OFlags.CREAT, ALL, ALL, 0)
+    assert dfd > 0
+    k.path_rename(3, "a.txt", 3, "nd/moved/a-moved")
+    assert read_all(k, "nd/moved/a-moved") == b"alpha"
+    assert snapshot(seeded) == before
+    # and it all survives freeze/unfreeze
+    from wasi_rr.host.wasifs import WasiFs as _Fs
+
+    k2 = WasiKernel(fs=_Fs.unfreeze(k.fs.freeze()))
+    assert read_all(k2, "nd/moved/inner") == b"in"
+    assert k2.path_filestat_get(3, 0, "nd/moved").mtim == 22
+    assert errno_of(k2.path_filestat_get, 3, 0, "a.txt") is Errno.NOENT
+    k2.fs.close()
+    k2.fs.close_mounts()
 
 
 def test_read_only_file_open_readonly_in_overlay_then_copied_up(
