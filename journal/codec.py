@@ -64,10 +64,14 @@ def pack_default(obj: Any) -> Any:
 
 
 def _ext_hook(code: int, data: bytes) -> Any:
-    if code == EXT_DIGEST and len(data) == _DIGEST.size:
+    if code == EXT_DIGEST:
+        if len(data) != _DIGEST.size:
+            raise ValueError(f"input digest of {len(data)} bytes")
         length, digest = _DIGEST.unpack(data)
         return InputDigest(length, digest)
-    raise ValueError(f"unknown msgpack ext type {code}")
+    # An ext type of a newer minor version (inside an entry kind we skip, most
+    # likely): kept opaque rather than failing the whole frame.
+    return msgpack.ExtType(code, data)
 
 
 def event_to_wire(event: StartEvent | ExitEvent | TrapEvent | SnapshotEvent | ForkEvent
