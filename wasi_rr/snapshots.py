@@ -106,7 +106,10 @@ def absolute_mounts(frozen: bytes) -> bytes:
         if mount[1] is not None and not os.path.isabs(mount[1]):
             mount[1] = os.path.abspath(mount[1])
             changed = True
-    return msgpack.packb(image, use_bin_type=True) if changed else frozen  # type: ignore[no-any-return]
+    if not changed:
+        return frozen
+    packed: bytes = msgpack.packb(image, use_bin_type=True)
+    return packed
 
 
 # -- command-line options -----------------------------------------------------------
