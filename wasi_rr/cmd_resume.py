@@ -44,7 +44,7 @@ from .snapshots import (
     policy_from_args,
 )
 
-__all__ = ["resume", "rebind_mounts", "add_parser"]
+__all__ = ["resume", "rebind_mounts", "print_snapshot_list", "add_parser"]
 
 
 def rebind_mounts(frozen: bytes, dirs: dict[str, Path]) -> bytes:
@@ -152,7 +152,8 @@ def _resume_writer(output: str, loaded: LoadedSnapshot, wasm: bytes) -> JournalW
     return writer
 
 
-def _print_list(journal: str) -> int:
+def print_snapshot_list(journal: str) -> int:
+    """``resume --list`` / ``dump --snapshots``: one line per snapshot."""
     try:
         infos = list_snapshots(journal)
     except JournalError as exc:
@@ -167,7 +168,7 @@ def _print_list(journal: str) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     if args.list:
-        return _print_list(args.journal)
+        return print_snapshot_list(args.journal)
     mounts: dict[str, Path] = {}
     for spec, mode in [(d, MountMode.WRITE_THROUGH) for d in args.dirs] + \
                       [(d, MountMode.OVERLAY) for d in args.overlay_dirs]:

@@ -4,7 +4,8 @@
 
 One line per syscall: ``#SEQ name(arg=value, ...) = ERRNO {results}``, flags and
 enums decoded by the signature table (``wasi_rr.host.abi.format_call``), process
-events as ``+++ ... +++`` lines. RANGEs select syscalls by sequence number:
+events as ``+++ ... +++`` lines; syscalls of a process other than the first are
+prefixed ``[pid N]`` (as ``strace -f`` does). RANGEs select syscalls by sequence number:
 ``5``, ``100-200`` (inclusive), ``100-end``; several ranges are a union. With
 ranges, process events are left out.
 
@@ -102,15 +103,16 @@ def _placeholder_inputs(inputs: Iterable[bytes | InputDigest]) -> list[bytes]:
             for x in inputs]
 
 
-def format_entry(entry: Entry) -> str:
-    """One strace-like line for any entry."""
+def format_entry(entry: Entry, *, show_pid: bool = False) -> str:
+    """One strace-like line for any entry (``[pid N] `` first when ``show_pid``)."""
     if isinstance(entry, SyscallEntry):
         from .host.abi import SyscallRecord, format_call
 
         rec = SyscallRecord(entry.seq, entry.module, entry.name, tuple(entry.params),
                             _placeholder_inputs(entry.inputs), entry.errno,
                             list(entry.writes))
-        return f"#{entry.seq} {format_call(rec)}"
+        prefix = f"[pid {entry.pid}] " if show_pid else ""
+        return f"{prefix}#{entry.seq} {format_call(rec)}"
     if isinstance(entry, StartEvent):
         return f"+++ pid {entry.pid} started: argv={list(entry.argv)!r} +++"
     if isinstance(entry, ExitEvent):
@@ -332,11 +334,16 @@ def dump(path: str | os.PathLike[str], ranges: Iterable[str] = (), *, as_json: b
                 else:
                     print(format_stats(reader, result), file=out)
                 return 0
+            first_pid: int | None = None
             for entry in _selected(reader, parsed):
                 if as_json:
                     print(json.dumps(entry_to_json(entry), ensure_ascii=False), file=out)
-                else:
-                    print(format_entry(entry), file=out)
+                    continue
+                pid = getattr(entry, "pid", None)
+                if first_pid is None:
+                    first_pid = pid
+                # like strace -f: syscalls of other processes than the first are tagged
+                print(format_entry(entry, show_pid=pid != first_pid), file=out)
         except JournalError as exc:
             out.flush()
             raise JournalFileError(f"{path}: {exc}") from None
@@ -350,6 +357,10 @@ def dump(path: str | os.PathLike[str], ranges: Iterable[str] = (), *, as_json: b
 
 
 def _main(args: argparse.Namespace) -> int:
+    if args.snapshots:  # the listing lives with resume (wasi_rr/cmd_resume.py)
+        from .cmd_resume import print_snapshot_list
+
+        return print_snapshot_list(args.journal)
     return dump(args.journal, args.ranges, as_json=args.json, stats=args.stats,
                 header=args.header)
 
@@ -368,6 +379,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                              "(with --json: one JSON object)")
     parser.add_argument("--header", action="store_true",
                         help="print the journal header (module, argv, env, preopens...)")
+    parser.add_argument("--snapshots", action="store_true",
+                        help="list the snapshots: id, pid, seq, trigger, delta base, sizes")
     parser.add_argument("journal", metavar="JOURNAL", help="the journal file (.wrr)")
     parser.add_argument("ranges", nargs="*", metavar="RANGE",
                         help="sequence numbers to show: N, N-M, N-end")
