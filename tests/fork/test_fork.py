@@ -118,3 +118,23 @@ def test_wasix_fd_calls_record_and_replay_in_a_group(guest: Callable[[str], Path
                            stderr=io.BytesIO())
         assert rep.ok and rep.exit_code == 0
         assert plain.getvalue().endswith(out.getvalue()) and out.getvalue()
+
+
+def test_deadlock_lets_the_lowest_pid_proceed(guest: Callable[[str], Path],
+                                              tmp_path: Path) -> None:
+    """Every process blocked: the parent's join gets EDEADLK, then the run goes on;
+    a non-blocking join of a running child reports 'nothing'."""
+    rec = cli("record", "-o", "d.wrr", str(guest("wasix_fork_deadlock")), cwd=tmp_path)
+    assert rec.returncode == 0, rec.stderr
+    lines = rec.stdout.decode().splitlines()
+    assert sorted(lines) == sorted([
+        "nonblocking join: errno 0 tag 0",
+        "blocking join while child waits on us: errno 16",
+        "child read 7: wake up",
+        "child read 0 (EOF)",
+        "join after closing: errno 0 tag 1 code 3",
+    ])
+    rep = cli("replay", "d.wrr", cwd=tmp_path)
+    assert (rep.returncode, rep.stdout) == (0, rec.stdout), rep.stderr
+    again = cli("run", str(guest("wasix_fork_deadlock")), cwd=tmp_path)
+    assert again.stdout == rec.stdout  # the schedule is deterministic

@@ -135,6 +135,8 @@ def test_resume_recorded_and_replayed_from_snapshot(files_run: dict[str, object]
     lines = listing.stdout.decode().splitlines()
     assert lines[0].split()[:4] == ["ID", "PID", "SEQ", "TRIGGER"]
     assert lines[1].split()[:4] == ["1", "1", "4", "every"]
+    dumped = cli("dump", "--snapshots", "j.wrr", cwd=rec)
+    assert (dumped.returncode, dumped.stdout) == (0, listing.stdout)
 
 
 def test_frozen_fs_in_snapshot_round_trips(files_run: dict[str, object]) -> None:
