@@ -1,30 +1,36 @@
-"""Generate ``corpus/journals/v1-sample.wrr``, the frozen format-1.0 sample.
+"""Generate the frozen sample journals under ``corpus/journals/``.
 
-The committed file is read by tests/journal/test_sample.py on every run: if a
-change to the reader stops it from reading journals written by format 1.0, that
-test fails. Regenerate it only when the format's *major* version changes (and
-then keep the old file too). ``expected_entries()`` is what the file holds.
+``v1-sample.wrr`` (format 1.0: syscalls, repeats, digests, start/exit) and
+``v1.1-sample.wrr`` (format 1.1: interleaved processes, fork and snapshot
+entries) are committed and read by tests/journal/test_compat.py on every run: if
+a reader change stops reading files of an older minor version, that test fails.
+Never regenerate a sample for a later version; add a new one.
+``expected_entries()`` / ``expected_entries_v1_1()`` are what they hold.
 
-    python -m wasi_rr.journal._make_sample corpus/journals/v1-sample.wrr
+    python -m wasi_rr.journal._make_sample 1.1 corpus/journals/v1.1-sample.wrr
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from .entries import (
     Entry,
     ExitEvent,
+    ForkEvent,
     InputDigest,
     JournalHeader,
     Preopen,
+    SnapshotEvent,
     StartEvent,
     SyscallEntry,
 )
 from .writer import JournalWriter
 
 P1 = "wasi_snapshot_preview1"
+WASIX = "wasix_32v1"
 MODULE = b"\x00asm\x01\x00\x00\x00"  # the smallest valid module: header only
 BIG_INPUT = bytes(range(256)) * 20  # 5120 bytes > 4096: stored as a digest
 
@@ -90,5 +96,80 @@ def write_sample(path: Path) -> None:
         w.write_event(ExitEvent(1, 3, 123_456))
 
 
+
+
+# -- format 1.1: processes, fork and snapshot entries -------------------------------
+
+SNAPSHOT_BLOB = bytes(range(256)) * 8
+FS_BLOB = b"frozen-fs" * 10
+
+
+_Call = tuple[str, str, tuple[int, ...], list[bytes], int, list[tuple[int, bytes]]]
+
+
+def _v11_script() -> list[tuple[str, Any]]:
+    """(what, value) steps; the writer and the expected entries both follow it."""
+    clock: _Call = (P1, "clock_time_get", (1, 1000, 2500), [], 0, [(2500, (7).to_bytes(8, "little"))])
+    return [
+        ("event", StartEvent(1, ("forker.wasm",), 1_790_000_000_000_000_000)),
+        ("call", clock),
+        ("call", (P1, "random_get", (0x3100, 4), [], 0, [(0x3100, b"\x01\x02\x03\x04")])),
+        ("event", SnapshotEvent(1, 1, 2, "every", SNAPSHOT_BLOB, FS_BLOB, None,
+                                "ab" * 32, 1_790_000_000_000_000_001, {"pids": (1,)})),
+        ("call", (WASIX, "proc_fork", (1, 2600), [], 0, [(2600, b"\x02\x00\x00\x00")])),
+        ("event", ForkEvent(1, 2, 2)),
+        ("event", StartEvent(2, ("forker.wasm",), 1_790_000_000_000_000_002)),
+        ("call", (WASIX, "proc_fork", (1, 2600), [], 0, [(2600, b"\x00\x00\x00\x00")])),
+        ("call", clock),
+        ("process", (1, 3)),
+        ("call", clock),
+        ("process", (2, 2)),
+        ("call", (P1, "proc_exit", (0,), [], 0, [])),
+        ("event", ExitEvent(2, 0, 10)),
+        ("process", (1, 4)),
+        ("call", (P1, "proc_exit", (7,), [], 0, [])),
+        ("event", ExitEvent(1, 7, 20)),
+    ]
+
+
+def expected_entries_v1_1() -> list[Entry]:
+    """The entries ``corpus/journals/v1.1-sample.wrr`` holds."""
+    out: list[Entry] = []
+    pid, seq = 0, 0
+    for what, value in _v11_script():
+        if what == "event":
+            assert isinstance(value, (StartEvent, ExitEvent, SnapshotEvent, ForkEvent))
+            if isinstance(value, StartEvent):
+                pid, seq = value.pid, 0
+            out.append(value)
+        elif what == "process":
+            pid, seq = value
+        else:
+            module, name, params, inputs, errno, writes = value
+            out.append(SyscallEntry(seq, module, name, params, tuple(inputs), errno,
+                                    tuple(writes), pid))
+            seq += 1
+    return out
+
+
+def write_sample_v1_1(path: Path) -> None:
+    header = JournalHeader(module_sha256="", argv=["forker.wasm"], module_name="forker.wasm",
+                           wasi_rr_version="0.1.0", created_unix_ns=1_790_000_000_000_000_000)
+    with JournalWriter(path, header, module=MODULE, background=False, frame_bytes=256,
+                       check_every=3) as w:
+        for what, value in _v11_script():
+            if what == "event":
+                w.write_event(value)
+            elif what == "process":
+                w.set_process(*value)
+            else:
+                module, name, params, inputs, errno, writes = value
+                w.write_syscall(module, name, params, inputs, errno, writes)
+
+
 if __name__ == "__main__":
-    write_sample(Path(sys.argv[1] if len(sys.argv) > 1 else "corpus/journals/v1-sample.wrr"))
+    # python -m wasi_rr.journal._make_sample [1.0|1.1] PATH
+    which = sys.argv[1] if len(sys.argv) > 1 else "1.1"
+    default = f"corpus/journals/v{'1' if which == '1.0' else '1.1'}-sample.wrr"
+    target = Path(sys.argv[2] if len(sys.argv) > 2 else default)
+    (write_sample if which == "1.0" else write_sample_v1_1)(target)

@@ -79,3 +79,15 @@ def test_newer_major_is_refused(tmp_path: Path) -> None:
     _handmade(path, FORMAT_MAJOR + 1, 0)
     with pytest.raises(JournalVersionError, match="newer than this wasi-rr supports"):
         open_journal(path)
+
+
+SAMPLE_1_1 = SAMPLE.parent / "v1.1-sample.wrr"
+
+
+def test_v1_1_sample_is_still_readable() -> None:
+    from wasi_rr.journal._make_sample import expected_entries_v1_1
+
+    with open_journal(SAMPLE_1_1) as r:
+        assert r.format_version == (1, 1)
+        assert r.header.argv == ["forker.wasm"] and r.module_bytes() == MODULE
+        assert list(r) == expected_entries_v1_1()

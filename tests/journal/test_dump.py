@@ -143,3 +143,12 @@ def test_process_events_are_described_not_inlined(
     assert snap["kind"] == "snap" and snap["snapshot_bytes"] == 100_000
     assert "snapshot" not in snap and len(lines[2]) < 1000
     assert json.loads(lines[3]) == {"kind": "fork", "pid": 1, "child": 2, "seq": 1}
+
+
+def test_other_processes_are_tagged_like_strace_f(capsys: pytest.CaptureFixture[str]) -> None:
+    status, lines, _ = _run(capsys, "dump", str(SAMPLE.parent / "v1.1-sample.wrr"))
+    assert status == 0
+    assert "+++ pid 1 forked pid 2 at syscall #2 +++" in lines
+    assert lines[7].startswith("[pid 2] #0 proc_fork(") and "ret_pid=0" in lines[7]
+    assert lines[9].startswith("#3 clock_time_get(")  # the first process: untagged
+    assert any(line.startswith("+++ pid 1 snapshot #1 before syscall #2") for line in lines)
