@@ -33,8 +33,10 @@ from .reader import JournalReader, JournalStats, open_journal
 from .writer import JournalWriter
 
 __all__ = [
-    "FORMAT_MAJOR", "FORMAT_MINOR", "Entry", "Event", "ExitEvent", "Input", "InputDigest",
-    "JournalHeader", "Preopen", "PreopenMode", "SnapshotEvent", "ForkEvent", "StartEvent", "SyscallEntry", "TrapEvent",
-    "JournalCorrupt", "JournalError", "JournalTruncated", "JournalVersionError",
-    "JournalWriteError", "JournalReader", "JournalStats", "open_journal", "JournalWriter",
+    "FORMAT_MAJOR", "FORMAT_MINOR",
+    "Entry", "Event", "SyscallEntry", "StartEvent", "ExitEvent", "TrapEvent", "SnapshotEvent",
+    "ForkEvent", "Input", "InputDigest", "JournalHeader", "Preopen", "PreopenMode",
+    "JournalError", "JournalCorrupt", "JournalTruncated", "JournalVersionError",
+    "JournalWriteError",
+    "JournalReader", "JournalStats", "open_journal", "JournalWriter",
 ]
