@@ -91,3 +91,20 @@ def test_v1_1_sample_is_still_readable() -> None:
         assert r.format_version == (1, 1)
         assert r.header.argv == ["forker.wasm"] and r.module_bytes() == MODULE
         assert list(r) == expected_entries_v1_1()
+
+
+def test_reading_and_dumping_never_import_wasmtime() -> None:
+    """A journal can be read and dumped on a machine without a wasm runtime."""
+    import subprocess
+    import sys
+
+    code = (
+        "import io, sys\n"
+        "from wasi_rr.journal import open_journal\n"
+        "from wasi_rr.dump import dump\n"
+        f"list(open_journal({str(SAMPLE_1_1)!r}))\n"
+        f"dump({str(SAMPLE_1_1)!r}, out=io.StringIO())\n"
+        f"dump({str(SAMPLE_1_1)!r}, as_json=True, out=io.StringIO())\n"
+        "assert 'wasmtime' not in sys.modules, 'wasmtime was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
