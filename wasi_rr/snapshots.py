@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from .journal import (
     ForkEvent,
     JournalError,
     JournalHeader,
+    JournalTruncated,
     JournalWriter,
     SnapshotEvent,
     StartEvent,
@@ -162,9 +164,24 @@ def _open(path: str | os.PathLike[str]) -> Any:
 
 def _snapshot_events(path: str | os.PathLike[str]) -> Iterator[SnapshotEvent]:
     with _open(path) as reader:
+        yield from _read_snapshots(reader, path)
+
+
+def _read_snapshots(reader: Any, path: str | os.PathLike[str]) -> Iterator[SnapshotEvent]:
+    """The snapshot entries; a *truncated* journal (a recording that was killed,
+    e.g. after a SIGUSR1 snapshot) still yields every snapshot before the cut,
+    with a warning on stderr. Corruption is an error."""
+    seen = False
+    try:
         for entry in reader:
             if isinstance(entry, SnapshotEvent):
+                seen = True
                 yield entry
+    except JournalTruncated as exc:
+        if not seen:
+            raise
+        print(f"wasi-rr: warning: {path}: {exc}; using the snapshots before that point",
+              file=sys.stderr, flush=True)
 
 
 def list_snapshots(path: str | os.PathLike[str]) -> list[SnapshotInfo]:
@@ -197,7 +214,7 @@ def load_snapshot(path: str | os.PathLike[str], snapshot_id: int | None = None
     with _open(path) as reader:
         header = reader.header
         module = reader.module_bytes()
-        events = [e for e in reader if isinstance(e, SnapshotEvent)]
+        events = list(_read_snapshots(reader, path))
     if not events:
         raise SnapshotNotFound(f"{path}: the journal holds no snapshot "
                                "(record with --snapshot-every N or --snapshot-on ...)")

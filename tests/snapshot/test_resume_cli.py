@@ -203,3 +203,22 @@ def test_uninstrumentable_module_is_one_line_error(tmp_path: Path) -> None:
     assert res.returncode == 125
     err = res.stderr.decode().strip()
     assert len(err.splitlines()) == 1 and "snapshots need" in err and "memor" in err
+
+
+def test_resume_from_a_truncated_journal(files_run: dict[str, object]) -> None:
+    """A recording killed after its snapshots (no END frame) can still be resumed."""
+    tmp = files_run["tmp"]
+    assert isinstance(tmp, Path)
+    where = tmp / "killed"
+    (where / "data").mkdir(parents=True)
+    (where / "data" / "in.txt").write_text("hello from the host\n")
+    data = (tmp / "rec" / "j.wrr").read_bytes()
+    (where / "j.wrr").write_bytes(data[:-60])  # cut inside the END frame
+    listing = cli("resume", "--list", "j.wrr", cwd=where)
+    assert listing.returncode == 0 and b"truncated" in listing.stderr
+    res = cli("resume", "--snapshot", "3", "--dir", "data::/data", "j.wrr", cwd=where)
+    assert res.returncode == 5, res.stderr
+    assert files_run["plain"].stdout.endswith(res.stdout)  # type: ignore[attr-defined]
+    (where / "j.wrr").write_bytes(data[:200])  # nothing left: a journal error
+    res = cli("resume", "j.wrr", cwd=where)
+    assert res.returncode == 126 and b"truncated" in res.stderr
