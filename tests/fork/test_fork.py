@@ -138,3 +138,25 @@ def test_deadlock_lets_the_lowest_pid_proceed(guest: Callable[[str], Path],
     assert (rep.returncode, rep.stdout) == (0, rec.stdout), rep.stderr
     again = cli("run", str(guest("wasix_fork_deadlock")), cwd=tmp_path)
     assert again.stdout == rec.stdout  # the schedule is deterministic
+
+
+def test_resume_before_fork_then_fork_live(guest: Callable[[str], Path], tmp_path: Path) -> None:
+    """A snapshot taken before proc_fork (pipes frozen with it) resumes into a
+    run that forks live; its -o journal replays with both processes."""
+    wasm = guest("wasix_fork_pipe")
+    rec = cli("record", "-o", "fp.wrr", "--snapshot-every", "2", str(wasm), cwd=tmp_path)
+    assert rec.returncode == 0 and rec.stdout == PIPE_OUT, rec.stderr
+    with open_journal(tmp_path / "fp.wrr") as r:
+        entries = list(r)
+    fork_at = next(e for e in entries if isinstance(e, ForkEvent)).seq
+    from wasi_rr.snapshots import list_snapshots
+
+    snaps = list_snapshots(tmp_path / "fp.wrr")
+    assert snaps and all(s.seq <= fork_at for s in snaps)  # none once two processes exist
+    res = cli("resume", "--snapshot", "1", "-o", "fp2.wrr", "fp.wrr", cwd=tmp_path)
+    assert (res.returncode, res.stdout) == (0, PIPE_OUT), res.stderr
+    rep = cli("replay", "fp2.wrr", cwd=tmp_path)
+    assert (rep.returncode, rep.stdout) == (0, PIPE_OUT), rep.stderr
+    ps = cli("ps", "fp2.wrr", cwd=tmp_path)
+    assert [line.split()[:3] for line in ps.stdout.decode().splitlines()[1:]] == [
+        ["1", "0", "0"], ["2", "1", "7"]]
