@@ -94,7 +94,7 @@ class SnapshotPolicy:
     the first read of fd 0; ``on_exit``: before ``proc_exit`` (a guest that
     returns from ``_start`` crosses no syscall at its end and gets none);
     ``on_signal``: at the first syscall after SIGUSR1 reached wasi-rr.
-    Snapshots are only taken while a single process exists.
+    Snapshots are only taken until the first fork (a family is not snapshotted).
     """
 
     every: int = 0
