@@ -326,13 +326,13 @@ class ProcessGroup:
                  events: ProcessEvents | None = None,
                  observer_for: Callable[[int], SyscallObserver | None] | None = None,
                  trap_unknown_imports: bool = False, name: str = "module",
-                 backend_for: Callable[[int, ProcKernel], Any] | None = None,
+                 backend_for: Callable[[int, int, ProcKernel], Any] | None = None,
                  block_rule: Callable[[GuestProc, Signature, tuple[int, ...]],
                                       Callable[[], bool] | None] | None = None) -> None:
         self.engine = engine
         self.backend_for = backend_for
-        """pid, kernel -> the adapter's ``Backend`` (None: live on the kernel; replay
-        answers from a journal instead)."""
+        """(pid, parent pid, kernel) -> the adapter's ``Backend`` (None: live on the
+        kernel; replay answers from a journal instead)."""
         self.block_rule = block_rule if block_rule is not None else self.blocking_condition
         """When a call must wait for other processes (live: pipes and joins; replay:
         the journal's interleaving)."""
@@ -366,7 +366,7 @@ class ProcessGroup:
         interceptor = ProcInterceptor(self)
         observer = self.observer_for(pid)
         backend = (LiveBackend(pk) if self.backend_for is None
-                   else self.backend_for(pid, pk))
+                   else self.backend_for(pid, ppid, pk))
         adapter = HostAdapter(backend, observer=observer, interceptor=interceptor,
                               trap_unknown_imports=self.trap_unknown_imports)
         process = Process(self.engine, self.module, adapter, name=self.name)

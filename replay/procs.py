@@ -19,6 +19,7 @@ Entries are read lazily; starting at a snapshot skips the entries before it.
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -129,6 +130,13 @@ class _PidBackend(JournalBackend):
         return super().call(call)
 
 
+def _inherit(parent: StdioTracker) -> StdioTracker:
+    """A forked child's tracker: same output streams, a copy of the fd map."""
+    child = copy.copy(parent)
+    child._fds = dict(parent._fds)  # noqa: SLF001 - the map StdioTracker keeps per process
+    return child
+
+
 def replay_group(journal: str | os.PathLike[str], *, from_snapshot: int | None = None,
                  module: str | os.PathLike[str] | None = None,
                  stdout: BinaryIO | None = None, stderr: BinaryIO | None = None,
@@ -158,11 +166,14 @@ def replay_group(journal: str | os.PathLike[str], *, from_snapshot: int | None =
                     break
         stream = _Stream(entries)
         tracker = StdioTracker(out, err)
-        backends: dict[int, _PidBackend] = {}
+        trackers: dict[int, StdioTracker] = {}
 
-        def backend_for(pid: int, kernel: ProcKernel) -> Any:
-            backends[pid] = _PidBackend(_PidCursor(stream, pid), tracker)
-            return backends[pid]
+        def backend_for(pid: int, ppid: int, kernel: ProcKernel) -> Any:
+            # Which guest fds are stdout/stderr is per process: a child inherits its
+            # parent's map (then e.g. redirects its fd 1 into a pipe alone).
+            parent = trackers.get(ppid)
+            trackers[pid] = tracker if parent is None else _inherit(parent)
+            return _PidBackend(_PidCursor(stream, pid), trackers[pid])
 
         def block_rule(proc: GuestProc, sig: Signature, params: tuple[int, ...]
                        ) -> Callable[[], bool] | None:

@@ -160,3 +160,13 @@ def test_resume_before_fork_then_fork_live(guest: Callable[[str], Path], tmp_pat
     ps = cli("ps", "fp2.wrr", cwd=tmp_path)
     assert [line.split()[:3] for line in ps.stdout.decode().splitlines()[1:]] == [
         ["1", "0", "0"], ["2", "1", "7"]]
+
+
+def test_child_redirecting_its_stdout_replays_only_the_real_output(
+        guest: Callable[[str], Path], tmp_path: Path) -> None:
+    """Which fds are stdout is tracked per process on replay."""
+    rec = cli("record", "-o", "r.wrr", str(guest("wasix_fork_redirect")), cwd=tmp_path)
+    want = b"before fork\nparent read 28 bytes: child output, into the pipe\n"
+    assert (rec.returncode, rec.stdout) == (0, want), rec.stderr
+    rep = cli("replay", "r.wrr", cwd=tmp_path)
+    assert (rep.returncode, rep.stdout) == (0, want), rep.stderr
