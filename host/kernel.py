@@ -195,7 +195,9 @@ class WasiKernel:
     def _dir(self, fd: int, right: int) -> Description:
         desc = self._desc(fd)
         if desc.inode.kind is not _DIR:
-            raise WasiError(Errno.NOTDIR)
+            # wasmtime: a path operation relative to a non-directory fd is EBADF
+            # (path_open alone says ENOTDIR, see there).
+            raise WasiError(Errno.BADF, "not a directory fd")
         if not desc.rights_base & right:
             raise WasiError(Errno.NOTCAPABLE)
         return desc
@@ -569,7 +571,8 @@ class WasiKernel:
     def fd_allocate(self, fd: int, offset: int, length: int) -> None:
         """Not supported, as in wasmtime (the reference): ``posix_fallocate``
         gets ENOTSUP and the file does not grow."""
-        self._desc(fd)
+        if self._desc(fd).inode.kind is _DIR:
+            raise WasiError(Errno.BADF, "fd_allocate on a directory")  # as wasmtime
         raise WasiError(Errno.NOTSUP, "fd_allocate is not supported")
 
     def fd_datasync(self, fd: int) -> None:
@@ -612,8 +615,9 @@ class WasiKernel:
         desc = self._desc(fd)
         if desc.inode.kind is _DIR:
             raise WasiError(Errno.BADF, "ftruncate on a directory")
-        if not desc.rights_base & _R_FILESTAT_SET_SIZE:
-            # ftruncate on a descriptor not open for writing: wasmtime says EINVAL.
+        if not desc.rights_base & _R_FILESTAT_SET_SIZE or not desc.rights_base & _R_WRITE:
+            # ftruncate on a descriptor not open for writing (wasmtime: opened
+            # without FD_WRITE, whatever else was asked for) is EINVAL.
             raise WasiError(Errno.INVAL, "not open for writing")
         node = desc.inode
         if size > _I64_MAX:
@@ -683,7 +687,7 @@ class WasiKernel:
         desc = self._desc(fd)
         node = desc.inode
         if node.kind is not _DIR:
-            raise WasiError(Errno.NOTDIR)
+            raise WasiError(Errno.BADF, "fd_readdir on a non-directory")  # as wasmtime
         self._need(desc, _R_READDIR)
         entries: list[tuple[str, Inode]] = [(".", node), ("..", node.parent or node)]
         entries.extend(self._tree.listing(node))
@@ -725,6 +729,8 @@ class WasiKernel:
     def path_link(self, old_fd: int, old_lookupflags: int, old_path: str, new_fd: int, new_path: str) -> None:
         od = self._dir(old_fd, _R_PATH_LINK_SOURCE)
         nd = self._dir(new_fd, _R_PATH_LINK_TARGET)
+        if old_lookupflags & _FOLLOW:
+            raise WasiError(Errno.INVAL, "path_link never follows symlinks")  # as wasmtime
         # wasmtime resolves the new path's directory first: its errors win.
         dst = self._tree.resolve(nd.inode, new_path, False)
         src = self._tree.resolve(od.inode, old_path, bool(old_lookupflags & _FOLLOW))
@@ -748,6 +754,8 @@ class WasiKernel:
         rights_inheriting: int,
         fdflags: int,
     ) -> int:
+        if self._desc(fd).inode.kind is not _DIR:
+            raise WasiError(Errno.NOTDIR, "path_open relative to a non-directory")
         d = self._dir(fd, _R_PATH_OPEN)
         if oflags & ~0xF or fdflags & ~_F_ALL:
             raise WasiError(Errno.INVAL)

@@ -72,8 +72,6 @@ def test_reference_raw_calls(mount: str, guest: Callable[[str], Path], tmp_path:
     assert (outcome.stderr, outcome.exit_code, outcome.trapped) == (b"", 0, False)
 
 
-@pytest.mark.xfail(strict=True, reason="wasi-rr still differs from the reference (reported): "
-                   "fd_readdir on a regular file must be EBADF (wasi-rr: ENOTDIR)")
 @pytest.mark.parametrize("mount", ["dir", "tmpfs"])
 def test_wasi_rr_raw_calls(mount: str, guest: Callable[[str], Path], tmp_path: Path) -> None:
     outcome = run_wasi_rr(_invocation(mount, guest("raw_calls"), tmp_path / "host"), tmp_path)

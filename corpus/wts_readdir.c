@@ -1,0 +1,101 @@
+/* wasi-testsuite areas: fd_readdir, directory_seek, dir_fd_op_failures. */
+#include "wts.h"
+
+#define D "readdir.cleanup"
+
+struct ent { char name[32]; int type; };
+
+static int cmp(const void *a, const void *b) { return strcmp(((const struct ent *)a)->name, ((const struct ent *)b)->name); }
+
+/* Read all entries with a buffer of `cap` bytes, following cookies. */
+static void list(const char *label, __wasi_fd_t dir, size_t cap) {
+    static uint8_t buf[4096];
+    struct ent ents[64];
+    int n = 0, calls = 0;
+    __wasi_dircookie_t cookie = 0;
+    for (;;) {
+        __wasi_size_t used = 0;
+        __wasi_errno_t e = __wasi_fd_readdir(dir, buf, cap, cookie, &used);
+        calls++;
+        if (e) { wts_e(label, e); return; }
+        size_t off = 0;
+        int progressed = 0;
+        while (off + sizeof(__wasi_dirent_t) <= used) {
+            __wasi_dirent_t d;
+            memcpy(&d, buf + off, sizeof d);
+            if (off + sizeof d + d.d_namlen > used) break;
+            if (n < 64) {
+                size_t l = d.d_namlen < 31 ? d.d_namlen : 31;
+                memcpy(ents[n].name, buf + off + sizeof d, l);
+                ents[n].name[l] = 0;
+                ents[n].type = d.d_type;
+                n++;
+            }
+            cookie = d.d_next;
+            progressed = 1;
+            off += sizeof d + d.d_namlen;
+        }
+        if (used < cap || !progressed || calls > 200) break;
+    }
+    qsort(ents, n, sizeof ents[0], cmp);
+    printf("%s: %d entries:", label, n);
+    for (int i = 0; i < n; i++) printf(" %s/%d", ents[i].name, ents[i].type);
+    printf("\n");
+}
+
+int main(int argc, char **argv) {
+    __wasi_fd_t root = wts_root(argc, argv);
+    __wasi_fd_t dir = wts_scratch(root, D);
+    list("empty", dir, 4096);
+    wts_make_file(dir, "file", "abc");
+    wts_e("mkdir nested", __wasi_path_create_directory(dir, "nested"));
+    wts_e("symlink", __wasi_path_symlink("file", dir, "link"));
+    list("three", dir, 4096);
+    list("three small buffer", dir, 40);
+    char name[32];
+    for (int i = 0; i < 20; i++) {
+        snprintf(name, sizeof name, "f%02d", i);
+        wts_make_file(dir, name, NULL);
+    }
+    list("many", dir, 4096);
+    list("many 128-byte buffer", dir, 128);
+    __wasi_size_t used;
+    uint8_t buf[64];
+    wts_e("readdir bad fd", __wasi_fd_readdir(999, buf, sizeof buf, 0, &used));
+    wts_e("readdir huge cookie", __wasi_fd_readdir(dir, buf, sizeof buf, 1000000, &used));
+    printf("huge cookie used=%u\n", (unsigned)used);
+
+    /* operations that need a file on a directory fd */
+    __wasi_fd_t sub;
+    if (wts_e("open nested", __wasi_path_open(dir, 0, "nested", __WASI_OFLAGS_DIRECTORY, WTS_DIR_BASE, WTS_DIR_INHERIT, 0, &sub)) == 0) {
+        __wasi_filesize_t pos;
+        __wasi_filestat_t st;
+        __wasi_fdstat_t fst;
+        wts_e("fdstat dir", __wasi_fd_fdstat_get(sub, &fst));
+        printf("dir filetype=%d\n", fst.fs_filetype);
+        wts_e("seek dir", __wasi_fd_seek(sub, 0, __WASI_WHENCE_CUR, &pos));
+        wts_e("tell dir", __wasi_fd_tell(sub, &pos));
+        wts_read("read dir", sub, 8);
+        wts_write("write dir", sub, "x", 1);
+        __wasi_iovec_t iov = {buf, 8};
+        __wasi_size_t n;
+        wts_e("pread dir", __wasi_fd_pread(sub, &iov, 1, 0, &n));
+        __wasi_ciovec_t ciov = {buf, 8};
+        wts_e("pwrite dir", __wasi_fd_pwrite(sub, &ciov, 1, 0, &n));
+        wts_e("allocate dir", __wasi_fd_allocate(sub, 0, 10));
+        wts_e("set size dir", __wasi_fd_filestat_set_size(sub, 10));
+        wts_e("fstat dir", __wasi_fd_filestat_get(sub, &st));
+        printf("nested type=%d\n", st.filetype);
+        wts_e("close nested", __wasi_fd_close(sub));
+    }
+    for (int i = 0; i < 20; i++) {
+        snprintf(name, sizeof name, "f%02d", i);
+        __wasi_path_unlink_file(dir, name);
+    }
+    list("after removal", dir, 4096);
+    wts_e("unlink link", __wasi_path_unlink_file(dir, "link"));
+    wts_e("unlink file", __wasi_path_unlink_file(dir, "file"));
+    wts_e("rmdir nested", __wasi_path_remove_directory(dir, "nested"));
+    wts_done(root, dir, D);
+    return 0;
+}
