@@ -561,8 +561,8 @@ class WasiKernel:
     def fd_advise(self, fd: int, offset: int, length: int, advice: int) -> None:
         desc = self._desc(fd)
         kind = desc.inode.kind
-        if kind is _PIPE or kind is _CHR:
-            raise WasiError(Errno.BADF, "no advice on streams")  # as wasmtime
+        if kind is _PIPE or kind is _CHR or kind is _DIR:
+            raise WasiError(Errno.BADF, "advice is for regular files")  # as wasmtime
         self._need(desc, _R_ADVISE)
         if advice not in Advice._value2member_map_:
             raise WasiError(Errno.INVAL, "bad advice")

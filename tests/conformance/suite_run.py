@@ -16,12 +16,16 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from guestrun import Invocation, copy_tree, run_reference, tree  # noqa: E402
+
+TIMEOUT_S = 60.0
+"""A run that takes longer is killed (the suite's runner gives 5 s after stdin)."""
 
 WASI_RR = Path(sys.executable).with_name("wasi-rr")
 """The installed console script (same venv as the test interpreter)."""
@@ -62,10 +66,32 @@ def run_cli(case: SuiteCase, test_dir: Path) -> SuiteOutcome:
         work = Path(tmp) / "t"
         copy_tree(test_dir, work)
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        proc = subprocess.run(
-            wasi_rr_argv(case), cwd=work, capture_output=True, timeout=60, env=env
-        )
-        return SuiteOutcome(proc.stdout, proc.returncode, tree(work))
+        stdout, returncode = _run_like_the_suite(wasi_rr_argv(case), work, env)
+        return SuiteOutcome(stdout, returncode, tree(work))
+
+
+def _run_like_the_suite(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[bytes, int]:
+    """Run as the suite's runner does: stdin is a pipe that stays open, with no
+    data, until the guest has closed stdout (the runner reads stdout first and
+    only then waits), so a poll on stdin must time out rather than see EOF."""
+    proc = subprocess.Popen(
+        argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    killer = threading.Timer(TIMEOUT_S, proc.kill)
+    killer.start()
+    stderr: list[bytes] = []
+    drain = threading.Thread(target=lambda: stderr.append(proc.stderr.read()))  # type: ignore[union-attr]
+    drain.start()
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        stdout = proc.stdout.read()
+        proc.stdin.close()
+        returncode = proc.wait()
+    finally:
+        killer.cancel()
+        drain.join()
+    return stdout, returncode
 
 
 def run_ref(case: SuiteCase, test_dir: Path) -> SuiteOutcome:

@@ -1,0 +1,29 @@
+/* wasi-testsuite areas: stdio, isatty, sock_shutdown (invalid fd, not a socket),
+ * fd_write to stdout/stderr, args and environment as the runner passes them. */
+#include "wts.h"
+
+extern char **environ;
+
+int main(int argc, char **argv) {
+    for (__wasi_fd_t fd = 0; fd < 3; fd++) {
+        __wasi_fdstat_t st;
+        __wasi_errno_t e = __wasi_fd_fdstat_get(fd, &st);
+        printf("fdstat %u: %s(%d)\n", (unsigned)fd, errname(e), (int)e);
+        __wasi_prestat_t ps;
+        wts_e("  prestat", __wasi_fd_prestat_get(fd, &ps));
+    }
+    wts_write("write stdout", 1, "to stdout\n", 10);
+    wts_write("write stderr", 2, "to stderr\n", 10);
+    wts_e("sock_shutdown bad fd", __wasi_sock_shutdown(999, __WASI_SDFLAGS_RD));
+    wts_e("sock_shutdown stdout", __wasi_sock_shutdown(1, __WASI_SDFLAGS_WR));
+    __wasi_filesize_t pos;
+    wts_e("tell stdout", __wasi_fd_tell(1, &pos));
+    wts_e("close bad fd", __wasi_fd_close(999));
+    __wasi_fdstat_t st;
+    wts_e("fdstat bad fd", __wasi_fd_fdstat_get(999, &st));
+    printf("argc=%d\n", argc);
+    for (int i = 1; i < argc; i++) printf("arg %d=[%s]\n", i, argv[i]);
+    for (char **e = environ; *e; e++)
+        if (strncmp(*e, "WTS_", 4) == 0) printf("env [%s]\n", *e);
+    return argc > 1 && strcmp(argv[1], "exit") == 0 ? 7 : 0;
+}
