@@ -53,6 +53,7 @@ from .memory import GuestMemory
 from .process import Outcome, Process
 from .snapshot import InterruptedCall, Phase, Snapshot, SnapshotController, SnapshotError
 from .wasi_types import Errno, FdFlags, WasiError
+from .wasifs import WasiFs
 
 __all__ = [
     "Trigger", "SnapshotPolicy", "Capture", "ProcessEvents", "NoEvents", "ProcKernel",
@@ -94,7 +95,7 @@ class SnapshotPolicy:
     the first read of fd 0; ``on_exit``: before ``proc_exit`` (a guest that
     returns from ``_start`` crosses no syscall at its end and gets none);
     ``on_signal``: at the first syscall after SIGUSR1 reached wasi-rr.
-    Snapshots are only taken until the first fork (a family is not snapshotted).
+    After a fork a snapshot captures the whole family (``Capture.family``).
     """
 
     every: int = 0
@@ -104,6 +105,29 @@ class SnapshotPolicy:
 
     def __bool__(self) -> bool:
         return bool(self.every or self.on_stdin or self.on_exit or self.on_signal)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One process of a fork family at a family snapshot.
+
+    A live process is stopped at a syscall (``snapshot``, its ``seq``); an
+    exited one only keeps what ``proc_join``/``proc_parent`` may still ask.
+    """
+
+    pid: int
+    ppid: int
+    seq: int
+    snapshot: Snapshot | None
+    """None once the process has exited."""
+    fork_answer: int | None = None
+    """What its pending ``proc_fork`` will answer (a fork not completed yet)."""
+    parked: bool = False
+    """It was parked on a blocking call (the call is re-checked on resume)."""
+    exit_code: int | None = None
+    trap: str | None = None
+    reaped: bool = False
+    argv: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +144,11 @@ class Capture:
     capture_ns: int = 0
     """Wall time from the unwind request to the frozen state (unwind + scan +
     globals + freeze): what the guest pays per snapshot, before serialization."""
+    family: tuple[Member, ...] = ()
+    """After a fork: every process (``pid``'s own entry has ``snapshot``), in pid
+    order; ``fs`` is then ``WasiFs.freeze_family`` of the live ones in that order."""
+    order: tuple[int, ...] = ()
+    """The scheduler's queue at the snapshot (``pid`` first: it runs on)."""
 
 
 class ProcessEvents(Protocol):
@@ -178,11 +207,10 @@ class ProcKernel(WasiKernel):
         return self.proc.pid
 
     def proc_parent(self, pid: int) -> int:
-        group = self.proc.group
-        target = group.procs.get(pid)
-        if target is None:
+        ppid = self.proc.group.ppid_of(pid)
+        if ppid is None:
             raise WasiError(Errno.SRCH, f"no process {pid}")
-        return target.ppid
+        return ppid
 
     def proc_join(self, pid: int | None, flags: int) -> tuple[int, int] | None:
         """Reap an exited child (``pid`` or any): ``(pid, exit status)``, or
@@ -231,6 +259,22 @@ class GuestProc:
         return self.outcome is None and (self.blocked is None or not self.blocked())
 
 
+class _Ghost:
+    """An exited process known only from a family snapshot, as ``proc_join`` sees it."""
+
+    def __init__(self, member: Member) -> None:
+        self.pid = member.pid
+        self.ppid = member.ppid
+        self.outcome: Outcome | None = Outcome(member.exit_code or 0, trap=member.trap)
+        self.reaped = member.reaped
+        self.argv = member.argv
+
+    def member(self) -> Member:
+        assert self.outcome is not None
+        return Member(self.pid, self.ppid, 0, None, exit_code=self.outcome.exit_code,
+                      trap=self.outcome.trap, reaped=self.reaped, argv=self.argv)
+
+
 class ProcInterceptor:
     """The adapter's ``CallInterceptor`` for one process: rewind bookkeeping,
     snapshot triggers, fork and blocking calls (see the module docstring)."""
@@ -260,7 +304,7 @@ class ProcInterceptor:
         group = self.group
         if sig.module == WASIX and sig.name == "proc_fork":
             return self._unwind(proc, sig, params, _Stop.FORK)
-        if group.policy and group.single:
+        if group.policy:
             trigger = self._trigger(proc, sig, params)
             if trigger is not None:
                 return self._unwind(proc, sig, params, trigger)
@@ -344,6 +388,8 @@ class ProcessGroup:
         self.trap_unknown_imports = trap_unknown_imports
         self.name = name
         self.procs: dict[int, GuestProc] = {}
+        self.ghosts: dict[int, _Ghost] = {}
+        """Processes restored from a family snapshot that had exited before it."""
         self.next_pid = FIRST_PID
         self.signal_raised = threading.Event()
         self.journal_pid = FIRST_PID
@@ -392,10 +438,18 @@ class ProcessGroup:
         if obs is not None and not isinstance(obs, _PidObserver):
             proc.adapter.observer = _PidObserver(self, proc.pid, obs)
 
-    def children_of(self, ppid: int, pid: int | None) -> list[GuestProc]:
+    def children_of(self, ppid: int, pid: int | None) -> list[GuestProc | _Ghost]:
         """Unreaped children of ``ppid`` (only ``pid`` if given), by pid."""
-        return [p for p in sorted(self.procs.values(), key=lambda p: p.pid)
+        every: list[GuestProc | _Ghost] = [*self.procs.values(), *self.ghosts.values()]
+        return [p for p in sorted(every, key=lambda p: p.pid)
                 if p.ppid == ppid and not p.reaped and (pid is None or p.pid == pid)]
+
+    def ppid_of(self, pid: int) -> int | None:
+        proc = self.procs.get(pid)
+        if proc is not None:
+            return proc.ppid
+        ghost = self.ghosts.get(pid)
+        return None if ghost is None else ghost.ppid
 
     # -- blocking --------------------------------------------------------------------
 
@@ -488,10 +542,66 @@ class ProcessGroup:
             if why is _Stop.BLOCK:
                 return
             assert isinstance(why, Trigger)
-            frozen = proc.kernel.fs.freeze()
-            spent = time.perf_counter_ns() - proc.interceptor.requested_ns
-            self.events.on_snapshot(Capture(proc.pid, proc.adapter.seq, why, snap, frozen,
-                                            spent))
+            if len(self.procs) == 1 and not self.ghosts:
+                frozen = proc.kernel.fs.freeze()
+                spent = time.perf_counter_ns() - proc.interceptor.requested_ns
+                self.events.on_snapshot(Capture(proc.pid, proc.adapter.seq, why, snap, frozen,
+                                                spent))
+            else:
+                self.events.on_snapshot(self._family_capture(proc, snap, why))
+
+    def _family_capture(self, proc: GuestProc, snap: Snapshot, why: Trigger) -> Capture:
+        """Every process of the group at once: the others are all stopped at a
+        syscall already (parked, or never run since their fork)."""
+        members: list[Member] = []
+        live_fs: list[WasiFs] = []
+        for pid in sorted({*self.procs, *self.ghosts}):
+            ghost = self.ghosts.get(pid)
+            if ghost is not None:
+                members.append(ghost.member())
+                continue
+            q = self.procs[pid]
+            if q.outcome is not None:
+                members.append(Member(pid, q.ppid, q.adapter.seq, None,
+                                      exit_code=q.outcome.exit_code, trap=q.outcome.trap,
+                                      reaped=q.reaped, argv=tuple(q.argv)))
+                continue
+            state = snap if q is proc else q.resume
+            if state is None:
+                raise SnapshotError(f"process {pid} is not stopped at a syscall")
+            members.append(Member(pid, q.ppid, q.adapter.seq, state, q.fork_answer,
+                                  parked=q.blocked is not None, argv=tuple(q.argv)))
+            live_fs.append(q.kernel.fs)
+        frozen = WasiFs.freeze_family(live_fs)
+        order = (proc.pid, *(p for p in self._order if p != proc.pid))
+        spent = time.perf_counter_ns() - proc.interceptor.requested_ns
+        return Capture(proc.pid, proc.adapter.seq, why, snap, frozen, spent,
+                       tuple(members), order)
+
+    def restore_family(self, members: list[Member], order: list[int],
+                       kernels: list[WasiKernel]) -> None:
+        """Rebuild a family captured by ``_family_capture``: ``kernels`` are the
+        live members' kernels, in member order (from ``WasiFs.unfreeze_family``).
+        Parked processes are parked again on their pending call."""
+        live = iter(kernels)
+        for m in members:
+            if m.snapshot is None:
+                self.ghosts[m.pid] = _Ghost(m)
+                self.next_pid = max(self.next_pid, m.pid + 1)
+                continue
+            proc = self.spawn(next(live), snapshot=m.snapshot, seq=m.seq, ppid=m.ppid,
+                              pid=m.pid)
+            proc.argv = list(m.argv)
+            proc.fork_answer = m.fork_answer
+            if m.parked:
+                call = m.snapshot.pending
+                from .abi import SIGNATURES
+                cond = self.block_rule(proc, SIGNATURES[(call.module, call.name)],
+                                       call.params)
+                proc.blocked = cond
+                proc.interceptor.last = _Stop.BLOCK
+        self._order = [pid for pid in order if pid in self.procs]
+        self._order += [pid for pid in self.procs if pid not in self._order]
 
     def _fork(self, parent: GuestProc, snap: Snapshot) -> None:
         child_kernel = parent.kernel.fork()

@@ -189,7 +189,11 @@ def replay_group(journal: str | os.PathLike[str], *, from_snapshot: int | None =
                              name=config.module.name)
         kernel = WasiKernel(args=list(reader.header.argv))
         try:
-            if loaded is not None:
+            if loaded is not None and loaded.family:
+                kernels = [WasiKernel(args=list(reader.header.argv))
+                           for m in loaded.family if m.snapshot is not None]
+                group.restore_family(loaded.family, loaded.order, kernels)
+            elif loaded is not None:
                 group.spawn(kernel, snapshot=loaded.snapshot, seq=loaded.seq, pid=loaded.pid)
             else:
                 group.spawn(kernel)

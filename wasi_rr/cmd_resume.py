@@ -33,7 +33,15 @@ from .host.hostdir import MountError, MountMode
 from .host.process import make_engine
 from .host.snapshot import SnapshotError
 from .host.wasifs import WasiFs
-from .journal import ExitEvent, JournalError, JournalWriter, SnapshotEvent, StartEvent, TrapEvent
+from .journal import (
+    ExitEvent,
+    ForkEvent,
+    JournalError,
+    JournalWriter,
+    SnapshotEvent,
+    StartEvent,
+    TrapEvent,
+)
 from .snapshots import (
     JournalProcessEvents,
     LoadedSnapshot,
@@ -41,6 +49,7 @@ from .snapshots import (
     journal_error,
     list_snapshots,
     load_snapshot,
+    member_to_wire,
     policy_from_args,
 )
 
@@ -95,9 +104,10 @@ def resume(journal: str, snapshot_id: int | None, config: RunConfig, *,
                      trap_unknown_imports=bool(header.options.get("trap_unknown_imports")))
     frozen = rebind_mounts(loaded.fs, mounts or {})
     try:
-        fs = WasiFs.unfreeze(frozen)
+        family_fs = WasiFs.unfreeze_family(frozen)
     except (FreezeError, MountError) as exc:
         raise ConfigError(f"cannot restore the snapshot's filesystem: {exc}") from None
+    fs = family_fs[0]
     writer = _resume_writer(output, loaded, wasm) if output else None
     engine = make_engine(interruptible=config.interruptible)
     try:
@@ -106,13 +116,18 @@ def resume(journal: str, snapshot_id: int | None, config: RunConfig, *,
 
             config = replace(config, observer=JournalObserver(writer),
                              process_events=JournalProcessEvents(
-                                 writer, first_id=2, base=(1, loaded.snapshot)))
+                                 writer, first_id=2, base=(loaded.pid, 1, loaded.snapshot)))
         group = make_group(config, engine, wasm)
-        kernel = build_kernel(config, fs=fs)
+        kernels = [build_kernel(config, fs=f) for f in family_fs]
+        kernel = kernels[0]
         try:
-            group.spawn(kernel, snapshot=loaded.snapshot, seq=loaded.seq)
+            if loaded.family:  # a fork family: every process comes back
+                group.restore_family(loaded.family, loaded.order, kernels)
+            else:
+                group.spawn(kernel, snapshot=loaded.snapshot, seq=loaded.seq, pid=loaded.pid)
         except SnapshotError as exc:
-            fs.close()
+            for f in family_fs:
+                f.close()
             fs.close_mounts()
             raise ConfigError(f"cannot resume snapshot {loaded.id}: {exc}") from None
         t0 = time.monotonic_ns()
@@ -139,14 +154,26 @@ def _resume_writer(output: str, loaded: LoadedSnapshot, wasm: bytes) -> JournalW
     header = replace(loaded.header, meta={**loaded.header.meta,
                                           "resumed_from_snapshot": loaded.id},
                      module_sha256="", extra={})
+    extra: dict[str, Any] = {}
+    if loaded.family:
+        extra["family"] = [member_to_wire(m, loaded.snapshot) for m in loaded.family]
+        extra["order"] = list(loaded.order)
     try:
         writer = JournalWriter(output, header, module=wasm)
         writer.write_event(StartEvent(1, tuple(header.argv), time.time_ns()))
-        writer.write_event(SnapshotEvent(1, 1, loaded.seq, loaded.trigger,
+        for m in loaded.family:  # the process tree as it was, for `ps`
+            if m.pid != 1:
+                argv = tuple(a.decode("utf-8", "replace") for a in m.argv)
+                writer.write_event(ForkEvent(m.ppid, m.pid, 0))
+                writer.write_event(StartEvent(m.pid, argv, time.time_ns()))
+                if m.snapshot is None:
+                    writer.write_event(TrapEvent(m.pid, m.trap) if m.trap is not None
+                                       else ExitEvent(m.pid, m.exit_code or 0))
+        writer.write_event(SnapshotEvent(loaded.pid, 1, loaded.seq, loaded.trigger,
                                          loaded.snapshot.to_bytes(), loaded.fs,
                                          module_sha256=loaded.snapshot.module_sha256,
-                                         time_unix_ns=time.time_ns()))
-        writer.set_process(1, loaded.seq)
+                                         time_unix_ns=time.time_ns(), extra=extra))
+        writer.set_process(loaded.pid, loaded.seq)
     except JournalError as exc:
         raise journal_error(output, exc) from None
     return writer

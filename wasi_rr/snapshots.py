@@ -17,7 +17,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
@@ -25,7 +25,7 @@ import msgpack
 from .errors import ConfigError, WasiRrError
 from .exitcodes import ExitStatus
 from .host.process import Outcome
-from .host.procs import Capture, SnapshotPolicy
+from .host.procs import Capture, Member, SnapshotPolicy
 from .host.snapshot import Snapshot, SnapshotError
 from .journal import (
     ExitEvent,
@@ -58,13 +58,13 @@ class JournalProcessEvents:
     """``host.procs.ProcessEvents`` writing into a ``JournalWriter``."""
 
     def __init__(self, writer: JournalWriter, *, first_id: int = 1,
-                 base: tuple[int, Snapshot] | None = None) -> None:
+                 base: tuple[int, int, Snapshot] | None = None) -> None:
         self.writer = writer
         self.next_id = first_id
         self._previous: dict[int, tuple[int, Snapshot]] = {}
         """Per pid: (id, snapshot) of its last snapshot, the base of the next delta."""
-        if base is not None:
-            self._previous[1] = base
+        if base is not None:  # (pid, id, snapshot) already in the journal
+            self._previous[base[0]] = (base[1], base[2])
         self.taken: list[tuple[int, int, str]] = []
         """(id, seq, trigger) of every snapshot written."""
 
@@ -73,12 +73,16 @@ class JournalProcessEvents:
         data = capture.snapshot.to_bytes(base=previous[1] if previous else None)
         sid = self.next_id
         self.next_id += 1
+        extra: dict[str, Any] = {"capture_ns": capture.capture_ns}
+        if capture.family:
+            extra["family"] = [member_to_wire(m, capture.snapshot) for m in capture.family]
+            extra["order"] = list(capture.order)
         self.writer.write_event(SnapshotEvent(
             capture.pid, sid, capture.seq, capture.trigger.value, data,
             absolute_mounts(capture.fs),
             base=previous[0] if previous else None,
             module_sha256=capture.snapshot.module_sha256, time_unix_ns=time.time_ns(),
-            extra={"capture_ns": capture.capture_ns}))
+            extra=extra))
         self._previous[capture.pid] = (sid, capture.snapshot)
         self.taken.append((sid, capture.seq, capture.trigger.value))
 
@@ -97,6 +101,21 @@ class JournalProcessEvents:
             self.writer.write_event(TrapEvent(pid, outcome.trap))
         else:
             self.writer.write_event(ExitEvent(pid, outcome.exit_code))
+
+
+def member_to_wire(m: Member, main: Snapshot) -> list[Any]:
+    """A family member: its own snapshot in full (``b""`` for the snapshot's
+    own process, whose state is the entry's main, delta-encoded snapshot)."""
+    state = None if m.snapshot is None else b"" if m.snapshot is main else m.snapshot.to_bytes()
+    return [m.pid, m.ppid, m.seq, state, m.fork_answer, m.parked, m.exit_code, m.trap,
+            m.reaped, list(m.argv)]
+
+
+def _member_from_wire(w: Any, main: Snapshot) -> Member:
+    pid, ppid, seq, state, fork_answer, parked, exit_code, trap, reaped, argv = w[:10]
+    snapshot = None if state is None else main if state == b"" else Snapshot.from_bytes(state)
+    return Member(int(pid), int(ppid), int(seq), snapshot, fork_answer, bool(parked),
+                  exit_code, trap, bool(reaped), tuple(bytes(a) for a in argv))
 
 
 def absolute_mounts(frozen: bytes) -> bytes:
@@ -202,6 +221,9 @@ class LoadedSnapshot:
     fs: bytes
     header: JournalHeader
     module: bytes | None
+    family: list[Member] = field(default_factory=list)
+    """Every process when the snapshot was taken after a fork (else empty)."""
+    order: list[int] = field(default_factory=list)
 
 
 def load_snapshot(path: str | os.PathLike[str], snapshot_id: int | None = None
@@ -234,8 +256,15 @@ def load_snapshot(path: str | os.PathLike[str], snapshot_id: int | None = None
     if chosen is None:
         ids = ", ".join(str(e.id) for e in events)
         raise SnapshotNotFound(f"{path}: no snapshot {snapshot_id} (it has {ids})")
-    return LoadedSnapshot(chosen.id, chosen.pid, chosen.seq, chosen.trigger,
-                          decoded[chosen.id], chosen.fs, header, module)
+    main = decoded[chosen.id]
+    try:
+        family = [_member_from_wire(w, main) for w in chosen.extra.get("family") or []]
+    except (SnapshotError, ValueError, TypeError) as exc:
+        raise SnapshotNotFound(f"{path}: snapshot {chosen.id}: bad process family: {exc}"
+                               ) from None
+    return LoadedSnapshot(chosen.id, chosen.pid, chosen.seq, chosen.trigger, main,
+                          chosen.fs, header, module, family,
+                          [int(p) for p in chosen.extra.get("order") or []])
 
 
 # -- process tree ---------------------------------------------------------------------

@@ -5,6 +5,7 @@ from the journal) and listed by ``wasi-rr ps``."""
 from __future__ import annotations
 
 import io
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from wasi_rr.api import RunConfig, run
-from wasi_rr.journal import ForkEvent, StartEvent, SyscallEntry, open_journal
+from wasi_rr.journal import ForkEvent, SnapshotEvent, StartEvent, SyscallEntry, open_journal
 from wasi_rr.replay.procs import replay_group
 
 PIPE_OUT = (b"parent pid 1\n"
@@ -149,17 +150,44 @@ def test_resume_before_fork_then_fork_live(guest: Callable[[str], Path], tmp_pat
     with open_journal(tmp_path / "fp.wrr") as r:
         entries = list(r)
     fork_at = next(e for e in entries if isinstance(e, ForkEvent)).seq
-    from wasi_rr.snapshots import list_snapshots
-
-    snaps = list_snapshots(tmp_path / "fp.wrr")
-    assert snaps and all(s.seq <= fork_at for s in snaps)  # none once two processes exist
-    res = cli("resume", "--snapshot", "1", "-o", "fp2.wrr", "fp.wrr", cwd=tmp_path)
+    first = next(e for e in entries if isinstance(e, SnapshotEvent))
+    assert first.pid == 1 and first.seq < fork_at and not first.extra.get("family")
+    res = cli("resume", "--snapshot", str(first.id), "-o", "fp2.wrr", "fp.wrr", cwd=tmp_path)
     assert (res.returncode, res.stdout) == (0, PIPE_OUT), res.stderr
     rep = cli("replay", "fp2.wrr", cwd=tmp_path)
     assert (rep.returncode, rep.stdout) == (0, PIPE_OUT), rep.stderr
     ps = cli("ps", "fp2.wrr", cwd=tmp_path)
     assert [line.split()[:3] for line in ps.stdout.decode().splitlines()[1:]] == [
         ["1", "0", "0"], ["2", "1", "7"]]
+
+
+def test_family_snapshots_resume_and_replay(guest: Callable[[str], Path], tmp_path: Path) -> None:
+    """After a fork a snapshot holds every process (the others parked at their
+    syscall, exited ones for join); resuming it brings the whole family back."""
+    wasm = guest("wasix_fork_pipe")
+    rec = cli("record", "-o", "fam.wrr", "--snapshot-every", "3", str(wasm), cwd=tmp_path)
+    assert rec.returncode == 0 and rec.stdout == PIPE_OUT, rec.stderr
+    with open_journal(tmp_path / "fam.wrr") as r:
+        snaps = [e for e in r if isinstance(e, SnapshotEvent)]
+    family = [e for e in snaps if e.extra.get("family")]
+    assert {e.pid for e in family} == {1, 2}
+    # one where the child is parked on its pipe, and one after the child exited
+    parked = next(e for e in family if e.pid == 1 and any(m[5] for m in e.extra["family"]))
+    after_exit = next(e for e in family if any(m[3] is None for m in e.extra["family"]))
+    for snap in (parked, after_exit):
+        where = tmp_path / f"s{snap.id}"
+        where.mkdir()
+        shutil.copy(tmp_path / "fam.wrr", where / "copy.wrr")
+        res = cli("resume", "--snapshot", str(snap.id), "-o", "more.wrr", "copy.wrr", cwd=where)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout and PIPE_OUT.endswith(res.stdout)
+        rep = cli("replay", "--from-snapshot", str(snap.id), "copy.wrr", cwd=where)
+        assert (rep.returncode, rep.stdout) == (0, res.stdout), rep.stderr
+        again = cli("replay", "more.wrr", cwd=where)
+        assert (again.returncode, again.stdout) == (0, res.stdout), again.stderr
+        ps = cli("ps", "more.wrr", cwd=where)
+        assert [line.split()[:2] for line in ps.stdout.decode().splitlines()[1:]] == [
+            ["1", "0"], ["2", "1"]]
 
 
 def test_child_redirecting_its_stdout_replays_only_the_real_output(
