@@ -95,8 +95,10 @@ class OutKind(enum.Enum):
     FDSTAT = (24, "<BxHxxxxQQ")
     FILESTAT = (64, "<QQB7xQQQQQ")
     PRESTAT = (8, "<B3xI")
-    OPTION_PID = (8, "<B3xI")
-    JOIN_STATUS = (8, "<B3xI")
+    # same layout as PRESTAT: the third element keeps them distinct members
+    # (equal enum values would make them aliases of PRESTAT)
+    OPTION_PID = (8, "<B3xI", "option_pid")
+    JOIN_STATUS = (8, "<B3xI", "join_status")
 
     @property
     def size(self) -> int:
@@ -522,6 +524,12 @@ def _format_out(kind: OutKind, data: bytes) -> str:
                     f"size={size}, atim={atim}, mtim={mtim}, ctim={ctim}}}")
         case OutKind.PRESTAT:
             return f"{{tag={fields[0]}, name_len={fields[1]}}}"
+        case OutKind.OPTION_PID:
+            return f"{{pid={fields[1]}}}" if fields[0] else "{none}"
+        case OutKind.JOIN_STATUS:
+            tag, code = fields
+            return {0: "{nothing}", 1: f"{{exit_normal={code}}}", 2: f"{{exit_signal={code}}}",
+                    3: f"{{stopped={code}}}"}.get(tag, f"{{tag={tag}, value={code}}}")
         case _:
             return ", ".join(str(f) for f in fields)
 
