@@ -18,8 +18,9 @@ seam (``ProcInterceptor.before_call``):
   into the re-issued ``proc_fork``, which answers 0 in the child and the
   child's pid in the parent.
 * **blocking** (``proc_join`` of a running child, ``fd_read`` of an empty pipe
-  with writers, ``fd_write`` to a full pipe with readers): if another process
-  can run, the caller is unwound and parked until its condition clears.
+  with writers, ``fd_write`` to a full pipe with readers, ``poll_oneoff`` on
+  pipes only, none ready): if another process can run, the caller is unwound
+  and parked until its condition clears.
 
 Scheduling is deterministic: after a fork the child runs first until it
 blocks or exits, then the next runnable process in pid order; a parked
@@ -47,6 +48,7 @@ from ..exitcodes import ExitStatus
 from .abi import WASIX, Signature, SyscallRecord
 from .adapter import HostAdapter, LiveBackend, SyscallObserver
 from .fdtable import PIPE_READ, PIPE_WRITE
+from .handlers import SUBSCRIPTION
 from .instrument import InstrumentedModule
 from .kernel import WasiKernel
 from .memory import GuestMemory
@@ -64,6 +66,8 @@ FIRST_PID: Final = 1
 PROC_IMPORTS: Final = frozenset({"proc_fork", "proc_join", "proc_id", "proc_parent"})
 JOIN_NONBLOCKING: Final = 1
 _OPTION_PID: Final = struct.Struct("<B3xI")
+_SUB_CLOCK: Final = 0
+_SUB_FD_READ: Final = 1
 
 
 def needs_procs(module: Module) -> bool:
@@ -475,6 +479,8 @@ class ProcessGroup:
                 kids = self.children_of(ppid, want)
                 return bool(kids) and all(k.outcome is None for k in kids)
             return join_blocks
+        if name == "poll_oneoff":
+            return self._poll_condition(proc, params)
         if name not in ("fd_read", "fd_write") or not params:
             return None
         desc = proc.kernel.fs.fds.fds.get(params[0])
@@ -486,6 +492,42 @@ class ProcessGroup:
         if name == "fd_write" and desc.pipe_end == PIPE_WRITE:
             return lambda: len(pipe.buffer) >= pipe.capacity and pipe.readers > 0
         return None
+
+    def _poll_condition(self, proc: GuestProc,
+                        params: tuple[int, ...]) -> Callable[[], bool] | None:
+        """``poll_oneoff`` waits for other processes when it watches pipes only
+        (plus optional timers) and none is ready: a pipe only another process
+        can fill. Any other fd subscription, or an expired timer, never parks."""
+        try:
+            raw = GuestMemory.read(proc.adapter.memory, params[0],
+                                   SUBSCRIPTION.size * params[2])
+        except WasiError:
+            return None
+        fds = proc.kernel.fs.fds.fds
+        waits: list[tuple[Any, int]] = []
+        for _, tag, word, timeout, _, flags in SUBSCRIPTION.iter_unpack(raw):
+            if tag == _SUB_CLOCK:
+                if timeout == 0 and not flags:
+                    return None
+                continue
+            desc = fds.get(word)
+            if desc is None or desc.inode.pipe is None:
+                return None
+            end = PIPE_READ if tag == _SUB_FD_READ else PIPE_WRITE
+            if desc.pipe_end != end:
+                return None
+            waits.append((desc.inode.pipe, end))
+        if not waits:
+            return None
+
+        def none_ready() -> bool:
+            for pipe, end in waits:
+                if end == PIPE_READ and (pipe.buffer or pipe.writers == 0):
+                    return False
+                if end == PIPE_WRITE and (len(pipe.buffer) < pipe.capacity or pipe.readers == 0):
+                    return False
+            return True
+        return none_ready
 
     # -- running -----------------------------------------------------------------------
 

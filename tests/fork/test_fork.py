@@ -198,3 +198,12 @@ def test_child_redirecting_its_stdout_replays_only_the_real_output(
     assert (rec.returncode, rec.stdout) == (0, want), rec.stderr
     rep = cli("replay", "r.wrr", cwd=tmp_path)
     assert (rep.returncode, rep.stdout) == (0, want), rep.stderr
+
+
+def test_poll_on_a_pipe_waits_for_the_other_process(guest: Callable[[str], Path],
+                                                     tmp_path: Path) -> None:
+    """poll_oneoff on a pipe only the child fills parks the parent (no 10 s timeout)."""
+    rec = cli("record", "-o", "po.wrr", str(guest("wasix_fork_poll")), cwd=tmp_path)
+    assert (rec.returncode, rec.stdout) == (0, b"poll 1 revents POLLIN read 4 ping\n"), rec.stderr
+    rep = cli("replay", "po.wrr", cwd=tmp_path)
+    assert (rep.returncode, rep.stdout) == (0, rec.stdout), rep.stderr
