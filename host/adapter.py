@@ -110,7 +110,14 @@ class LiveBackend:
 
 @runtime_checkable
 class SyscallObserver(Protocol):
-    """Receives one record per call, after the call (journal writer, tracer)."""
+    """Receives one record per call, after the call (journal writer, tracer).
+
+    An observer that only journals may also carry a ``record_sink`` attribute
+    (a ``host.recordpath.RecordSink``, e.g. the ``JournalWriter``): with a live
+    backend and no interceptor, the hottest calls are then journaled straight
+    into it by fused callbacks (``host.recordpath``), *instead of* going through
+    ``on_syscall``; the sink must record exactly what ``on_syscall`` would.
+    """
 
     def on_syscall(self, record: SyscallRecord) -> None: ...
 
@@ -225,10 +232,24 @@ class HostAdapter:
 
     def _define(self, linker: Linker, sig: Signature, handler: Handler) -> None:
         ty = _functype(sig)
-        cb = self._observed_callback(sig, handler) if self.observed \
-            else self._fast_callback(sig, handler)
+        cb: fastcall.RawCallback | None = None
+        sink = self._record_sink()
+        if sink is not None:
+            from .recordpath import recording_callback
+
+            cb = recording_callback(self, sig, handler, sink)
+        if cb is None:
+            cb = self._observed_callback(sig, handler) if self.observed \
+                else self._fast_callback(sig, handler)
         self._defs.functypes.append(ty)
         self._defs.thunks.append(fastcall.define_unchecked(linker, sig.module, sig.name, ty, cb))
+
+    def _record_sink(self) -> Any:
+        """The observer's ``record_sink`` when the recorder's fused callbacks apply
+        (live backend, no interceptor): see ``SyscallObserver``."""
+        if self.interceptor is not None or type(self.backend) is not LiveBackend:
+            return None
+        return getattr(self.observer, "record_sink", None)
 
     def _define_trap(self, linker: Linker, module: str, name: str, ty: FuncType) -> None:
         message = f"unknown import {module}::{name} called"

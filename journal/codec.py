@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Union
 
 import msgpack
 
@@ -97,6 +97,13 @@ def event_to_wire(event: StartEvent | ExitEvent | TrapEvent | SnapshotEvent | Fo
     raise TypeError(f"not a journal event: {event!r:.80}")
 
 
+BATCH = 4096
+"""Items per decoded batch (``FrameDecoder.decode_batches``)."""
+RawItem = Union[tuple[Any, ...], Entry]
+"""What ``FrameDecoder.decode_batch`` yields: a syscall as a plain tuple in
+``SyscallEntry`` field order, or a typed event."""
+
+
 class FrameDecodeError(Exception):
     """The payload of a frame (whose checksum matched) does not follow the format."""
 
@@ -128,11 +135,29 @@ class FrameDecoder:
 
     def decode(self, raw: bytes, count: int) -> Iterator[Entry]:
         """Yield the typed entries of one frame payload of ``count`` msgpack objects."""
+        for batch in self.decode_batches(raw, count):
+            for item in batch:
+                yield SyscallEntry(*item) if type(item) is tuple else item
+
+    def decode_batches(self, raw: bytes, count: int,
+                       size: int = BATCH) -> Iterator[list[RawItem]]:
+        """Decode one frame payload in lists of at most ``size`` items; a decoding
+        error is raised (``FrameDecodeError``) after the list of the items before it.
+
+        A syscall is a plain tuple in ``SyscallEntry`` field order (``SyscallEntry(*t)``
+        builds the entry): replay's fast path consumes these without one object
+        per call; events are typed entries as in ``decode``. Lists are bounded so
+        memory stays bounded by the frame, not by its decoded Python objects.
+        """
         unpacker = make_unpacker(len(raw))
         unpacker.feed(raw)
         fns = self._fns
         last = self._last
+        out: list[RawItem] = []
+        append = out.append
         seen = 0
+        seq = self.seq
+        pid = self.pid
         try:
             for obj in unpacker:
                 seen += 1
@@ -153,29 +178,51 @@ class FrameDecoder:
                         params, inputs, errno, ref_writes, addrs = state
                         if addrs is None:
                             addrs = state[4] = tuple([w[0] for w in ref_writes])
-                        data = obj[1:]
-                        if len(data) != len(addrs):
-                            raise FrameDecodeError("repeat entry with a different write count")
-                        for d in data:
+                        if len(obj) == 2 and len(addrs) == 1:
+                            d = obj[1]
                             if type(d) is not bytes:
                                 raise FrameDecodeError(f"bad repeat data {d!r:.40}")
-                        writes = tuple(zip(addrs, data))
-                    seq = self.seq
-                    self.seq = seq + 1
-                    yield SyscallEntry(seq, module, name, params, inputs, errno, writes,
-                                       self.pid)
+                            writes = ((addrs[0], d),)
+                        else:
+                            data = obj[1:]
+                            if len(data) != len(addrs):
+                                raise FrameDecodeError(
+                                    "repeat entry with a different write count")
+                            for d in data:
+                                if type(d) is not bytes:
+                                    raise FrameDecodeError(f"bad repeat data {d!r:.40}")
+                            writes = tuple(zip(addrs, data))
+                    append((seq, module, name, params, inputs, errno, writes, pid))
+                    seq += 1
+                    if len(out) >= size:
+                        self.seq, self.pid = seq, pid
+                        yield out
+                        out = []
+                        append = out.append
                 elif type(head) is str:
+                    self.seq, self.pid = seq, pid
                     ev = self._named(head, obj)
+                    seq, pid = self.seq, self.pid
                     if ev is not None:
-                        yield ev
+                        append(ev)
                 else:
                     raise FrameDecodeError(f"bad entry tag {head!r:.40}")
-        except FrameDecodeError:
-            raise
+        except FrameDecodeError as exc:
+            self.seq, self.pid = seq, pid
+            error: FrameDecodeError | None = exc
         except (ValueError, TypeError, IndexError, KeyError, msgpack.UnpackException) as exc:
-            raise FrameDecodeError(f"undecodable entry: {exc}") from exc
-        if seen != count:
-            raise FrameDecodeError(f"frame holds {seen} entries, header says {count}")
+            self.seq, self.pid = seq, pid
+            error = FrameDecodeError(f"undecodable entry: {exc}")
+            error.__cause__ = exc
+        else:
+            self.seq, self.pid = seq, pid
+            error = None
+            if seen != count:
+                error = FrameDecodeError(f"frame holds {seen} entries, header says {count}")
+        if out:
+            yield out
+        if error is not None:
+            raise error
 
     def _named(self, kind: str, obj: tuple[Any, ...]) -> Entry | None:
         if kind == KIND_FN:

@@ -23,8 +23,8 @@ from typing import Any, BinaryIO
 import msgpack
 import zstandard
 
-from .codec import FrameDecodeError, FrameDecoder
-from .entries import FORMAT_MAJOR, FORMAT_MINOR, Entry, JournalHeader
+from .codec import FrameDecodeError, FrameDecoder, RawItem
+from .entries import FORMAT_MAJOR, FORMAT_MINOR, Entry, JournalHeader, SyscallEntry
 from .errors import JournalCorrupt, JournalTruncated, JournalVersionError
 from .framing import (
     FILE_MAGIC,
@@ -170,6 +170,17 @@ class JournalReader:
         Every entry yielded before an exception is correct. ``self.stats`` is
         updated as frames are consumed.
         """
+        for batch in self.batches():
+            for item in batch:
+                yield SyscallEntry(*item) if type(item) is tuple else item
+
+    def batches(self) -> Iterator[list[RawItem]]:
+        """The entries frame by frame: one list per ENTRIES frame, each syscall as a
+        plain tuple in ``SyscallEntry`` field order (``SyscallEntry(*t)``), events
+        typed; a frame may come as several lists (``codec.BATCH`` items at most).
+        Same checks and errors as ``entries`` (which is built on it): the items of a
+        damaged frame before the damage come as a last list, then the error. Replay's fast path walks these lists without an object per call.
+        """
         stats = self.stats = JournalStats()
         offset = self._body_offset
         decoder = FrameDecoder()
@@ -189,9 +200,10 @@ class JournalReader:
                 stats.raw_bytes += fh.raw_len
                 stats.stored_bytes += FRAME_HEADER_SIZE + fh.plen
                 try:
-                    for entry in decoder.decode(raw, fh.count):
-                        yielded += 1
-                        yield entry
+                    for items in decoder.decode_batches(raw, fh.count):
+                        stats.skipped_entries = decoder.skipped
+                        yielded += len(items)
+                        yield items
                 except FrameDecodeError as exc:
                     raise JournalCorrupt(here, str(exc), yielded) from exc
                 finally:

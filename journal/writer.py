@@ -39,7 +39,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
@@ -152,8 +152,16 @@ class JournalWriter:
             self._f.close()
             self._raise_pending()
         # entry side (the caller's thread only)
-        self._packer = msgpack.Packer(use_bin_type=True, autoreset=False, default=pack_default)
-        self._pack = self._packer.pack
+        self._buf = bytearray()
+        """Encoded entries not yet in a frame. Only whole entries are ever appended
+        (each ``extend`` is one C call under the GIL), so the timer thread can take
+        it at any moment; cleared in place (lanes hold its ``extend``)."""
+        packb = msgpack.Packer(use_bin_type=True, autoreset=True, default=pack_default).pack
+        extend = self._buf.extend
+
+        def pack(obj: Any) -> None:
+            extend(packb(obj))
+        self._pack = pack
         self._n = 0                  # objects in the buffer since its last reset
         self._step = self._max_check
         self._check_at = self._max_check
@@ -162,6 +170,8 @@ class JournalWriter:
         self._fids: dict[str, int] = {}
         self._fkeys: dict[tuple[str, str], int] = {}
         self._fmods: list[str] = []
+        self._fkeep: list[frozenset[int] | None] = []
+        """Per function: the first-param values whose inputs are kept in full."""
         self._last: list[tuple[Any, ...] | None] = []
         """Per function: (params, raw inputs, errno, write address(es), full_inputs) of
         its last full entry with at most two writes: a call equal to it but for the
@@ -184,24 +194,44 @@ class JournalWriter:
 
         (``seq, module, name, params, inputs, errno, writes``; duck-typed so the
         journal needs nothing from the host layer.) Same as ``write_syscall`` with
-        ``seq=record.seq``, one call frame cheaper; inputs of calls listed in
-        ``keep_full_inputs`` are kept in full when their first param matches.
+        ``seq=record.seq``; inputs of calls listed in ``keep_full_inputs`` are kept
+        in full when their first param matches.
         """
         name = record.name
         fid = self._fids.get(name)
         if fid is None or self._fmods[fid] != record.module:
             fid = self._define(record.module, name)
-        seq = record.seq
+        self.write_call(fid, record.seq, record.params, record.inputs, record.errno,
+                        record.writes)
+
+    def function_id(self, module: str, name: str) -> int:
+        """The id of ``module::name`` (defined in the journal now if new), for
+        ``write_call``/``repeat_lane``: a recorder that knows which function it
+        serves looks it up once instead of once per call."""
+        self._check_open()
+        return self._define(module, name)
+
+    def write_call(self, fid: int, seq: int, params: Sequence[int], inputs: Sequence[Any],
+                   errno: int, writes: Sequence[tuple[int, bytes]],
+                   full_inputs: bool | None = None) -> None:
+        """Append one syscall of function ``fid`` (from ``function_id``), already split
+        into its fields: the recorder's fast path, no record object in between.
+
+        ``full_inputs`` None keeps inputs in full as ``keep_full_inputs`` says for
+        this function and its first param; True/False force it (``write_syscall``).
+        """
         if seq != self._seq:
             self._set_seq(seq)
         self._seq = seq + 1
-        params = record.params
-        inputs = record.inputs
-        writes = record.writes
-        errno = record.errno
         size = 0
         try:
+            if full_inputs is None:
+                fds = self._fkeep[fid]
+                full = fds is not None and bool(params) and params[0] in fds
+            else:
+                full = full_inputs
             nw = len(writes)
+            a: Any
             if nw < 3:  # candidates for a repeat entry (clock and read loops...)
                 if nw == 1:
                     a, d = writes[0]
@@ -214,14 +244,14 @@ class JournalWriter:
                     size = len(d0) + len(d1)
                 prev = self._last[fid]
                 if (prev is not None and prev[3] == a and prev[0] == params
-                        and prev[2] == errno and prev[1] == inputs and not prev[4]):
+                        and prev[2] == errno and prev[1] == inputs and prev[4] == full):
                     self._pack((~fid, d) if nw == 1 else (~fid,) if nw == 0
                                else (~fid, d0, d1))
                     self._n = n = self._n + 1
                     if n >= self._check_at or size >= _BIG:
                         self._check()
                     return
-                self._last[fid] = (params, inputs, errno, a, False)
+                self._last[fid] = (params, inputs, errno, a, full)
             else:
                 self._last[fid] = None
                 for w in writes:
@@ -232,16 +262,43 @@ class JournalWriter:
                     isize += len(b)
                 size += isize
                 thr = self._thr
-                if thr is not None and isize > thr:
-                    fds = self._keep_full.get(name)
-                    if fds is None or not params or params[0] not in fds:
-                        inputs = _digested(inputs, thr)
+                if thr is not None and isize > thr and not full:
+                    inputs = _digested(inputs, thr)
             self._pack((fid, params, errno, inputs, writes))
         except (TypeError, ValueError, OverflowError, IndexError) as exc:
             self._pack_failed(exc)
         self._n = n = self._n + 1
         if n >= self._check_at or size >= _BIG:
             self._check()
+
+    def repeat_lane(self, fid: int) -> Callable[[int, Sequence[int], int, bytes], bool]:
+        """A journaling shortcut for the hottest calls: ``lane(seq, params, addr, data)``
+        appends a repeat entry (pre-encoded bytes, no msgpack call) when the call of
+        ``fid`` read no input, returned 0 and wrote exactly ``data`` at ``addr``, and
+        its last full entry was the same call but for ``data``; it returns False
+        (nothing written) otherwise, and the caller then uses ``write_call``.
+
+        The entry is byte-for-byte what ``write_call`` would have packed (tested),
+        so the format does not change.
+        """
+        last = self._last
+        extend = self._buf.extend
+        head = msgpack.packb(~fid)
+        prefixes = [b"\x92" + head + b"\xc4" + bytes([n]) for n in range(256)]
+
+        def lane(seq: int, params: Sequence[int], addr: int, data: bytes) -> bool:
+            prev = last[fid]
+            if (prev is None or seq != self._seq or prev[3] != addr or prev[0] != params
+                    or prev[2] or prev[1] or prev[4] or len(data) > 255):
+                return False
+            extend(prefixes[len(data)])
+            extend(data)
+            self._seq = seq + 1
+            self._n = n = self._n + 1
+            if n >= self._check_at:
+                self._check()
+            return True
+        return lane
 
     def write_syscall(
         self,
@@ -264,52 +321,8 @@ class JournalWriter:
         fid = self._fids.get(name)
         if fid is None or self._fmods[fid] != module:
             fid = self._define(module, name)
-        if seq is not None and seq != self._seq:
-            self._set_seq(seq)
-            self._seq = seq
-        self._seq += 1
-        size = 0
-        try:
-            nw = len(writes)
-            a: Any
-            if nw < 3:  # candidates for a repeat entry (clock and read loops...)
-                if nw == 1:
-                    a, d = writes[0]
-                    size = len(d)
-                elif nw == 0:
-                    a = None
-                else:
-                    (a0, d0), (a1, d1) = writes
-                    a = (a0, a1)
-                    size = len(d0) + len(d1)
-                prev = self._last[fid]
-                if (prev is not None and prev[3] == a and prev[0] == params
-                        and prev[2] == errno and prev[1] == inputs and prev[4] == full_inputs):
-                    self._pack((~fid, d) if nw == 1 else (~fid,) if nw == 0
-                               else (~fid, d0, d1))
-                    self._n = n = self._n + 1
-                    if n >= self._check_at or size >= _BIG:
-                        self._check()
-                    return
-                self._last[fid] = (params, inputs, errno, a, full_inputs)
-            else:
-                self._last[fid] = None
-                for w in writes:
-                    size += len(w[1])
-            if inputs:
-                isize = 0
-                for b in inputs:
-                    isize += len(b)
-                size += isize
-                thr = self._thr
-                if thr is not None and isize > thr and not full_inputs:
-                    inputs = _digested(inputs, thr)
-            self._pack((fid, params, errno, inputs, writes))
-        except (TypeError, ValueError, OverflowError, IndexError) as exc:
-            self._pack_failed(exc)
-        self._n = n = self._n + 1
-        if n >= self._check_at or size >= _BIG:
-            self._check()
+        self.write_call(fid, self._seq if seq is None else seq, params, inputs, errno,
+                        writes, full_inputs)
 
     def _pack_failed(self, exc: BaseException) -> None:
         """An entry could not be encoded (a caller bug: not bytes/ints).
@@ -318,7 +331,7 @@ class JournalWriter:
         last frame are gone: the writer stops for good rather than write a journal
         with a silent hole. The file stays readable up to its last frame.
         """
-        self._packer.reset()  # whatever msgpack left; nothing more will be written
+        del self._buf[:]  # nothing more will be written
         err = JournalWriteError(f"journal {self.path}: an entry could not be encoded "
                                 f"({exc}); the journal ends at its last complete frame")
         with self._lock:
@@ -337,6 +350,8 @@ class JournalWriter:
             self._fmods.append(module)
             self._fkeys[(module, name)] = fid
             self._last.append(None)
+            keep = self._keep_full.get(name)
+            self._fkeep.append(keep)
             self._pack((KIND_FN, fid, module, name))
             self._n += 1
             self._aux_objects += 1
@@ -349,8 +364,7 @@ class JournalWriter:
         done = self._n - self._last_check_n
         since = now - self._last_check
         with self._lock:
-            with self._packer.getbuffer() as view:
-                size = view.nbytes
+            size = len(self._buf)
             if size - self._taken >= self._frame_bytes or now - self._last_frame >= self._interval:
                 self._write_buffer()
         # Aim the next check about interval/4 ahead at the observed call rate, so a
@@ -386,11 +400,9 @@ class JournalWriter:
     # -- frames (with _lock held) -----------------------------------------------------
     def _write_buffer(self) -> None:
         """Write the buffer's not-yet-written part as a frame and reset it."""
-        raw = self._packer.bytes()
+        raw = bytes(self._buf[self._taken:]) if self._taken else bytes(self._buf)
         count = self._n - self._taken_count
-        if self._taken:
-            raw = raw[self._taken:]
-        self._packer.reset()
+        del self._buf[:]
         self._n = 0
         self._check_at = self._step
         self._last_check_n = 0
@@ -408,12 +420,11 @@ class JournalWriter:
                     return
                 if time.monotonic() - self._last_frame < self._interval:
                     continue
-                snapshot = self._packer.bytes()  # one C call, between two packs
-                new = snapshot[self._taken:]
+                new = bytes(self._buf[self._taken:])  # whole entries only (see _buf)
                 if not new:
                     continue
-                # Count the entries, and keep only whole ones: a pack that called the
-                # Python ``default`` hook may have been interrupted half-way.
+                # Count the entries (the buffer only ever holds whole ones; ``whole``
+                # stays as a guard).
                 unpacker = make_unpacker(len(new))
                 unpacker.feed(new)
                 count = whole = 0

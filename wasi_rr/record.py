@@ -69,7 +69,8 @@ class JournalObserver:
     ``JournalWriteError`` inside the syscall, which the adapter turns into a trap
     that stops the guest; ``record`` then reports the journal error itself.
     Writes to fds 1 and 2 keep their data in full whatever its size (see
-    ``KEEP_FULL_INPUTS``).
+    ``KEEP_FULL_INPUTS``). The redacted call (``environ_get``) is never one of
+    the fused calls of ``record_sink``, so redaction still applies.
     """
 
     def __init__(self, writer: JournalWriter,
@@ -78,6 +79,9 @@ class JournalObserver:
         self._redact = {f"{k}={v}".encode(): f"{k}={_placeholder(v)}".encode()
                         for k, v in (redact or {}).items()}
         self._write = writer.write_record
+        self.record_sink = writer
+        """Lets the adapter journal the hottest calls straight into the writer
+        (``host.recordpath``; the same entries ``on_syscall`` would write)."""
         self.on_syscall = (  # type: ignore[method-assign]
             self._on_syscall_redacting if self._redact else writer.write_record)
 
