@@ -292,40 +292,48 @@ class ProcInterceptor:
         self.requested_ns = 0
 
     def before_call(self, sig: Signature, params: tuple[int, ...]) -> int | None:
+        # On every syscall of an instrumented run: keep the common case (no
+        # rewind, no trigger, one process) to a few attribute checks.
         proc = self.proc
         assert proc is not None
-        ctl = proc.ctl
-        store = proc.process.store
-        if ctl.is_rewinding:
-            ctl.finish_rewind(store, InterruptedCall(sig.module, sig.name, params))
-            last, self.last = self.last, None
-            if proc.forced:
-                proc.forced = False
-                return None
-            if last is not _Stop.BLOCK and self._would_block(proc, sig, params):
-                return self._unwind(proc, sig, params, _Stop.BLOCK)
-            return None
+        if proc.ctl.phase is Phase.REWINDING:
+            return self._rewound(proc, sig, params)
         group = self.group
-        if sig.module == WASIX and sig.name == "proc_fork":
+        if sig.name == "proc_fork" and sig.module == WASIX:
             return self._unwind(proc, sig, params, _Stop.FORK)
-        if group.policy:
+        if group.snapshotting:
             trigger = self._trigger(proc, sig, params)
             if trigger is not None:
                 return self._unwind(proc, sig, params, trigger)
-        if not group.single and self._would_block(proc, sig, params):
+        if group.multi and self._would_block(proc, sig, params):
+            return self._unwind(proc, sig, params, _Stop.BLOCK)
+        return None
+
+    def _rewound(self, proc: GuestProc, sig: Signature, params: tuple[int, ...]) -> int | None:
+        """The interrupted call is re-entered: end the rewind, then let it run
+        (unless it must now wait for another process)."""
+        proc.ctl.finish_rewind(proc.process.store, InterruptedCall(sig.module, sig.name, params))
+        last, self.last = self.last, None
+        if proc.forced:
+            proc.forced = False
+            return None
+        if last is not _Stop.BLOCK and self.group.multi and self._would_block(proc, sig, params):
             return self._unwind(proc, sig, params, _Stop.BLOCK)
         return None
 
     def _trigger(self, proc: GuestProc, sig: Signature, params: tuple[int, ...]) -> Trigger | None:
-        policy = self.group.policy
-        if policy.on_signal and self.group.signal_raised.is_set():
-            self.group.signal_raised.clear()
+        group = self.group
+        policy = group.policy
+        if group.signal_pending and policy.on_signal:
+            group.signal_pending = False
             return Trigger.SIGNAL
-        seq = proc.adapter.seq
-        if policy.every and seq and seq % policy.every == 0:
-            return Trigger.EVERY
-        if (policy.on_stdin and not self.stdin_seen and sig.name in ("fd_read", "fd_pread")
-                and params and params[0] == 0):
+        every = policy.every
+        if every:
+            seq = proc.adapter.seq
+            if seq % every == 0 and seq:
+                return Trigger.EVERY
+        if (policy.on_stdin and not self.stdin_seen and params and params[0] == 0
+                and sig.name in ("fd_read", "fd_pread")):
             self.stdin_seen = True
             return Trigger.STDIN
         if policy.on_exit and sig.name == "proc_exit":
@@ -395,16 +403,16 @@ class ProcessGroup:
         self.ghosts: dict[int, _Ghost] = {}
         """Processes restored from a family snapshot that had exited before it."""
         self.next_pid = FIRST_PID
-        self.signal_raised = threading.Event()
+        self.snapshotting = bool(policy)
+        self.signal_pending = False
+        """Set by the SIGUSR1 handler (nothing else happens in a signal handler)."""
+        self.multi = False
+        """More than one process was ever spawned (blocking rules apply)."""
         self.journal_pid = FIRST_PID
         self._order: list[int] = []
         """Run order: pids in the order they were queued (children first after a fork)."""
 
     # -- building processes --------------------------------------------------------
-
-    @property
-    def single(self) -> bool:
-        return len(self.procs) == 1
 
     def spawn(self, kernel: WasiKernel, *, snapshot: Snapshot | None = None, seq: int = 0,
               ppid: int = 0, pid: int | None = None) -> GuestProc:
@@ -433,6 +441,7 @@ class ProcessGroup:
         self.procs[pid] = proc
         self._order.append(pid)
         if len(self.procs) > 1:
+            self.multi = True
             for p in self.procs.values():
                 self._observe_with_pid(p)
         return proc
@@ -674,10 +683,8 @@ class ProcessGroup:
                 or threading.current_thread() is not threading.main_thread()):
             yield
             return
-        flag = self.signal_raised
-
         def handler(signum: int, frame: Any) -> None:
-            flag.set()
+            self.signal_pending = True
         previous = signal.signal(signal.SIGUSR1, handler)
         try:
             yield
