@@ -1,5 +1,7 @@
 /* wasi-testsuite areas: close_preopen, overwrite_preopen, renumber, fd_advise,
  * file_allocate, fd_flags_set, isatty (a file is not a tty). */
+#include <unistd.h>
+
 #include "wts.h"
 
 #define D "fd_misc.cleanup"
@@ -16,6 +18,17 @@ int main(int argc, char **argv) {
     __wasi_fd_t dir = wts_scratch(root, D);
     __wasi_fd_t pre = 3;
     printf("root above preopen=%d\n", root > pre);
+
+    /* isatty on a file created with no rights at all, and on stdio (pipes or files) */
+    int64_t z = wts_open("create with no rights", dir, "tty", __WASI_OFLAGS_CREAT, 0, 0);
+    if (z >= 0) {
+        errno = 0;
+        int t = isatty((int)z);
+        printf("isatty(file)=%d %s\n", t, errname(errno));
+        __wasi_fd_close((__wasi_fd_t)z);
+    }
+    wts_e("unlink tty", __wasi_path_unlink_file(dir, "tty"));
+    printf("isatty(stdin/stdout/stderr)=%d%d%d\n", isatty(0), isatty(1), isatty(2));
 
     /* fd_advise / fd_allocate */
     int64_t f = wts_open("create", dir, "file", __WASI_OFLAGS_CREAT, WTS_FILE_RW, 0);

@@ -2,6 +2,7 @@
 #include "wts.h"
 
 #define D "readdir.cleanup"
+#define LOTS 300
 
 struct ent { char name[32]; int type; };
 
@@ -43,10 +44,84 @@ static void list(const char *label, __wasi_fd_t dir, size_t cap) {
     printf("\n");
 }
 
+/* d_ino of `name` as fd_readdir reports it (0 when absent). */
+static __wasi_inode_t dirent_ino(__wasi_fd_t dir, const char *name) {
+    static uint8_t buf[4096];
+    __wasi_size_t used = 0;
+    if (__wasi_fd_readdir(dir, buf, sizeof buf, 0, &used) != 0) return 0;
+    size_t off = 0;
+    while (off + sizeof(__wasi_dirent_t) <= used) {
+        __wasi_dirent_t d;
+        memcpy(&d, buf + off, sizeof d);
+        if (off + sizeof d + d.d_namlen > used) break;
+        if (d.d_namlen == strlen(name) && memcmp(buf + off + sizeof d, name, d.d_namlen) == 0)
+            return d.d_ino;
+        off += sizeof d + d.d_namlen;
+    }
+    return 0;
+}
+
+/* The suite's "lots" check (1000 files there, LOTS here to keep the reference fast) read back with a 256-byte buffer,
+ * taking the cookie of the last complete entry while the buffer comes back full. */
+static void lots(__wasi_fd_t dir) {
+    char name[32];
+    for (int i = 0; i < LOTS; i++) {
+        snprintf(name, sizeof name, "file.%d", i);
+        __wasi_fd_t fd;
+        if (__wasi_path_open(dir, 0, name, __WASI_OFLAGS_CREAT, __WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_WRITE, 0, 0, &fd) == 0)
+            __wasi_fd_close(fd);
+    }
+    uint8_t buf[256];
+    size_t total = 0;
+    __wasi_dircookie_t cookie = 0;
+    int calls = 0, full_reads = 0;
+    for (;;) {
+        __wasi_size_t used = 0;
+        if (__wasi_fd_readdir(dir, buf, sizeof buf, cookie, &used) != 0 || ++calls > 5000) break;
+        size_t off = 0, n = 0;
+        __wasi_dircookie_t last = cookie;
+        while (off + sizeof(__wasi_dirent_t) <= used) {
+            __wasi_dirent_t d;
+            memcpy(&d, buf + off, sizeof d);
+            if (off + sizeof d + d.d_namlen > used) break;
+            n++;
+            last = d.d_next;
+            off += sizeof d + d.d_namlen;
+        }
+        total += n;
+        if (used < sizeof buf) break;
+        full_reads++;
+        cookie = last;
+    }
+    printf("lots: %zu entries (%d files plus . and ..), more than one buffer=%d\n", total, LOTS, full_reads > 0);
+    for (int i = 0; i < LOTS; i++) {
+        snprintf(name, sizeof name, "file.%d", i);
+        __wasi_path_unlink_file(dir, name);
+    }
+}
+
 int main(int argc, char **argv) {
     __wasi_fd_t root = wts_root(argc, argv);
     __wasi_fd_t dir = wts_scratch(root, D);
     list("empty", dir, 4096);
+    {
+        __wasi_filestat_t st;
+        __wasi_fd_filestat_get(dir, &st);
+        printf(". d_ino is the directory's ino: %d\n", dirent_ino(dir, ".") == st.ino);
+        wts_make_file(dir, "file", "x");
+        __wasi_path_filestat_get(dir, 0, "file", &st);
+        printf("file d_ino is its ino: %d\n", dirent_ino(dir, "file") == st.ino);
+        wts_e("unlink", __wasi_path_unlink_file(dir, "file"));
+    }
+    lots(dir);
+    {
+        __wasi_prestat_t ps;
+        __wasi_fd_prestat_get(3, &ps);
+        char name[300];
+        size_t n = ps.u.dir.pr_name_len;
+        wts_e("prestat_dir_name 0-byte buffer", __wasi_fd_prestat_dir_name(3, (uint8_t *)name, 0));
+        wts_e("prestat_dir_name larger buffer", __wasi_fd_prestat_dir_name(3, (uint8_t *)name, n + 1));
+    }
     wts_make_file(dir, "file", "abc");
     wts_e("mkdir nested", __wasi_path_create_directory(dir, "nested"));
     wts_e("symlink", __wasi_path_symlink("file", dir, "link"));

@@ -1,5 +1,6 @@
 /* wasi-testsuite areas: stdio, isatty, sock_shutdown (invalid fd, not a socket),
- * fd_write to stdout/stderr, args and environment as the runner passes them. */
+ * fd_write to stdout/stderr and invalid fds, args and environment as the runner
+ * passes them (args/environ sizes, as the AssemblyScript tests check), exit codes. */
 #include "wts.h"
 
 extern char **environ;
@@ -21,6 +22,13 @@ int main(int argc, char **argv) {
     wts_e("close bad fd", __wasi_fd_close(999));
     __wasi_fdstat_t st;
     wts_e("fdstat bad fd", __wasi_fd_fdstat_get(999, &st));
+    __wasi_size_t count = 0, bytes = 0;
+    wts_e("args_sizes_get", __wasi_args_sizes_get(&count, &bytes));
+    printf("argc=%u arg bytes without argv[0]=%u\n", (unsigned)count, (unsigned)(bytes - strlen(argv[0]) - 1));
+    wts_e("environ_sizes_get", __wasi_environ_sizes_get(&count, &bytes));
+    printf("environ count=%u bytes=%u\n", (unsigned)count, (unsigned)bytes);
+    wts_write("write to invalid fd", 999, "x", 1);
+    wts_write("write 0 bytes to stdout", 1, "", 0);
     printf("argc=%d\n", argc);
     for (int i = 1; i < argc; i++) printf("arg %d=[%s]\n", i, argv[i]);
     for (char **e = environ; *e; e++)

@@ -41,6 +41,12 @@ sock_shutdown stdout: ENOTSOCK(57)
 tell stdout: ESPIPE(70)
 close bad fd: EBADF(8)
 fdstat bad fd: EBADF(8)
+args_sizes_get: OK(0)
+argc=3 arg bytes without argv[0]=15
+environ_sizes_get: OK(0)
+environ count=2 bytes=21
+write to invalid fd: EBADF(8) n=0
+write 0 bytes to stdout: OK(0) n=0
 argc=3
 arg 1=[exit]
 arg 2=[two words]
