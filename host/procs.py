@@ -266,12 +266,21 @@ class GuestProc:
 class _Ghost:
     """An exited process known only from a family snapshot, as ``proc_join`` sees it."""
 
-    def __init__(self, member: Member) -> None:
+    def __init__(self, member: Member, outcome: Outcome | None = None) -> None:
         self.pid = member.pid
         self.ppid = member.ppid
-        self.outcome: Outcome | None = Outcome(member.exit_code or 0, trap=member.trap)
+        self.seq = member.seq
+        self.outcome: Outcome | None = (outcome if outcome is not None
+                                        else Outcome(member.exit_code or 0, trap=member.trap))
         self.reaped = member.reaped
         self.argv = member.argv
+
+    @classmethod
+    def of(cls, proc: GuestProc) -> _Ghost:
+        """What remains of an exited process (its instance and store are dropped)."""
+        assert proc.outcome is not None
+        return cls(Member(proc.pid, proc.ppid, proc.adapter.seq, None,
+                          reaped=proc.reaped, argv=tuple(proc.argv)), proc.outcome)
 
     def member(self) -> Member:
         assert self.outcome is not None
@@ -548,9 +557,18 @@ class ProcessGroup:
                 if proc is None:
                     break
                 self._step(proc)
-        first = self.procs[min(self.procs)]
-        assert first.outcome is not None
-        return first.outcome
+        outcomes = self.outcomes()
+        return outcomes[min(outcomes)]
+
+    def outcomes(self) -> dict[int, Outcome]:
+        """How every process that ended, ended (by pid)."""
+        done = {pid: g.outcome for pid, g in self.ghosts.items() if g.outcome is not None}
+        done.update((pid, p.outcome) for pid, p in self.procs.items() if p.outcome is not None)
+        return done
+
+    def seq_of(self, pid: int) -> int:
+        proc = self.procs.get(pid)
+        return proc.adapter.seq if proc is not None else self.ghosts[pid].seq
 
     def _pick(self) -> GuestProc | None:
         live = [self.procs[pid] for pid in self._order if self.procs[pid].live]
@@ -674,7 +692,11 @@ class ProcessGroup:
         if proc.pid != FIRST_PID:
             self.events.on_exit(proc.pid, outcome)
         self._order.remove(proc.pid)
-        self._order.append(proc.pid)
+        # Keep only what join/parent/ps need: the instance, its store and memory
+        # go (a guest forking thousands of short-lived children stays small).
+        self.ghosts[proc.pid] = _Ghost.of(proc)
+        del self.procs[proc.pid]
+        proc.interceptor.proc = None
 
     @contextmanager
     def _sigusr1(self) -> Iterator[None]:

@@ -206,8 +206,8 @@ def replay_group(journal: str | os.PathLike[str], *, from_snapshot: int | None =
             raise exc.error from None
         tracker.flush()
         divergence = _check_endings(group, stream)
-    first = group.procs[min(group.procs)].outcome
-    assert first is not None
+    outcomes = group.outcomes()
+    first = outcomes[min(outcomes)]
     if divergence is not None:
         return ReplayResult(int(ExitStatus.DIVERGENCE), divergence, stream.consumed,
                             trap=first.trap)
@@ -230,17 +230,16 @@ def _check_endings(group: ProcessGroup, stream: _Stream) -> Divergence | None:
                           f"the guests ended while the journal has {remaining} more syscall(s)",
                           expected=f"[pid {left.pid}] {first}", actual="no more calls",
                           remaining=remaining)
-    for pid, proc in sorted(group.procs.items()):
-        outcome = proc.outcome
+    for pid, outcome in sorted(group.outcomes().items()):
         ending = stream.endings.get(pid)
-        if outcome is None or ending is None:
+        if ending is None:
             continue
         if isinstance(ending, TrapEvent):
             same = outcome.trap is not None and outcome.trap == ending.message
         else:
             same = outcome.trap is None and (outcome.exit_code & 0xFFFF_FFFF) == ending.status
         if not same:
-            return Divergence(DivergenceKind.END_MISMATCH, proc.adapter.seq,
+            return Divergence(DivergenceKind.END_MISMATCH, group.seq_of(pid),
                               f"process {pid} ended with {_describe(outcome)}, the journal "
                               f"recorded {describe_ending(ending)}",
                               expected=describe_ending(ending), actual=_describe(outcome))

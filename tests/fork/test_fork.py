@@ -207,3 +207,16 @@ def test_poll_on_a_pipe_waits_for_the_other_process(guest: Callable[[str], Path]
     assert (rec.returncode, rec.stdout) == (0, b"poll 1 revents POLLIN read 4 ping\n"), rec.stderr
     rep = cli("replay", "po.wrr", cwd=tmp_path)
     assert (rep.returncode, rep.stdout) == (0, rec.stdout), rep.stderr
+
+
+def test_many_short_lived_children(guest: Callable[[str], Path], tmp_path: Path) -> None:
+    """Exited processes keep only what join/ps need (their instances are dropped)."""
+    rec = cli("record", "-o", "m.wrr", str(guest("wasix_fork_many")), cwd=tmp_path)
+    assert (rec.returncode, rec.stdout) == (0, b"sum 4950\n"), rec.stderr
+    ps = cli("ps", "m.wrr", cwd=tmp_path)
+    rows = [line.split() for line in ps.stdout.decode().splitlines()[1:]]
+    assert len(rows) == 101
+    assert [(r[0], r[1], r[2]) for r in rows[1:]] == [
+        (str(i + 2), "1", str(i)) for i in range(100)]
+    rep = cli("replay", "m.wrr", cwd=tmp_path)
+    assert (rep.returncode, rep.stdout) == (0, rec.stdout), rep.stderr
