@@ -89,6 +89,8 @@ fd still writes, as wasmtime's does."""
 
 _F_APPEND = int(FdFlags.APPEND)
 _F_ALL = int(FdFlags.APPEND | FdFlags.DSYNC | FdFlags.NONBLOCK | FdFlags.RSYNC | FdFlags.SYNC)
+_F_SYNCS = int(FdFlags.DSYNC | FdFlags.RSYNC | FdFlags.SYNC)
+"""Synchronized-I/O fdflags, unsupported as in wasmtime (path_open: ENOTSUP)."""
 
 _O_CREAT = int(OFlags.CREAT)
 _O_DIRECTORY = int(OFlags.DIRECTORY)
@@ -549,8 +551,9 @@ class WasiKernel:
             # wasmtime: only regular files take status flags (stdio, directories: EBADF).
             raise WasiError(Errno.BADF, "fdflags can only be set on regular files")
         self._need(desc, _R_FDSTAT_SET_FLAGS)
-        if flags & ~_F_ALL:
-            raise WasiError(Errno.INVAL, "unknown fdflags")
+        if flags & ~_F_ALL or flags & _F_SYNCS:
+            # wasmtime: DSYNC/RSYNC/SYNC cannot be set (EINVAL, flags unchanged)
+            raise WasiError(Errno.INVAL, "unknown or synchronized I/O fdflags")
         desc.flags = flags
 
     def fd_fdstat_set_rights(self, fd: int, rights_base: int, rights_inheriting: int) -> None:
@@ -770,6 +773,8 @@ class WasiKernel:
         d = self._dir(fd, _R_PATH_OPEN)
         if oflags & ~0xF or fdflags & ~_F_ALL:
             raise WasiError(Errno.INVAL)
+        if fdflags & _F_SYNCS:
+            raise WasiError(Errno.NOTSUP, "synchronized I/O flags")  # as wasmtime
         if oflags & _O_DIRECTORY and oflags & (_O_CREAT | _O_EXCL | _O_TRUNC):
             # wasmtime refuses these combinations before looking at the path.
             raise WasiError(Errno.INVAL, "O_DIRECTORY with O_CREAT/O_EXCL/O_TRUNC")
