@@ -135,6 +135,12 @@ class CallInterceptor(Protocol):
     def before_call(self, signature: Signature, params: tuple[int, ...]) -> int | None: ...
 
 
+# An interceptor may also offer ``call_for(signature) -> Callable[[params], int | None]``:
+# the adapter then asks it once per import at link time and calls that function
+# instead of ``before_call`` (same contract; replay's fast path saves the
+# per-call dispatch this way).
+
+
 class GuestAbort(Exception):
     """Raise from a backend or observer to stop the guest on purpose (e.g. a
     replay divergence). ``host.process`` re-raises it to its caller."""
@@ -324,11 +330,48 @@ class HostAdapter:
         stop = self._stop_guest
         has_result = sig.result is not None
         observed_call = self._observed_call
+        call_for = getattr(self.interceptor, "call_for", None)
+        if call_for is not None:
+            return self._intercepted_callback(sig, handler, call_for(sig))
 
         def callback(env: Any, caller: Any, args: int, count: int) -> int:
             try:
                 slots = slots_type.from_address(args)
                 errno = observed_call(sig, handler, mem, unpack_from(slots))
+            except BaseException as e:  # noqa: BLE001 - see _stop_guest
+                return stop(sig, e)
+            if has_result:
+                pack_into(slots, 0, errno)
+            return 0
+        return callback
+
+    def _intercepted_callback(self, sig: Signature, handler: Handler,
+                              intercept: Any) -> fastcall.RawCallback:
+        """The observed callback for an interceptor offering ``call_for``: its
+        per-import function answers first (replay's fast path), else the call
+        takes the observed path (without asking the interceptor again)."""
+        slots_type = fastcall.raw_slots(len(sig.params))
+        unpack_from = sig.raw_struct.unpack_from
+        pack_into = _ERRNO.pack_into
+        mem = self.memory
+        assert isinstance(mem, ObservedMemory)
+        stop = self._stop_guest
+        has_result = sig.result is not None
+        observe = self._observe
+        last_args = 0
+        last_slots = slots_type.from_buffer(bytearray(ctypes.sizeof(slots_type)))
+
+        def callback(env: Any, caller: Any, args: int, count: int) -> int:
+            nonlocal last_args, last_slots
+            try:
+                if args != last_args:  # see _fast_callback
+                    last_slots = slots_type.from_address(args)
+                    last_args = args
+                slots = last_slots
+                p = unpack_from(slots)
+                errno = intercept(p)
+                if errno is None:
+                    errno = observe(sig, handler, mem, p)
             except BaseException as e:  # noqa: BLE001 - see _stop_guest
                 return stop(sig, e)
             if has_result:
@@ -342,6 +385,11 @@ class HostAdapter:
             early = self.interceptor.before_call(sig, p)
             if early is not None:
                 return int(early)
+        return self._observe(sig, handler, mem, p)
+
+    def _observe(self, sig: Signature, handler: Handler, mem: ObservedMemory,
+                 p: tuple[int, ...]) -> int:
+        """The observed call after the interceptor let it through."""
         seq = self.seq
         self.seq = seq + 1
         mem.begin()

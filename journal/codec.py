@@ -178,11 +178,17 @@ class FrameDecoder:
                         params, inputs, errno, ref_writes, addrs = state
                         if addrs is None:
                             addrs = state[4] = tuple([w[0] for w in ref_writes])
-                        if len(obj) == 2 and len(addrs) == 1:
+                        n = len(obj)
+                        if n == 2 and len(addrs) == 1:
                             d = obj[1]
                             if type(d) is not bytes:
                                 raise FrameDecodeError(f"bad repeat data {d!r:.40}")
                             writes = ((addrs[0], d),)
+                        elif n == 3 and len(addrs) == 2:
+                            d, d1 = obj[1], obj[2]
+                            if type(d) is not bytes or type(d1) is not bytes:
+                                raise FrameDecodeError(f"bad repeat data {obj!r:.40}")
+                            writes = ((addrs[0], d), (addrs[1], d1))
                         else:
                             data = obj[1:]
                             if len(data) != len(addrs):

@@ -1,13 +1,16 @@
 """``JournalWriter``: streams entries into a crash-safe, compressed journal file.
 
-Hot path (``write_record``/``write_syscall``, once per guest syscall): intern the
-function name to a small id, then msgpack-pack one ``(fid, params, errno, inputs,
-writes)`` tuple straight into a ``Packer`` buffer and count it. Nothing of the
-caller's record is kept alive, no lock is taken. Measured in a real clock-heavy
-guest (bench/journal_size.py --guests) this costs ~1.4 µs of CPU per syscall, of
-which msgpack's ``pack`` is about half; retaining the records to encode them in
-batches later cost *more* (fresh memory for every record instead of reusing the
-block just freed), even with the encoding done in one C call.
+Hot path (once per guest syscall): ``write_call`` takes a call already split in
+its fields with its function id (``function_id``, looked up once by the
+recorder; ``write_record``/``write_syscall`` look it up by name and call it),
+turns a call equal to its function's previous one but for the written bytes into
+a *repeat* entry, msgpack-packs one tuple and appends the bytes to a
+``bytearray``. ``repeat_lane(fid)`` is the shortcut of the hottest calls
+(``clock_time_get``: no input, one write): it appends a pre-encoded repeat entry
+without calling msgpack at all. Nothing of the caller's objects is kept alive
+but the last entry of each function, no lock is taken. Measured in a real
+clock-heavy guest the recorder's fused path (``host/recordpath.py``) costs
+~0.6 µs of CPU per ``clock_time_get`` over a plain run (bench/record_cost.py).
 
 Every ``_CHECK`` entries (adaptively fewer for a slow guest) the writer looks at
 the buffer size and the clock; at ``frame_bytes`` of raw entries or after
@@ -21,11 +24,10 @@ the format does not do it.
 
 A guest that goes quiet (blocked in ``poll_oneoff``, waiting on stdin) makes no
 calls that would trigger a flush, so a timer thread wakes every
-``flush_interval`` and writes out whatever is buffered: it takes a snapshot of
-the buffer (``Packer.bytes()``, one C call under the GIL), writes the whole
-entries in it not yet written (an entry whose ``pack`` called back into Python
-may be incomplete, so it decodes to find where the last whole one ends), and
-remembers how much it took; the hot path itself never locks.
+``flush_interval`` and writes out whatever is buffered: it copies the buffer's
+not-yet-written part (one C call under the GIL; only whole entries are ever
+appended, each with one ``extend``), counts its entries and remembers how much
+it took; the hot path itself never locks.
 
 Guarantees: bounded memory (one frame's buffer); a writer killed at any point
 leaves a file readable up to its last complete frame; on a write error the

@@ -16,7 +16,7 @@ answer is applied.
 from __future__ import annotations
 
 from collections import deque
-from typing import NoReturn, Protocol
+from typing import Any, NoReturn, Protocol
 
 from wasi_rr.host.adapter import PendingCall
 from wasi_rr.host.wasi_types import ProcExit, WasiError
@@ -54,8 +54,9 @@ class JournalBackend:
         self.cursor = cursor
         self.tracker = tracker
         self.verifier = verifier
-        self.history: deque[SyscallEntry] = deque(maxlen=HISTORY)
-        """The last matching entries (formatted only if a divergence needs them)."""
+        self.history: deque[SyscallEntry | tuple[Any, ...]] = deque(maxlen=HISTORY)
+        """The last matching entries (formatted only if a divergence needs them);
+        the fast path appends raw tuples (``SyscallEntry`` field order)."""
         self.divergence: Divergence | None = None
 
     def call(self, call: PendingCall) -> int:
@@ -108,7 +109,8 @@ class JournalBackend:
         return f"no more syscalls, then {describe_ending(ending)}"
 
     def history_lines(self) -> list[str]:
-        return [f"#{e.seq} {format_entry(e)}" for e in self.history]
+        entries = [SyscallEntry(*e) if type(e) is tuple else e for e in self.history]
+        return [f"#{e.seq} {format_entry(e)}" for e in entries]
 
     def _diverge(self, divergence: Divergence) -> NoReturn:
         divergence.history = self.history_lines()

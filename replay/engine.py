@@ -184,7 +184,7 @@ def replay(journal_path: str | os.PathLike[str], *, module: str | os.PathLike[st
         engine = make_engine()
         cache = ModuleCache(default_cache_dir()) if use_cache else None
         compiled = compile_module(engine, wasm, name=name, cache=cache)
-        cursor = JournalCursor(reader.entries())
+        cursor = JournalCursor(batches=reader.batches())
         tracker = StdioTracker(out, err)
         verifier: Verifier | None = None
         if verify:

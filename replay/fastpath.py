@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from typing import Any
 
 from wasi_rr.host.abi import Role, Signature
 from wasi_rr.host.adapter import HostAdapter
 from wasi_rr.host.memory import GuestMemory
 from wasi_rr.host.wasi_types import WasiError
+from wasi_rr.journal import SyscallEntry
 
 from .backend import JournalBackend
 from .output import TRACKED_CALLS
@@ -95,58 +97,189 @@ def _plan(sig: Signature) -> _Reader:
     return reader
 
 
+_Compare = Callable[[memoryview, tuple[int, ...], tuple[Any, ...]], bool]
+
+
+def _no_inputs(view: memoryview, params: tuple[int, ...], inputs: tuple[Any, ...]) -> bool:
+    """The comparer of calls that read no memory (``call`` inlines it)."""
+    return not inputs
+
+
+_NO_INPUTS: _Compare = _no_inputs
+
+
+def _comparer(sig: Signature) -> _Compare | None:
+    """For the hot shapes, a function telling whether the guest's input regions
+    equal the recorded inputs, comparing memory in place (no copies, no tuple);
+    None for other shapes (``_plan`` reads the regions instead).
+
+    A region outside the (cached) view compares short, hence unequal, and the
+    call declines to the normal path, which refreshes the view or reports it.
+    A digest-stored input never equals a memory slice: declined too.
+    """
+    names = sig.param_names
+    steps = []
+    for i, p in enumerate(sig.params):
+        n = names.index(p.length) if p.length in names else -1
+        if p.role in (Role.IN_STR, Role.IN_IOVS, Role.OUT_IOVS, Role.IN_SUBS):
+            steps.append((p.role, i, n))
+        elif p.role is Role.INOUT and p.out is not None:
+            return None
+    if not steps:
+        return _NO_INPUTS
+    if len(steps) != 1:
+        return None
+    role, i0, n0 = steps[0]
+    iter_unpack = _IOVEC.iter_unpack
+    if role is Role.IN_IOVS:
+        def gathered(view: memoryview, params: tuple[int, ...],
+                     inputs: tuple[Any, ...]) -> bool:
+            count = params[n0]
+            if len(inputs) != count + 1:
+                return False
+            ptr = params[i0]
+            array = inputs[0]
+            size = len(view)
+            if ptr + 8 * count > size or view[ptr:ptr + 8 * count] != array:
+                return False
+            k = 1
+            for base, length in iter_unpack(array):
+                if base + length > size or view[base:base + length] != inputs[k]:
+                    return False
+                k += 1
+            return True
+        return gathered
+    if role is Role.OUT_IOVS:
+        def array_only(view: memoryview, params: tuple[int, ...],
+                       inputs: tuple[Any, ...]) -> bool:
+            ptr = params[i0]
+            end = ptr + 8 * params[n0]
+            return len(inputs) == 1 and end <= len(view) and view[ptr:end] == inputs[0]
+        return array_only
+    if role is Role.IN_STR:
+        def string(view: memoryview, params: tuple[int, ...],
+                   inputs: tuple[Any, ...]) -> bool:
+            ptr = params[i0]
+            end = ptr + params[n0]
+            return len(inputs) == 1 and end <= len(view) and view[ptr:end] == inputs[0]
+        return string
+    return None
+
+
 class FastReplay:
-    """``CallInterceptor`` answering calls that match their journal entry exactly."""
+    """``CallInterceptor`` answering calls that match their journal entry exactly.
+
+    The adapter asks ``call_for(sig)`` once per import and calls the returned
+    function with each call's params; ``before_call`` is the same for callers
+    that only know the generic seam.
+    """
 
     def __init__(self, backend: JournalBackend) -> None:
         self.backend = backend
         self._cursor = backend.cursor
-        self._plans: dict[int, _Reader] = {}
+        self._calls: dict[int, Callable[[tuple[int, ...]], int | None]] = {}
         """By ``id`` of the (module-level, immortal) ``Signature`` objects."""
-        self._observe = backend.tracker.observe
+        self._tracker = backend.tracker
         self._history = backend.history.append
         self._adapter: HostAdapter
         self._mem: GuestMemory
 
     def before_call(self, signature: Signature, params: tuple[int, ...]) -> int | None:
+        call = self._calls.get(id(signature))
+        if call is None:
+            call = self._calls[id(signature)] = self.call_for(signature)
+        return call(params)
+
+    def call_for(self, sig: Signature) -> Callable[[tuple[int, ...]], int | None]:
+        """The fast path of ``sig``: ``(params) -> errno``, or None to decline."""
         cursor = self._cursor
-        entry = cursor._peeked
-        if entry is None:
-            entry = cursor.guarded_peek()  # a damaged journal stops the run here
-            if entry is None:
-                return None
-        name = entry.name
-        if (entry.params != params or name != signature.name
-                or entry.module != signature.module or name == "proc_exit"):
-            return None
+        history = self._history
+        tracker = self._tracker
+        module, name = sig.module, sig.name
+        if name == "proc_exit":
+            return lambda params: None
+        compare = _comparer(sig)
+        plan = _plan(sig) if compare is None else None
+        no_inputs = compare is _NO_INPUTS
+
+        def decline(raw: tuple[Any, ...], i: int) -> None:
+            """Leave the entry peeked for the normal path."""
+            if i >= 0:
+                cursor._i = i
+                cursor._raw = raw
+        tracked = name in TRACKED_CALLS
+        stdio_write = name in ("fd_write", "fd_pwrite")
+
+        adapter = self._adapter
         mem = self._mem
-        plan = self._plans.get(id(signature))
-        if plan is None:
-            plan = self._plans[id(signature)] = _plan(signature)
-        inputs = plan(mem, params)
-        if inputs != entry.inputs:
-            return None
-        writes = entry.writes
-        if writes:
-            size = mem.size
-            for addr, data in writes:
-                if addr + len(data) > size:
-                    mem.refresh()  # the guest may have grown its memory
-                    size = mem.size
-                    if addr + len(data) > size:
-                        return None  # the normal path reports it as a divergence
+        stdio_fds = tracker.stdio_fds
+
+        def call(params: tuple[int, ...]) -> int | None:
+            raw = cursor._raw
+            if raw is None:
+                # inline of cursor.peek_raw() for the common case: the next item
+                # of the current batch is a syscall of the replayed process (taken
+                # only once accepted; ``decline`` leaves it peeked)
+                batch = cursor._batch
+                i = cursor._i
+                if i < len(batch) and type(raw := batch[i]) is tuple \
+                        and raw[7] == cursor.pid:
+                    i += 1
+                else:
+                    raw = cursor.guarded_peek_raw()  # a damaged journal stops the run here
+                    if raw is None:
+                        return None
+                    i = -1
+            else:
+                i = -1
+            # raw: seq, module, name, params, inputs, errno, writes, pid
+            if raw[3] != params or raw[2] != name or raw[1] != module:
+                return decline(raw, i)
             view = mem.view
-            for addr, data in writes:
-                view[addr:addr + len(data)] = data
-        cursor._peeked = None
-        cursor.consumed += 1
-        self._adapter.seq += 1
-        if name in TRACKED_CALLS:
-            self._observe(entry, inputs)
-        self._history(entry)
-        return entry.errno
+            recorded = raw[4]
+            if no_inputs:
+                if recorded:
+                    return decline(raw, i)
+                inputs = recorded
+            elif compare is not None:
+                if not compare(view, params, recorded):
+                    return decline(raw, i)
+                inputs = recorded
+            else:
+                assert plan is not None
+                got = plan(mem, params)
+                if got != recorded:
+                    return decline(raw, i)
+                inputs = got
+            writes = raw[6]
+            if writes:
+                size = mem.size
+                for addr, data in writes:
+                    if addr + len(data) > size:
+                        mem.refresh()  # the guest may have grown its memory
+                        size = mem.size
+                        view = mem.view
+                        if addr + len(data) > size:
+                            # the normal path reports it as a divergence
+                            return decline(raw, i)
+                for addr, data in writes:
+                    view[addr:addr + len(data)] = data
+            if i < 0:
+                cursor._raw = None
+                cursor._peeked = None
+            else:
+                cursor._i = i
+            cursor.consumed += 1
+            adapter.seq += 1
+            # (a successful write to another fd than stdout/stderr is a no-op for it)
+            if tracked and not (stdio_write and (raw[5] or params[0] not in stdio_fds)):
+                tracker.observe(SyscallEntry(*raw), inputs)
+            history(raw)
+            return raw[5]  # type: ignore[no-any-return]
+        return call
 
     def attach(self, adapter: HostAdapter) -> None:
-        """Bind to the adapter serving the instance (after constructing it)."""
+        """Bind to the adapter serving the instance (after constructing it, before
+        the module is linked: ``call_for`` captures both)."""
         self._adapter = adapter
         self._mem = adapter.memory

@@ -21,7 +21,7 @@ new fd numbers. Anything else that hands out an fd (``path_open``,
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import BinaryIO
 
 from wasi_rr.journal import SyscallEntry
@@ -44,6 +44,12 @@ class StdioTracker:
         self._streams: dict[int, BinaryIO | None] = {1: stdout, 2: stderr}
         self._fds: dict[int, int] = {1: 1, 2: 2}
         """guest fd -> 1 (stdout description) or 2 (stderr description)."""
+
+    @property
+    def stdio_fds(self) -> Mapping[int, int]:
+        """The guest fds referring to stdout/stderr now (live view, read-only use):
+        a successful ``fd_write`` on any other fd is a no-op for ``observe``."""
+        return self._fds
 
     def observe(self, entry: SyscallEntry, inputs: Sequence[bytes]) -> None:
         """Account for one replayed call (``inputs`` are the guest's, already
