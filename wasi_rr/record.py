@@ -207,7 +207,7 @@ def record(config: RunConfig, journal_path: str | os.PathLike[str], *,
 def _record_main(args: Any) -> int:
     from .cmd_run import config_from_args, report
 
-    meta: dict[str, str] = {}
+    meta: dict[str, Any] = {}
     for spec in args.meta:
         key, sep, value = spec.partition("=")
         if not key or not sep:
@@ -218,10 +218,30 @@ def _record_main(args: Any) -> int:
     from .snapshots import policy_from_args
 
     config = config_from_args(args, snapshots=policy_from_args(args))
+    if config.dirs and args.capture_fs:
+        _capture_into(meta, config)
     result = record(config, args.output, embed_module=not args.no_embed_module,
                     redact_env=args.redact_env, meta=meta,
                     input_hash_threshold=None if args.full_inputs else args.hash_inputs_over)
     return report(result)
+
+
+def _capture_into(meta: dict[str, Any], config: RunConfig) -> None:
+    """Store the mounted host directories' initial contents for ``replay --verify``.
+
+    On by default because a journal that cannot be verified surprises its user
+    later, on another machine; a tree too large for a journal is skipped with a
+    warning (verbatim replay never needs it).
+    """
+    import sys
+
+    from .replay.fscapture import CAPTURE_KEY, CaptureError, capture_dirs
+
+    try:
+        meta[CAPTURE_KEY] = capture_dirs(config.dirs)
+    except (CaptureError, OSError) as exc:
+        print(f"wasi-rr: warning: host directories not captured ({exc}); "
+              "'replay --verify' will not be available for this journal", file=sys.stderr)
 
 
 def add_record_parser(subparsers: Any) -> Any:
@@ -247,6 +267,9 @@ def add_record_parser(subparsers: Any) -> Any:
                              f"{DEFAULT_INPUT_HASH_THRESHOLD}; stdout/stderr always in full)")
     parser.add_argument("--full-inputs", action="store_true",
                         help="store every guest buffer in full")
+    parser.add_argument("--no-capture-fs", dest="capture_fs", action="store_false",
+                        help="do not store the --dir directories' initial contents (by "
+                             "default they are, up to 16 MiB, so 'replay --verify' works)")
     from .snapshots import add_snapshot_options
 
     add_snapshot_options(parser)

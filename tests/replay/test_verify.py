@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
@@ -99,3 +100,32 @@ def test_verify_without_capture_is_a_clear_error(guest: Callable[[str], Path],
     err = proc.stderr.decode()
     assert err.count("\n") == 1 and "carries no capture" in err
     assert CAPTURE_KEY not in err
+
+
+def test_cli_record_captures_dirs_so_verify_works(
+    guest: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """A journal recorded by the CLI with ``--dir`` is verifiable elsewhere by default;
+    with ``--no-capture-fs`` verify is refused with one line, verbatim replay still works."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "seed.txt").write_bytes(b"seed contents\n")
+    wasm = guest("fs_files")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for flags, verify_status in (((), 0), (("--no-capture-fs",), int(ExitStatus.TOOL_ERROR))):
+        journal = tmp_path / f"run{len(flags)}.wrr"
+        shutil.rmtree(data)
+        data.mkdir()
+        (data / "seed.txt").write_bytes(b"seed contents\n")
+        rec = wasi_rr("record", "-o", journal, *flags, "--dir", f"{data}::/data", wasm, "/data",
+                      cwd=tmp_path)
+        assert rec.returncode == 0, rec.stderr
+        verified = wasi_rr("replay", "--verify", journal, cwd=elsewhere)
+        assert verified.returncode == verify_status, verified.stderr
+        if verify_status:
+            assert verified.stderr.count(b"\n") == 1 and b"Traceback" not in verified.stderr
+        else:
+            assert verified.stdout == rec.stdout
+        plain = wasi_rr("replay", journal, cwd=elsewhere)
+        assert (plain.returncode, plain.stdout) == (0, rec.stdout)
