@@ -55,7 +55,11 @@ class RecordSink(Protocol):
                    errno: int, writes: Sequence[tuple[int, bytes]],
                    full_inputs: bool | None = None) -> None: ...
 
-    def repeat_lane(self, fid: int) -> Callable[[int, Sequence[int], int, bytes], bool]: ...
+    def repeat_lane(self, fid: int
+                    ) -> Callable[[int, Sequence[int], Sequence[Any], int, bytes], bool]: ...
+
+    def repeat_lane2(self, fid: int) -> Callable[[int, Sequence[int], Sequence[Any], int,
+                                                  bytes, int, bytes], bool]: ...
 
 
 class _Ctx:
@@ -96,7 +100,7 @@ def _clock_time_get(c: _Ctx) -> Recorder:
             write_call(fid, seq, p, (), int(e.errno), ())
             return int(e.errno)
         mem.view[ptr:ptr + 8] = data
-        if not lane(seq, p, ptr, data):
+        if not lane(seq, p, (), ptr, data):
             write_call(fid, seq, p, (), 0, ((ptr, data),))
         return 0
     return rec
@@ -121,7 +125,7 @@ def _fd_seek(c: _Ctx) -> Recorder:
             write_call(fid, seq, p, (), int(e.errno), ())
             return int(e.errno)
         mem.view[ptr:ptr + 8] = data
-        if not lane(seq, p, ptr, data):
+        if not lane(seq, p, (), ptr, data):
             write_call(fid, seq, p, (), 0, ((ptr, data),))
         return 0
     return rec
@@ -147,6 +151,7 @@ def _fd_close(c: _Ctx) -> Recorder:
 def _fd_write(c: _Ctx) -> Recorder:
     adapter, mem, kernel, slow = c.adapter, c.mem, c.kernel, c.slow
     write_call, fid = c.sink.write_call, c.fid
+    lane = c.sink.repeat_lane(fid)
     pack = _U32.pack
     unpack_from = _IOVEC.unpack_from
     iter_unpack = _IOVEC.iter_unpack
@@ -181,7 +186,8 @@ def _fd_write(c: _Ctx) -> Recorder:
             write_call(fid, seq, p, inputs, int(e.errno), ())
             return int(e.errno)
         view[out:out + 4] = nb
-        write_call(fid, seq, p, inputs, 0, ((out, nb),))
+        if not lane(seq, p, inputs, out, nb):
+            write_call(fid, seq, p, inputs, 0, ((out, nb),))
         return 0
     return rec
 
@@ -189,6 +195,7 @@ def _fd_write(c: _Ctx) -> Recorder:
 def _fd_read(c: _Ctx) -> Recorder:
     adapter, mem, kernel, slow = c.adapter, c.mem, c.kernel, c.slow
     write_call, fid = c.sink.write_call, c.fid
+    lane2 = c.sink.repeat_lane2(fid)
     pack = _U32.pack
     iter_unpack = _IOVEC.iter_unpack
 
@@ -213,6 +220,15 @@ def _fd_read(c: _Ctx) -> Recorder:
         except WasiError as e:
             write_call(fid, seq, p, (array,), int(e.errno), ())
             return int(e.errno)
+        inputs = (array,)
+        nb = pack(len(data))
+        if count == 1 and data:  # the common case: one buffer, data and count written
+            base = iovs[0][0]
+            view[base:base + len(data)] = data
+            view[out:out + 4] = nb
+            if not lane2(seq, p, inputs, base, data, out, nb):
+                write_call(fid, seq, p, inputs, 0, ((base, data), (out, nb)))
+            return 0
         writes: list[tuple[int, bytes]] = []
         if data:  # ``GuestMemory.scatter``: in order, the last one partial
             pos = 0
@@ -226,10 +242,9 @@ def _fd_read(c: _Ctx) -> Recorder:
                 view[base:base + len(chunk)] = chunk
                 writes.append((base, chunk))
                 pos += len(chunk)
-        nb = pack(len(data))
         view[out:out + 4] = nb
         writes.append((out, nb))
-        write_call(fid, seq, p, (array,), 0, writes)
+        write_call(fid, seq, p, inputs, 0, writes)
         return 0
     return rec
 

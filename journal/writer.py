@@ -72,6 +72,13 @@ def _digested(inputs: Sequence[Any], thr: int) -> list[Any]:
             for b in inputs]
 
 
+def _repeat_prefixes(fid: int, array_head: bytes) -> list[bytes]:
+    """By data length (< 256): the msgpack bytes of a repeat entry of ``fid`` up to
+    its first data (array header, ``~fid``, ``bin8`` header), as ``pack`` makes them."""
+    head = array_head + msgpack.packb(~fid)
+    return [head + b"\xc4" + bytes([n]) for n in range(256)]
+
+
 class JournalWriter:
     """Writes one journal file. Use as a context manager, or call ``close()``.
 
@@ -273,28 +280,61 @@ class JournalWriter:
         if n >= self._check_at or size >= _BIG:
             self._check()
 
-    def repeat_lane(self, fid: int) -> Callable[[int, Sequence[int], int, bytes], bool]:
-        """A journaling shortcut for the hottest calls: ``lane(seq, params, addr, data)``
-        appends a repeat entry (pre-encoded bytes, no msgpack call) when the call of
-        ``fid`` read no input, returned 0 and wrote exactly ``data`` at ``addr``, and
-        its last full entry was the same call but for ``data``; it returns False
-        (nothing written) otherwise, and the caller then uses ``write_call``.
+    def repeat_lane(self, fid: int) -> Callable[[int, Sequence[int], Sequence[Any], int, bytes],
+                                                bool]:
+        """A journaling shortcut for the hottest calls: ``lane(seq, params, inputs,
+        addr, data)`` appends a repeat entry (pre-encoded bytes, no msgpack call)
+        when the call of ``fid`` returned 0 and wrote exactly ``data`` at ``addr``,
+        and its last full entry was the same call (params, inputs) but for
+        ``data``; it returns False (nothing written) otherwise, and the caller then
+        uses ``write_call``.
 
         The entry is byte-for-byte what ``write_call`` would have packed (tested),
         so the format does not change.
         """
         last = self._last
         extend = self._buf.extend
-        head = msgpack.packb(~fid)
-        prefixes = [b"\x92" + head + b"\xc4" + bytes([n]) for n in range(256)]
+        keep = self._fkeep[fid]
+        prefixes = _repeat_prefixes(fid, b"\x92")
 
-        def lane(seq: int, params: Sequence[int], addr: int, data: bytes) -> bool:
+        def lane(seq: int, params: Sequence[int], inputs: Sequence[Any], addr: int,
+                 data: bytes) -> bool:
             prev = last[fid]
             if (prev is None or seq != self._seq or prev[3] != addr or prev[0] != params
-                    or prev[2] or prev[1] or prev[4] or len(data) > 255):
+                    or prev[2] or prev[1] != inputs or len(data) > 255
+                    or prev[4] != (keep is not None and params[0] in keep)):
                 return False
             extend(prefixes[len(data)])
             extend(data)
+            self._seq = seq + 1
+            self._n = n = self._n + 1
+            if n >= self._check_at:
+                self._check()
+            return True
+        return lane
+
+    def repeat_lane2(self, fid: int) -> Callable[[int, Sequence[int], Sequence[Any], int,
+                                                  bytes, int, bytes], bool]:
+        """``repeat_lane`` for calls writing two ranges (``fd_read``: the data, then
+        the count): ``lane(seq, params, inputs, addr0, data0, addr1, data1)``."""
+        last = self._last
+        extend = self._buf.extend
+        keep = self._fkeep[fid]
+        prefixes = _repeat_prefixes(fid, b"\x93")
+        bin8 = [b"\xc4" + bytes([n]) for n in range(256)]
+
+        def lane(seq: int, params: Sequence[int], inputs: Sequence[Any], a0: int, d0: bytes,
+                 a1: int, d1: bytes) -> bool:
+            prev = last[fid]
+            if (prev is None or seq != self._seq or prev[3] != (a0, a1)
+                    or prev[0] != params or prev[2] or prev[1] != inputs
+                    or len(d0) > 255 or len(d1) > 255
+                    or prev[4] != (keep is not None and params[0] in keep)):
+                return False
+            extend(prefixes[len(d0)])
+            extend(d0)
+            extend(bin8[len(d1)])
+            extend(d1)
             self._seq = seq + 1
             self._n = n = self._n + 1
             if n >= self._check_at:

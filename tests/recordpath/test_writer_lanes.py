@@ -37,7 +37,7 @@ def test_lane_and_write_call_write_what_write_syscall_writes(tmp_path: Path) -> 
     lane = b.repeat_lane(fid)
     used = 0
     for seq, (params, ptr, data) in enumerate(_calls()):
-        if lane(seq, params, ptr, data):
+        if lane(seq, params, (), ptr, data):
             used += 1
         else:
             b.write_call(fid, seq, params, (), 0, ((ptr, data),))
@@ -67,18 +67,64 @@ def test_lane_declines_what_it_cannot_encode(tmp_path: Path) -> None:
     w = JournalWriter(tmp_path / "c.wrr", JournalHeader(module_sha256=""), background=False)
     fid = w.function_id(P1, "clock_time_get")
     lane = w.repeat_lane(fid)
-    assert not lane(0, PARAMS, 0x40, b"x" * 8)  # no previous entry
+    assert not lane(0, PARAMS, (), 0x40, b"x" * 8)  # no previous entry
     w.write_call(fid, 0, PARAMS, (), 0, ((0x40, b"a" * 8),))
-    assert not lane(5, PARAMS, 0x40, b"x" * 8)  # not the next seq
-    assert not lane(1, (1, 1000, 0x48), 0x40, b"x" * 8)  # other params
-    assert not lane(1, PARAMS, 0x48, b"x" * 8)  # other address
-    assert lane(1, PARAMS, 0x40, b"b" * 8)
+    assert not lane(5, PARAMS, (), 0x40, b"x" * 8)  # not the next seq
+    assert not lane(1, (1, 1000, 0x48), (), 0x40, b"x" * 8)  # other params
+    assert not lane(1, PARAMS, (), 0x48, b"x" * 8)  # other address
+    assert lane(1, PARAMS, (), 0x40, b"b" * 8)
     w.write_call(fid, 2, PARAMS, (b"in",), 0, ((0x40, b"c" * 8),))
-    assert not lane(3, PARAMS, 0x40, b"x" * 8)  # last entry had inputs
+    assert not lane(3, PARAMS, (), 0x40, b"x" * 8)  # last entry had inputs
     w.write_call(fid, 3, PARAMS, (), 28, ())
-    assert not lane(4, PARAMS, 0x40, b"x" * 8)  # last entry failed
+    assert not lane(4, PARAMS, (), 0x40, b"x" * 8)  # last entry failed
     w.close()
     entries = _entries_payload(tmp_path / "c.wrr")
     assert [(e.seq, e.inputs, e.errno, e.writes) for e in entries] == [
         (0, (), 0, ((0x40, b"a" * 8),)), (1, (), 0, ((0x40, b"b" * 8),)),
         (2, (b"in",), 0, ((0x40, b"c" * 8),)), (3, (), 28, ())]
+
+
+def _io_calls() -> list[tuple[str, tuple[int, ...], tuple[bytes, ...], tuple[tuple[int, bytes], ...]]]:
+    """fd_write (inputs: iovec array, data; fd 1 kept in full) and fd_read (two writes)."""
+    out = []
+    arr = b"\x00\x10\x00\x00\x10\x00\x00\x00"
+    for i in range(200):
+        fd = 1 if i % 40 < 3 else 3
+        data = b"0123456789abcdef" if i % 30 else b"x" * 16
+        out.append(("fd_write", (fd, 0x200, 1, 0x300), (arr, data), ((0x300, b"\x10\0\0\0"),)))
+        n = 16 if i % 25 else 5
+        out.append(("fd_read", (3, 0x200, 1, 0x304), (arr,),
+                    ((0x1000, bytes([i % 256]) * n), (0x304, bytes([n, 0, 0, 0])))))
+    return out
+
+
+def test_two_write_lane_and_inputs(tmp_path: Path) -> None:
+    keep = {"fd_write": (1, 2)}
+    header = JournalHeader(module_sha256="", created_unix_ns=1, wasi_rr_version="x")
+    a = JournalWriter(tmp_path / "a.wrr", header, background=False, keep_full_inputs=keep,
+                      input_hash_threshold=8)
+    a.function_id(P1, "fd_write")  # same definition order as below
+    a.function_id(P1, "fd_read")
+    for name, params, inputs, writes in _io_calls():
+        a.write_syscall(P1, name, params, inputs, 0, writes,
+                        full_inputs=name == "fd_write" and params[0] == 1)
+    a.close()
+    header = JournalHeader(module_sha256="", created_unix_ns=1, wasi_rr_version="x")
+    b = JournalWriter(tmp_path / "b.wrr", header, background=False, keep_full_inputs=keep,
+                      input_hash_threshold=8)
+    fw, fr = b.function_id(P1, "fd_write"), b.function_id(P1, "fd_read")
+    lane, lane2 = b.repeat_lane(fw), b.repeat_lane2(fr)
+    used = 0
+    for seq, (name, params, inputs, writes) in enumerate(_io_calls()):
+        if name == "fd_write":
+            ok = lane(seq, params, inputs, *writes[0])
+        else:
+            ok = lane2(seq, params, inputs, *writes[0], *writes[1])
+        if ok:
+            used += 1
+        else:
+            b.write_call(fw if name == "fd_write" else fr, seq, params, inputs, 0, writes)
+    b.close()
+    assert used > 300
+    assert _entries_payload(tmp_path / "a.wrr") == _entries_payload(tmp_path / "b.wrr")
+    assert _entry_frames(tmp_path / "a.wrr") == _entry_frames(tmp_path / "b.wrr")
