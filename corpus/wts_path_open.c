@@ -78,6 +78,26 @@ int main(int argc, char **argv) {
         wts_read("contents", (__wasi_fd_t)check, 32);
         __wasi_fd_close((__wasi_fd_t)check);
     }
+    /* read/write rights reported for read-only, write-only and read-write opens
+     * (path_open_read_write checks these on every host) */
+    {
+        static const struct { const char *n; __wasi_rights_t r; } rw_modes[] = {
+            {"FD_READ", __WASI_RIGHTS_FD_READ}, {"FD_WRITE", __WASI_RIGHTS_FD_WRITE},
+            {"FD_READ|FD_WRITE|FD_FILESTAT_GET", __WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_WRITE | __WASI_RIGHTS_FD_FILESTAT_GET}};
+        for (int i = 0; i < 3; i++) {
+            __wasi_fd_t m;
+            char label[80];
+            snprintf(label, sizeof label, "rights of %s open", rw_modes[i].n);
+            if (wts_e(label, __wasi_path_open(root, 0, D "/file", 0, rw_modes[i].r, 0, 0, &m)) != 0)
+                continue;
+            __wasi_fdstat_t st;
+            __wasi_fd_fdstat_get(m, &st);
+            printf("  has read=%d has write=%d\n", !!(st.fs_rights_base & __WASI_RIGHTS_FD_READ),
+                   !!(st.fs_rights_base & __WASI_RIGHTS_FD_WRITE));
+            __wasi_fd_close(m);
+        }
+    }
+
     /* which requested rights open the file for writing */
     static const struct { const char *name; __wasi_rights_t r; } modes[] = {
         {"FD_WRITE|FD_FILESTAT_SET_SIZE", __WASI_RIGHTS_FD_WRITE | __WASI_RIGHTS_FD_FILESTAT_SET_SIZE},
