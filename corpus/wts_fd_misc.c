@@ -105,6 +105,20 @@ int main(int argc, char **argv) {
     }
     wts_e("unlink file", __wasi_path_unlink_file(dir, "file"));
     wts_done(root, dir, D);
+    /* overwrite_preopen: renumber a directory fd over the preopen */
+    {
+        __wasi_fd_t over;
+        wts_e("mkdir over", __wasi_path_create_directory(root, "over.cleanup"));
+        if (wts_e("open over", __wasi_path_open(root, 0, "over.cleanup", __WASI_OFLAGS_DIRECTORY, WTS_DIR_BASE, WTS_DIR_INHERIT, 0, &over)) == 0) {
+            __wasi_filestat_t before, after;
+            __wasi_fd_filestat_get(over, &before);
+            wts_e("renumber dir over preopen", __wasi_fd_renumber(over, pre));
+            wts_e("filestat of preopen slot", __wasi_fd_filestat_get(pre, &after));
+            printf("same dev=%d same ino=%d\n", before.dev == after.dev, before.ino == after.ino);
+            fdstat("renumbered-away fd", over);
+        }
+        wts_e("rmdir over", __wasi_path_remove_directory(root, "over.cleanup"));
+    }
     wts_e("close preopen", __wasi_fd_close(pre));
     fdstat("root after closing preopen", root);
     fdstat("closed preopen", pre);

@@ -140,6 +140,19 @@ int main(int argc, char **argv) {
     wts_e("readdir huge cookie", __wasi_fd_readdir(dir, buf, sizeof buf, 1000000, &used));
     printf("huge cookie used=%u\n", (unsigned)used);
 
+    /* directory_seek: a directory opened asking for FD_SEEK does not get it */
+    {
+        __wasi_fd_t sd;
+        if (wts_e("open dir with FD_SEEK", __wasi_path_open(root, 0, D "/nested", __WASI_OFLAGS_DIRECTORY, __WASI_RIGHTS_FD_SEEK, 0, 0, &sd)) == 0) {
+            __wasi_filesize_t pos;
+            wts_e("seek it", __wasi_fd_seek(sd, 0, __WASI_WHENCE_CUR, &pos));
+            __wasi_fdstat_t fst;
+            __wasi_fd_fdstat_get(sd, &fst);
+            printf("type=%d has seek right=%d\n", fst.fs_filetype, !!(fst.fs_rights_base & __WASI_RIGHTS_FD_SEEK));
+            __wasi_fd_close(sd);
+        }
+    }
+
     /* operations that need a file on a directory fd */
     __wasi_fd_t sub;
     if (wts_e("open nested", __wasi_path_open(dir, 0, "nested", __WASI_OFLAGS_DIRECTORY, WTS_DIR_BASE, WTS_DIR_INHERIT, 0, &sub)) == 0) {
