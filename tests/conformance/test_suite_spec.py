@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -61,6 +61,22 @@ STDIO_SPEC = {
     "exit_code": 7,
     "stdout": STDIO_STDOUT,
 }
+
+
+class Run(NamedTuple):
+    """Stand-in for the runner's ``Run`` operation (matched by class name)."""
+
+    args: list[str]
+    env: dict[str, str]
+    dirs: list[tuple[Path, str]]
+
+
+class _Wait(NamedTuple):
+    exit_code: int = 0
+
+
+class _Config(NamedTuple):
+    operations: list[Any]
 
 
 def load_adapter() -> ModuleType:
@@ -118,6 +134,7 @@ def conventions(adapter: ModuleType, test: Path, spec: dict[str, Any]) -> dict[s
         "with_world": adapter.compute_argv(
             str(test), (args, env, dirs), [], "wasi:cli/command", "wasm32-wasip1"),
         "separate": adapter.compute_argv(str(test), args, env, dirs, "wasm32-wasip1"),
+        "config": adapter.compute_argv(str(test), _Config([_Wait(), Run(args, env, dirs)]), "wasm32-wasip1"),
     }
 
 

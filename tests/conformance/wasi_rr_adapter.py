@@ -58,16 +58,28 @@ def _dir_flag(host: Path | str, guest: str) -> list[str]:
     return ["--dir", f"{host}::{guest}"]
 
 
+def _run_operation(config: Any) -> tuple[list[str], dict[str, str], Any]:
+    """(args, env, dirs) of the config's ``run`` operation (there is one per test)."""
+    for op in config.operations:
+        if type(op).__name__ == "Run":
+            return list(op.args), dict(op.env), getattr(op, "dirs", getattr(op, "root", None))
+    return [], {}, None
+
+
 def compute_argv(test_path: str, *rest: Any) -> list[str]:
     """The ``wasi-rr run`` command line for one test.
 
-    ``rest`` is either ``((args, env, dirs_or_root), ...)`` or ``(args, env, dirs,
-    ...)``; trailing proposals / world / version arguments need no flags here.
+    ``rest`` is ``((args, env, dirs_or_root), ...)``, ``(args, env, dirs, ...)`` or
+    ``(config, ...)`` with the test's operations; trailing proposals / world /
+    version arguments need no flags here.
     """
-    if rest and isinstance(rest[0], tuple) and len(rest[0]) == 3:
-        args, env, where = rest[0]
+    first = rest[0]
+    if hasattr(first, "operations"):  # a runner that passes its whole test config
+        args, env, where = _run_operation(first)
+    elif isinstance(first, tuple) and len(first) == 3:
+        args, env, where = first
     else:
-        args, env, where = rest[0], rest[1], rest[2]
+        args, env, where = first, rest[1], rest[2]
     argv = [*WASI_RR, "run"]
     for key, value in dict(env).items():
         argv += ["--env", f"{key}={value}"]
