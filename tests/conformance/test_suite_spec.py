@@ -85,7 +85,7 @@ def load_adapter() -> ModuleType:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.WASI_RR = [str(WASI_RR)]
+    setattr(module, "WASI_RR", [str(WASI_RR)])  # the installed CLI, not whatever is on PATH
     return module
 
 

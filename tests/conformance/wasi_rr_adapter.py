@@ -25,7 +25,6 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-from pathlib import Path
 from typing import Any
 
 WASI_RR: list[str] = shlex.split(os.getenv("WASI_RR", "wasi-rr"))
@@ -54,7 +53,7 @@ def get_wasi_worlds() -> list[str]:
     return ["wasi:cli/command"]
 
 
-def _dir_flag(host: Path | str, guest: str) -> list[str]:
+def _dir_flag(host: str | os.PathLike[str], guest: str) -> list[str]:
     return ["--dir", f"{host}::{guest}"]
 
 
