@@ -52,6 +52,8 @@ arg 1=[exit]
 arg 2=[two words]
 env [WTS_A=x=y]
 env [WTS_EMPTY=]
+renumber fd 0 away: ok
+renumber fd 2 away: ok
 """
 
 STDIO_SPEC = {
