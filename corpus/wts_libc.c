@@ -1,7 +1,7 @@
 /* wasi-testsuite C areas through wasi-libc: fopen/open with access modes,
  * fdopendir + readdir d_ino == fstatat st_ino, pread/pwrite with access,
  * pwrite with O_APPEND, lseek, stat dev/ino, clock_getres/clock_gettime.
- * argv[1] is the directory prefix ("." when the test root is preopened as /). */
+ * argv[1] is the directory prefix (none when the test root is preopened as /). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -16,12 +16,15 @@ static const char *at(const char *name) {
     static char buf[4][512];
     static int k;
     k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", P, name);
+    if (P[0])
+        snprintf(buf[k], sizeof buf[k], "%s/%s", P, name);
+    else /* bare relative names, resolved by wasi-libc against its cwd "/" */
+        snprintf(buf[k], sizeof buf[k], "%s", name);
     return buf[k];
 }
 
 int main(int argc, char **argv) {
-    snprintf(P, sizeof P, "%s", argc > 1 ? argv[1] : ".");
+    snprintf(P, sizeof P, "%s", argc > 1 ? argv[1] : "");
     char buf[64];
 
     /* fixtures shipped with the test directory */
