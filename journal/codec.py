@@ -137,7 +137,7 @@ class FrameDecoder:
         """Yield the typed entries of one frame payload of ``count`` msgpack objects."""
         for batch in self.decode_batches(raw, count):
             for item in batch:
-                yield SyscallEntry(*item) if type(item) is tuple else item
+                yield SyscallEntry(*item) if isinstance(item, tuple) else item
 
     def decode_batches(self, raw: bytes, count: int,
                        size: int = BATCH) -> Iterator[list[RawItem]]:

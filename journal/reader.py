@@ -172,7 +172,7 @@ class JournalReader:
         """
         for batch in self.batches():
             for item in batch:
-                yield SyscallEntry(*item) if type(item) is tuple else item
+                yield SyscallEntry(*item) if isinstance(item, tuple) else item
 
     def batches(self) -> Iterator[list[RawItem]]:
         """The entries frame by frame: one list per ENTRIES frame, each syscall as a

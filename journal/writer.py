@@ -171,6 +171,8 @@ class JournalWriter:
         def pack(obj: Any) -> None:
             extend(packb(obj))
         self._pack = pack
+        self._packb = packb  # the hot path inlines ``pack``: extend(packb(obj))
+        self._extend = extend
         self._n = 0                  # objects in the buffer since its last reset
         self._step = self._max_check
         self._check_at = self._max_check
@@ -254,8 +256,8 @@ class JournalWriter:
                 prev = self._last[fid]
                 if (prev is not None and prev[3] == a and prev[0] == params
                         and prev[2] == errno and prev[1] == inputs and prev[4] == full):
-                    self._pack((~fid, d) if nw == 1 else (~fid,) if nw == 0
-                               else (~fid, d0, d1))
+                    self._extend(self._packb((~fid, d) if nw == 1 else (~fid,) if nw == 0
+                                             else (~fid, d0, d1)))
                     self._n = n = self._n + 1
                     if n >= self._check_at or size >= _BIG:
                         self._check()
@@ -273,7 +275,7 @@ class JournalWriter:
                 thr = self._thr
                 if thr is not None and isize > thr and not full:
                     inputs = _digested(inputs, thr)
-            self._pack((fid, params, errno, inputs, writes))
+            self._extend(self._packb((fid, params, errno, inputs, writes)))
         except (TypeError, ValueError, OverflowError, IndexError) as exc:
             self._pack_failed(exc)
         self._n = n = self._n + 1

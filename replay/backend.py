@@ -109,7 +109,7 @@ class JournalBackend:
         return f"no more syscalls, then {describe_ending(ending)}"
 
     def history_lines(self) -> list[str]:
-        entries = [SyscallEntry(*e) if type(e) is tuple else e for e in self.history]
+        entries = [SyscallEntry(*e) if isinstance(e, tuple) else e for e in self.history]
         return [f"#{e.seq} {format_entry(e)}" for e in entries]
 
     def _diverge(self, divergence: Divergence) -> NoReturn:

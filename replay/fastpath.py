@@ -202,11 +202,12 @@ class FastReplay:
         plan = _plan(sig) if compare is None else None
         no_inputs = compare is _NO_INPUTS
 
-        def decline(raw: tuple[Any, ...], i: int) -> None:
-            """Leave the entry peeked for the normal path."""
+        def decline(raw: tuple[Any, ...], i: int) -> int | None:
+            """Leave the entry peeked for the normal path; None (declined)."""
             if i >= 0:
                 cursor._i = i
                 cursor._raw = raw
+            return None
         tracked = name in TRACKED_CALLS
         stdio_write = name in ("fd_write", "fd_pwrite")
 
