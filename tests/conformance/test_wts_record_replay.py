@@ -18,8 +18,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from suite_run import WASI_RR, copy_tree  # noqa: E402
+from guestrun import copy_tree  # noqa: E402
+from suite_run import WASI_RR  # noqa: E402
 from test_wts_programs import PROGRAMS, SELF_CHECKING, make_test_dir  # noqa: E402
 
 def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
