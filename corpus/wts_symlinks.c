@@ -57,6 +57,7 @@ int main(int argc, char **argv) {
     wts_e("symlink over file", __wasi_path_symlink("x", dir, "file"));
     wts_e("symlink over dir", __wasi_path_symlink("x", dir, "subdir"));
     wts_e("symlink absolute target", __wasi_path_symlink("/etc/passwd", dir, "abs"));
+    wts_e("symlink to /", __wasi_path_symlink("/", dir, "abs"));
     wts_e("symlink escaping target", __wasi_path_symlink("../../..", dir, "esc"));
     wts_e("open escaping", __wasi_path_open(dir, __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW, "esc", __WASI_OFLAGS_DIRECTORY, 0, 0, 0, &fd));
     wts_e("unlink esc", __wasi_path_unlink_file(dir, "esc"));
