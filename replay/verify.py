@@ -20,7 +20,9 @@ Not compared (documented in docs/replay.md): the three timestamps of a
 ``filestat`` (the kernel stamps files from its clock *between* syscalls,
 which the journal does not record), and, for files of a captured host
 directory, ``dev``/``ino`` (a restored file cannot get the recording host's
-inode numbers). ``poll_oneoff`` and ``sched_yield`` are answered from the
+inode numbers) and the ``size`` of a directory (a host filesystem's own figure:
+4096 on ext4, something else on tmpfs or btrfs, 0 for a directory the verifier's
+in-memory overlay creates). ``poll_oneoff`` and ``sched_yield`` are answered from the
 journal without re-execution: their answer is timing, which is the input.
 """
 
@@ -36,9 +38,9 @@ from wasi_rr.host.adapter import PendingCall
 from wasi_rr.host.hostdir import MountMode
 from wasi_rr.host.kernel import WasiKernel
 from wasi_rr.host.memory import ObservedMemory
-from wasi_rr.host.wasi_types import Errno, ProcExit, WasiError
+from wasi_rr.host.wasi_types import Errno, Filetype, ProcExit, WasiError
 from wasi_rr.host.wasifs import MountSpec, WasiFs
-from wasi_rr.journal import JournalReader, SyscallEntry
+from wasi_rr.journal import JournalReader, PreopenMode, SyscallEntry
 
 from .engine import ReplayError
 from .divergence import Divergence, DivergenceKind, FieldDiff, bytes_diff, format_entry
@@ -51,6 +53,8 @@ NOT_REEXECUTED = frozenset({"poll_oneoff", "sched_yield", "proc_exit", "proc_rai
 """Answered from the journal only (see module docstring)."""
 _FILESTAT_TIMES = slice(40, 64)
 _FILESTAT_DEV_INO = slice(0, 16)
+_FILESTAT_FILETYPE = 16
+_FILESTAT_SIZE = slice(32, 40)
 
 
 class VerifyError(ReplayError):
@@ -162,13 +166,18 @@ class KernelVerifier:
             if not isinstance(capture, dict) or pre.guest not in capture.get("mounts", {}):
                 raise VerifyError(
                     f"cannot verify: the journal preopens host directory {pre.guest} but "
-                    "carries no capture of its contents (record with "
-                    "wasi_rr.replay.fscapture.record_with_capture)")
+                    "carries no capture of its contents (it was recorded with "
+                    "--no-capture-fs, or the directory was too large to capture)")
             if tmp is None:
                 tmp = tempfile.TemporaryDirectory(prefix="wasi-rr-verify-")
             root = Path(tmp.name) / f"m{len(specs)}"
             materialize(capture, pre.guest, root)
-            specs.append(MountSpec(pre.guest, host=root, mode=MountMode.OVERLAY))
+            # The copy is private to this verification, so the recorded mode is
+            # reproduced exactly: a write-through mount writes into the copy and
+            # behaves like the recorded host directory did (e.g. lists new files
+            # in host order), an overlay keeps them in memory as it did then.
+            mode = MountMode(PreopenMode(pre.mode).value)
+            specs.append(MountSpec(pre.guest, host=root, mode=mode))
             host_mounted = True
         clock, random, stdin = JournalClock(), JournalRandom(), JournalStdin()
         try:
@@ -269,6 +278,8 @@ class KernelVerifier:
                 b[_FILESTAT_TIMES] = bytes(24)
                 if self.host_mounted:
                     b[_FILESTAT_DEV_INO] = bytes(16)
+                    if b[_FILESTAT_FILETYPE] == Filetype.DIRECTORY:
+                        b[_FILESTAT_SIZE] = bytes(8)
                 data = bytes(b)
             out.append((addr, data))
         return out
