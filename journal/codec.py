@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import sys
 from collections.abc import Iterator
 from typing import Any, Union
 
@@ -41,6 +42,8 @@ from .entries import (
 EXT_DIGEST = 1
 """msgpack ext type of an input stored as (u64 length, 32-byte sha256)."""
 _DIGEST = struct.Struct("<Q32s")
+_ARRAY32 = struct.Struct(">BI")
+"""A msgpack array32 header (0xdd, count): turns a frame's objects into one array."""
 
 KIND_FN = "fn"
 KIND_CTX = "ctx"
@@ -132,6 +135,11 @@ class FrameDecoder:
         self._last: list[list[Any] | None] = []
         """Per function: params, inputs, errno, writes of its last full entry, and
         (computed at its first repeat) that entry's write addresses."""
+        self._rep1: dict[int, tuple[Any, ...]] = {}
+        """By repeat tag ``~fid``: module, name, params, inputs, errno and the two
+        write addresses (the second None if it has one write) of the function's
+        last full entry, once a repeat of it was decoded and that entry has one or
+        two writes (the hot case: a repeat becomes one tuple without ``_last``)."""
 
     def decode(self, raw: bytes, count: int) -> Iterator[Entry]:
         """Yield the typed entries of one frame payload of ``count`` msgpack objects."""
@@ -149,26 +157,58 @@ class FrameDecoder:
         per call; events are typed entries as in ``decode``. Lists are bounded so
         memory stays bounded by the frame, not by its decoded Python objects.
         """
-        unpacker = make_unpacker(len(raw))
-        unpacker.feed(raw)
+        # One C call decodes the whole frame (the payload prefixed with an array
+        # header of ``count``): no per-object iterator step. Any irregularity (a
+        # damaged object, a count mismatch) falls back to the incremental
+        # unpacker, which decodes the same objects up to the damage, so the
+        # items before it still come out and the error is precise.
+        objs: Any
+        try:
+            objs = msgpack.unpackb(_ARRAY32.pack(0xDD, count) + raw, raw=False,
+                                   use_list=False, strict_map_key=False,
+                                   ext_hook=_ext_hook)
+        except Exception:  # noqa: BLE001 - the incremental path reports it precisely
+            objs = make_unpacker(len(raw))
+            objs.feed(raw)
         fns = self._fns
         last = self._last
+        rep1 = self._rep1
         out: list[RawItem] = []
         append = out.append
         seen = 0
         seq = self.seq
         pid = self.pid
         try:
-            for obj in unpacker:
+            for obj in objs:
                 seen += 1
                 if type(obj) is not tuple or not obj:
                     raise FrameDecodeError(f"entry is not a non-empty array: {obj!r:.80}")
                 head = obj[0]
                 if type(head) is int:
+                    if head < 0 and (c := rep1.get(head)) is not None:
+                        # the hot case: a repeat of a one- or two-write call
+                        if c[6] is None:
+                            if len(obj) != 2 or type(d := obj[1]) is not bytes:
+                                raise FrameDecodeError(f"bad repeat entry {obj!r:.40}")
+                            writes = ((c[5], d),)
+                        else:
+                            if len(obj) != 3 or type(d := obj[1]) is not bytes \
+                                    or type(d1 := obj[2]) is not bytes:
+                                raise FrameDecodeError(f"bad repeat entry {obj!r:.40}")
+                            writes = ((c[5], d), (c[6], d1))
+                        append((seq, c[0], c[1], c[2], c[3], c[4], writes, pid))
+                        seq += 1
+                        if len(out) >= size:
+                            self.seq, self.pid = seq, pid
+                            yield out
+                            out = []
+                            append = out.append
+                        continue
                     if head >= 0:
                         fid, params, errno, inputs, writes = obj[:5]
                         module, name = fns[fid]
                         last[fid] = [params, inputs, errno, writes, None]
+                        rep1.pop(~fid, None)
                     else:  # repeat: same params/inputs/errno/addresses, new data
                         fid = ~head
                         module, name = fns[fid]
@@ -178,6 +218,11 @@ class FrameDecoder:
                         params, inputs, errno, ref_writes, addrs = state
                         if addrs is None:
                             addrs = state[4] = tuple([w[0] for w in ref_writes])
+                            if len(addrs) == 1:
+                                rep1[head] = (module, name, params, inputs, errno, addrs[0],
+                                              None)
+                            elif len(addrs) == 2:
+                                rep1[head] = (module, name, params, inputs, errno, *addrs)
                         n = len(obj)
                         if n == 2 and len(addrs) == 1:
                             d = obj[1]
@@ -235,7 +280,9 @@ class FrameDecoder:
             fid, module, name = obj[1], obj[2], obj[3]
             if fid != len(self._fns) or type(module) is not str or type(name) is not str:
                 raise FrameDecodeError(f"bad function definition {obj!r:.80}")
-            self._fns.append((module, name))
+            # interned: the replay fast path compares them with the adapter's
+            # names, and identical objects compare without reading the text
+            self._fns.append((sys.intern(module), sys.intern(name)))
             self._last.append(None)
             return None
         if kind == KIND_CTX:

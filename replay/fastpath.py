@@ -132,6 +132,12 @@ def _comparer(sig: Signature) -> _Compare | None:
     role, i0, n0 = steps[0]
     iter_unpack = _IOVEC.iter_unpack
     if role is Role.IN_IOVS:
+        unpack_one = _IOVEC.unpack
+        memo: list[Any] = [None, 0, 0]
+        """The last recorded one-iovec array and its (base, length): a repeat
+        entry shares its inputs object with the one before, so a loop parses
+        the recorded array once (every guest byte is still compared)."""
+
         def gathered(view: memoryview, params: tuple[int, ...],
                      inputs: tuple[Any, ...]) -> bool:
             count = params[n0]
@@ -142,6 +148,13 @@ def _comparer(sig: Signature) -> _Compare | None:
             size = len(view)
             if ptr + 8 * count > size or view[ptr:ptr + 8 * count] != array:
                 return False
+            if count == 1:  # the hot case: one buffer
+                if memo[0] is array:
+                    base, length = memo[1], memo[2]
+                else:
+                    base, length = unpack_one(array)
+                    memo[0], memo[1], memo[2] = array, base, length
+                return base + length <= size and view[base:base + length] == inputs[1]
             k = 1
             for base, length in iter_unpack(array):
                 if base + length > size or view[base:base + length] != inputs[k]:
