@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import subprocess
 import sys
 import tempfile
 import time
@@ -70,12 +69,7 @@ class Times:
 
 
 def build_compute(directory: Path) -> Path:
-    src = directory / "compute.c"
-    src.write_text(COMPUTE_C)
-    out = directory / "compute.wasm"
-    subprocess.run([sys.executable, "-m", "ziglang", "cc", *guestbuild.CFLAGS, str(src),
-                    "-o", str(out)], check=True, capture_output=True, timeout=600)
-    return out
+    return guestbuild.compile_source(COMPUTE_C, directory, "compute")
 
 
 def cpu(repeat: int, fn: Callable[[], object]) -> float:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import subprocess
 import sys
 import tempfile
 import time
@@ -66,12 +65,7 @@ class Row:
 
 
 def build_sleeper(directory: Path) -> Path:
-    src = directory / "sleeper.c"
-    src.write_text(SLEEPER_C)
-    out = directory / "sleeper.wasm"
-    subprocess.run([sys.executable, "-m", "ziglang", "cc", *guestbuild.CFLAGS, str(src),
-                    "-o", str(out)], check=True, capture_output=True, timeout=600)
-    return out
+    return guestbuild.compile_source(SLEEPER_C, directory, "sleeper")
 
 
 def best(repeat: int, fn: Callable[[], object]) -> tuple[float, float]:

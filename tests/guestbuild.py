@@ -86,17 +86,34 @@ def build(name: str, cache_dir: Path = CACHE) -> Path:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        proc = subprocess.run(
-            [*_zig_command(), "cc", *CFLAGS, "-I", str(CORPUS), str(source_path(name)),
-             "-o", str(tmp)],
-            capture_output=True, text=True, timeout=600,
-        )
-        if proc.returncode != 0:
-            raise GuestBuildError(f"building {name}.c failed:\n{proc.stderr.strip()}")
+        _compile(source_path(name), tmp)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
     return out
+
+
+def compile_source(source: str, directory: Path, name: str, *, strip: bool = True) -> Path:
+    """Compile C ``source`` that is not a corpus file (a changed build of a corpus
+    program, a benchmark's own guest) to ``directory/name.wasm``, uncached.
+
+    ``strip=False`` keeps the name section, so wasm backtraces name functions.
+    """
+    src = directory / f"{name}.c"
+    src.write_text(source)
+    out = directory / f"{name}.wasm"
+    _compile(src, out, strip=strip)
+    return out
+
+
+def _compile(src: Path, out: Path, *, strip: bool = True) -> None:
+    flags = CFLAGS if strip else tuple(f for f in CFLAGS if f != "-s")
+    proc = subprocess.run(
+        [*_zig_command(), "cc", *flags, "-I", str(CORPUS), str(src), "-o", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )
+    if proc.returncode != 0:
+        raise GuestBuildError(f"building {src.name} failed:\n{proc.stderr.strip()}")
 
 
 def main(argv: list[str]) -> int:

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from guestbuild import GuestBuildError, compile_source
 from replay_helpers import REPO, record_guest, rewrite_journal, wasi_rr
 
 from wasi_rr.exitcodes import ExitStatus
@@ -25,15 +24,10 @@ def _variant(tmp: Path, program: str, old: str, new: str) -> Path:
     stripped) so backtraces show function names."""
     src = (REPO / "corpus" / f"{program}.c").read_text()
     assert old in src
-    c = tmp / f"{program}_variant.c"
-    c.write_text(src.replace(old, new, 1))
-    out = tmp / f"{program}_variant.wasm"
-    proc = subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", "wasm32-wasi",
-                           "-O2", f"-I{REPO / 'corpus'}", str(c), "-o", str(out)],
-                          capture_output=True, text=True, timeout=300)
-    if proc.returncode != 0:
-        pytest.fail(f"cannot build variant: {proc.stderr}")
-    return out
+    try:
+        return compile_source(src.replace(old, new, 1), tmp, f"{program}_variant", strip=False)
+    except GuestBuildError as exc:
+        pytest.fail(f"cannot build variant: {exc}")
 
 
 @pytest.fixture(scope="module")
@@ -186,15 +180,10 @@ int main(void) {
 
 
 def _build_c(tmp: Path, name: str, source: str) -> Path:
-    c = tmp / f"{name}.c"
-    c.write_text(source)
-    out = tmp / f"{name}.wasm"
-    proc = subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", "wasm32-wasi",
-                           "-O2", str(c), "-o", str(out)], capture_output=True, text=True,
-                          timeout=300)
-    if proc.returncode != 0:
-        pytest.fail(f"cannot build {name}: {proc.stderr}")
-    return out
+    try:
+        return compile_source(source, tmp, name, strip=False)
+    except GuestBuildError as exc:
+        pytest.fail(f"cannot build {name}: {exc}")
 
 
 def test_large_inputs_stored_as_digest_are_compared_by_digest(tmp_path: Path) -> None:
