@@ -29,6 +29,7 @@ from __future__ import annotations
 import ctypes
 import enum
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, runtime_checkable
 
@@ -189,6 +190,11 @@ class HostAdapter:
         self.memory: GuestMemory = ObservedMemory() if self.observed else GuestMemory()
         self.seq = 0
         """Sequence number of the next call (per process)."""
+        self.before_observe: Callable[[], None] | None = None
+        """Run before the observed path reads ``seq`` (the recorder's lanes fold
+        their lazily-counted calls into it: ``host.recordpath.RecordLanes``)."""
+        self.record_lanes: Any = None
+        """The recorder's ``RecordLanes`` once built (``recordpath.recording_callback``)."""
         self.stop: Stop | None = None
         self._defs = _Definitions()
 
@@ -390,6 +396,8 @@ class HostAdapter:
     def _observe(self, sig: Signature, handler: Handler, mem: ObservedMemory,
                  p: tuple[int, ...]) -> int:
         """The observed call after the interceptor let it through."""
+        if self.before_observe is not None:
+            self.before_observe()
         seq = self.seq
         self.seq = seq + 1
         mem.begin()

@@ -79,6 +79,10 @@ def _repeat_prefixes(fid: int, array_head: bytes) -> list[bytes]:
     return [head + b"\xc4" + bytes([n]) for n in range(256)]
 
 
+def _no_lanes() -> None:
+    """``JournalWriter._lane_sync`` while no recorder lanes are attached."""
+
+
 class JournalWriter:
     """Writes one journal file. Use as a context manager, or call ``close()``.
 
@@ -189,6 +193,8 @@ class JournalWriter:
         written bytes is journaled as a repeat entry."""
         self._pid = 0
         self._seq = 0
+        self._lane_sync: Callable[[], None] = _no_lanes
+        """The recorder's lane sync (``attach_lanes``), run before cold entry points."""
         self._aux_objects = 0        # fn/ctx/event objects (syscalls = objects - aux)
         self.events_written = 0
         # timer thread: writes out a quiet guest's entries
@@ -282,67 +288,59 @@ class JournalWriter:
         if n >= self._check_at or size >= _BIG:
             self._check()
 
-    def repeat_lane(self, fid: int) -> Callable[[int, Sequence[int], Sequence[Any], int, bytes],
-                                                bool]:
-        """A journaling shortcut for the hottest calls: ``lane(seq, params, inputs,
-        addr, data)`` appends a repeat entry (pre-encoded bytes, no msgpack call)
-        when the call of ``fid`` returned 0 and wrote exactly ``data`` at ``addr``,
-        and its last full entry was the same call (params, inputs) but for
-        ``data``; it returns False (nothing written) otherwise, and the caller then
-        uses ``write_call``.
+    # -- lanes: repeat entries appended in line by the recorder (host/recordpath.py) ----
+    def repeat_state(self, fid: int) -> tuple[Any, ...] | None:
+        """``(params, inputs, errno, write address(es), full)`` of ``fid``'s last full
+        entry when a repeat of it may follow (it succeeded, had at most two writes
+        and kept its inputs the way ``write_call`` would for its params), else None.
 
-        The entry is byte-for-byte what ``write_call`` would have packed (tested),
-        so the format does not change.
+        A recorder lane appends a repeat of ``fid`` for a call with exactly these
+        params and inputs, errno 0 and writes at these addresses; the state only
+        changes when an entry of ``fid`` goes through ``write_call``.
         """
-        last = self._last
-        extend = self._buf.extend
+        prev = self._last[fid]
+        if prev is None or prev[2]:
+            return None
         keep = self._fkeep[fid]
-        prefixes = _repeat_prefixes(fid, b"\x92")
+        params = prev[0]
+        if prev[4] != (keep is not None and bool(params) and params[0] in keep):
+            return None
+        return prev
 
-        def lane(seq: int, params: Sequence[int], inputs: Sequence[Any], addr: int,
-                 data: bytes) -> bool:
-            prev = last[fid]
-            if (prev is None or seq != self._seq or prev[3] != addr or prev[0] != params
-                    or prev[2] or prev[1] != inputs or len(data) > 255
-                    or prev[4] != (keep is not None and params[0] in keep)):
-                return False
-            extend(prefixes[len(data)])
-            extend(data)
-            self._seq = seq + 1
-            self._n = n = self._n + 1
-            if n >= self._check_at:
-                self._check()
-            return True
-        return lane
+    def repeat_prefixes(self, fid: int, writes: int) -> list[bytes]:
+        """By length of the first written data (< 256): the msgpack bytes of a repeat
+        entry of ``fid`` with ``writes`` (1 or 2) writes, up to that data. The
+        entry is byte for byte what ``write_call`` packs (tested), so the format
+        does not change; the second data of a two-write repeat follows as a
+        ``bin8`` (``b"\\xc4" + bytes([len])``) and its bytes."""
+        if writes not in (1, 2):
+            raise ValueError("a repeat lane carries one or two writes")
+        return _repeat_prefixes(fid, b"\x92" if writes == 1 else b"\x93")
 
-    def repeat_lane2(self, fid: int) -> Callable[[int, Sequence[int], Sequence[Any], int,
-                                                  bytes, int, bytes], bool]:
-        """``repeat_lane`` for calls writing two ranges (``fd_read``: the data, then
-        the count): ``lane(seq, params, inputs, addr0, data0, addr1, data1)``."""
-        last = self._last
-        extend = self._buf.extend
-        keep = self._fkeep[fid]
-        prefixes = _repeat_prefixes(fid, b"\x93")
-        bin8 = [b"\xc4" + bytes([n]) for n in range(256)]
+    def lane_buffer(self) -> bytearray:
+        """The buffer lanes append whole repeat entries to (cleared in place, never
+        replaced). Appending is only allowed between ``attach_lanes``' sync calls,
+        and each entry must then be accounted with ``lane_account``."""
+        return self._buf
 
-        def lane(seq: int, params: Sequence[int], inputs: Sequence[Any], a0: int, d0: bytes,
-                 a1: int, d1: bytes) -> bool:
-            prev = last[fid]
-            if (prev is None or seq != self._seq or prev[3] != (a0, a1)
-                    or prev[0] != params or prev[2] or prev[1] != inputs
-                    or len(d0) > 255 or len(d1) > 255
-                    or prev[4] != (keep is not None and params[0] in keep)):
-                return False
-            extend(prefixes[len(d0)])
-            extend(d0)
-            extend(bin8[len(d1)])
-            extend(d1)
-            self._seq = seq + 1
-            self._n = n = self._n + 1
-            if n >= self._check_at:
-                self._check()
-            return True
-        return lane
+    def attach_lanes(self, sync: Callable[[], None]) -> None:
+        """Register the recorder's lane ``sync``: the writer calls it before it reads
+        its counters or appends anything itself from a method that a lane did not
+        call (events, ``set_process``, ``write_syscall``, ``flush``, ``close``,
+        ``abort``, the counters). ``write_call``/``write_record`` do not call it:
+        the recorder syncs before each of those (they are its hot path)."""
+        self._lane_sync = sync
+
+    def lane_account(self, count: int, check: bool) -> int:
+        """Account ``count`` repeat entries a lane appended (they take the next
+        sequence numbers); with ``check``, look at the buffer size and the clock
+        now (may cut a frame). Returns how many more lane entries may be appended
+        before the next check is due (at least 1)."""
+        self._seq += count
+        self._n += count
+        if check or self._n >= self._check_at:
+            self._check()
+        return max(1, self._check_at - self._n)
 
     def write_syscall(
         self,
@@ -362,6 +360,7 @@ class JournalWriter:
         for writes to stdout/stderr, so the journal holds the guest's output).
         Arguments must be ``bytes``/ints/sequences of them (they are encoded now).
         """
+        self._lane_sync()
         fid = self._fids.get(name)
         if fid is None or self._fmods[fid] != module:
             fid = self._define(module, name)
@@ -424,6 +423,7 @@ class JournalWriter:
         """Make the following syscalls belong to process ``pid``, starting at ``next_seq``
         (a ``ctx`` entry; several processes interleave their syscalls this way)."""
         self._check_open()
+        self._lane_sync()
         if pid != self._pid or next_seq != self._seq:
             self._pid = pid
             self._set_seq(next_seq)
@@ -433,6 +433,7 @@ class JournalWriter:
     def write_event(self, event: Any) -> None:
         """Append a process event (start, exit, trap); each one is written out at once."""
         self._check_open()
+        self._lane_sync()
         self._pack(tuple(event_to_wire(event)))
         self._n += 1
         self._aux_objects += 1
@@ -532,6 +533,8 @@ class JournalWriter:
     @property
     def syscalls_written(self) -> int:
         """Syscalls accepted so far."""
+        if not self._closed:
+            self._lane_sync()
         return self._first + self._n - self._taken_count - self._aux_objects
 
     @property
@@ -542,6 +545,7 @@ class JournalWriter:
     def flush(self) -> None:
         """Write everything accepted so far as a frame, now (then it survives a kill)."""
         self._check_open()
+        self._lane_sync()
         with self._lock:
             self._write_buffer()
         self._raise_pending()
@@ -554,6 +558,7 @@ class JournalWriter:
         if self._closed:
             return
         try:
+            self._lane_sync()
             self._stop_thread()
             with self._lock:
                 self._write_buffer()
@@ -585,6 +590,10 @@ class JournalWriter:
         """
         if self._closed:
             return
+        try:
+            self._lane_sync()
+        except JournalWriteError:
+            pass  # aborting anyway: keep what the buffer holds
         self._stop_thread()
         with self._lock:
             self._write_buffer()

@@ -161,3 +161,66 @@ def test_corpus_guests_journal_alike(guest: Guest, tmp_path: Path, name: str,
     assert len(fused) > 5
     result = replay(journal, stdout=io.BytesIO(), stderr=io.BytesIO())
     assert result.divergence is None, result.divergence
+
+
+def test_lanes_across_many_small_frames(guest: Guest, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lanes fold their lazily counted entries at every journal check: with tiny
+    frames and checks every 50 entries, a long clock loop followed by file I/O
+    still journals exactly what the generic path journals, frame counts and
+    sequence numbers included, and replays."""
+    import wasi_rr.record as record_module
+    from wasi_rr.journal import JournalWriter
+
+    def small_frames(*args: Any, **kwargs: Any) -> JournalWriter:
+        return JournalWriter(*args, **kwargs, frame_bytes=2048, check_every=50)
+    monkeypatch.setattr(record_module, "JournalWriter", small_frames)
+
+    for name, args in (("bench_clock", ["3000"]), ("bench_files", ["1500", "/t"])):
+        wasm = guest(name)
+
+        def config() -> RunConfig:
+            return RunConfig(module=wasm, args=args, tmpfs=["/t"], stdout=io.BytesIO(),
+                             stderr=io.BytesIO(), clock=VirtualClock(tick=700))
+
+        fused, generic, journal = _record_both(config, tmp_path)
+        assert fused == generic
+        assert [e[0] for e in fused] == list(range(len(fused)))
+        assert _entry_frame_count(journal) > 5
+        result = replay(journal, stdout=io.BytesIO(), stderr=io.BytesIO())
+        assert result.divergence is None, result.divergence
+
+
+def test_lanes_serve_the_hot_loops(guest: Guest, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lanes really take the repeats in line (not only the full recorders):
+    nearly every call of bench_files' loop is accounted through ``lane_account``."""
+    from wasi_rr.journal import JournalWriter
+
+    counted: list[int] = []
+    real = JournalWriter.lane_account
+
+    def spy(self: JournalWriter, count: int, check: bool) -> int:
+        counted.append(count)
+        return real(self, count, check)
+    monkeypatch.setattr(JournalWriter, "lane_account", spy)
+    wasm = guest("bench_files")
+    journal = tmp_path / "j.wrr"
+    record(RunConfig(module=wasm, args=["400", "/t"], tmpfs=["/t"], stdout=io.BytesIO()),
+           journal)
+    assert sum(counted) > 790  # of 800 loop calls
+    result = replay(journal, stdout=io.BytesIO(), stderr=io.BytesIO())
+    assert result.divergence is None, result.divergence
+
+
+def _entry_frame_count(path: Path) -> int:
+    from wasi_rr.journal.framing import FRAME_HEADER_SIZE, PREFIX, FrameKind, decode_frame_header
+
+    raw = path.read_bytes()
+    pos, n = PREFIX.size, 0
+    while pos < len(raw):
+        fh = decode_frame_header(raw[pos:pos + FRAME_HEADER_SIZE])
+        assert not isinstance(fh, str), fh
+        n += fh.kind == FrameKind.ENTRIES
+        pos += FRAME_HEADER_SIZE + fh.plen
+    return n

@@ -1,15 +1,68 @@
-"""``JournalWriter.write_call``/``repeat_lane``: the recorder's split-field API
-writes the same bytes as ``write_syscall`` (the format does not change)."""
+"""``JournalWriter.write_call`` and the lane protocol (``repeat_state``,
+``repeat_prefixes``, ``lane_buffer``, ``lane_account``, ``attach_lanes``): the
+recorder's split-field API and its in-line repeat entries write the same bytes
+as ``write_syscall`` (the format does not change)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from wasi_rr.journal import JournalHeader, JournalWriter, SyscallEntry, open_journal
+import pytest
+
+from wasi_rr.journal import (
+    ExitEvent,
+    JournalHeader,
+    JournalWriter,
+    SyscallEntry,
+    open_journal,
+)
 from wasi_rr.journal.framing import FRAME_HEADER_SIZE, PREFIX, FrameKind, decode_frame_header
 
 P1 = "wasi_snapshot_preview1"
 PARAMS = (1, 1000, 0x40)
+
+
+class _Lane:
+    """Appends repeats the way ``host.recordpath`` lanes do: through the buffer,
+    counted lazily, folded by ``sync`` (registered with ``attach_lanes``)."""
+
+    def __init__(self, w: JournalWriter) -> None:
+        self.w = w
+        self.pending = 0
+        self.seq = 0  # the adapter's sequence number, folded lazily like the adapter's
+        self.extend = w.lane_buffer().extend
+        w.attach_lanes(self.sync)
+
+    def sync(self) -> None:
+        if self.pending:
+            self.seq += self.pending
+            self.w.lane_account(self.pending, False)
+            self.pending = 0
+
+    def offer(self, fid: int, params: Sequence[int], inputs: Sequence[Any],
+              writes: Sequence[tuple[int, bytes]]) -> bool:
+        st = self.w.repeat_state(fid)
+        if st is None or st[0] != tuple(params) or st[1] != tuple(inputs) \
+                or len(writes) not in (1, 2) or any(len(d) > 255 for _, d in writes):
+            return False
+        addrs = writes[0][0] if len(writes) == 1 else (writes[0][0], writes[1][0])
+        if st[3] != addrs:
+            return False
+        prefixes = self.w.repeat_prefixes(fid, len(writes))
+        entry = prefixes[len(writes[0][1])] + writes[0][1]
+        if len(writes) == 2:
+            entry += b"\xc4" + bytes([len(writes[1][1])]) + writes[1][1]
+        self.extend(entry)
+        self.pending += 1
+        return True
+
+    def full(self, fid: int, params: Sequence[int], inputs: Sequence[Any], errno: int,
+             writes: Sequence[tuple[int, bytes]]) -> None:
+        self.sync()
+        self.w.write_call(fid, self.seq, params, inputs, errno, writes)
+        self.seq += 1
 
 
 def _calls() -> list[tuple[tuple[int, ...], int, bytes]]:
@@ -34,13 +87,14 @@ def test_lane_and_write_call_write_what_write_syscall_writes(tmp_path: Path) -> 
     header = JournalHeader(module_sha256="", created_unix_ns=1, wasi_rr_version="x")
     b = JournalWriter(tmp_path / "b.wrr", header, background=False)
     fid = b.function_id(P1, "clock_time_get")
-    lane = b.repeat_lane(fid)
+    lane = _Lane(b)
     used = 0
-    for seq, (params, ptr, data) in enumerate(_calls()):
-        if lane(seq, params, (), ptr, data):
+    for params, ptr, data in _calls():
+        if lane.offer(fid, params, (), ((ptr, data),)):
             used += 1
         else:
-            b.write_call(fid, seq, params, (), 0, ((ptr, data),))
+            lane.full(fid, params, (), 0, ((ptr, data),))
+    assert b.syscalls_written == len(_calls())  # folds the lane's pending entries
     b.close()
     assert used > 250  # the lane took the repeats
     assert _entries_payload(tmp_path / "a.wrr") == _entries_payload(tmp_path / "b.wrr")
@@ -63,25 +117,44 @@ def _entry_frames(path: Path) -> list[bytes]:
     return frames
 
 
-def test_lane_declines_what_it_cannot_encode(tmp_path: Path) -> None:
-    w = JournalWriter(tmp_path / "c.wrr", JournalHeader(module_sha256=""), background=False)
+def test_repeat_state_says_when_a_repeat_may_follow(tmp_path: Path) -> None:
+    w = JournalWriter(tmp_path / "c.wrr", JournalHeader(module_sha256=""), background=False,
+                      keep_full_inputs={"fd_write": (1,)})
     fid = w.function_id(P1, "clock_time_get")
-    lane = w.repeat_lane(fid)
-    assert not lane(0, PARAMS, (), 0x40, b"x" * 8)  # no previous entry
+    assert w.repeat_state(fid) is None  # no previous entry
     w.write_call(fid, 0, PARAMS, (), 0, ((0x40, b"a" * 8),))
-    assert not lane(5, PARAMS, (), 0x40, b"x" * 8)  # not the next seq
-    assert not lane(1, (1, 1000, 0x48), (), 0x40, b"x" * 8)  # other params
-    assert not lane(1, PARAMS, (), 0x48, b"x" * 8)  # other address
-    assert lane(1, PARAMS, (), 0x40, b"b" * 8)
-    w.write_call(fid, 2, PARAMS, (b"in",), 0, ((0x40, b"c" * 8),))
-    assert not lane(3, PARAMS, (), 0x40, b"x" * 8)  # last entry had inputs
+    assert w.repeat_state(fid) == (PARAMS, (), 0, 0x40, False)
+    w.write_call(fid, 1, PARAMS, (), 0, ((0x40, b"a" * 8), (0x48, b"b"), (0x50, b"c")))
+    assert w.repeat_state(fid) is None  # three writes: no repeat form
+    w.write_call(fid, 2, PARAMS, (b"in",), 0, ((0x40, b"c" * 8), (0x48, b"d")))
+    assert w.repeat_state(fid) == (PARAMS, (b"in",), 0, (0x40, 0x48), False)
     w.write_call(fid, 3, PARAMS, (), 28, ())
-    assert not lane(4, PARAMS, (), 0x40, b"x" * 8)  # last entry failed
+    assert w.repeat_state(fid) is None  # last entry failed
+    wfid = w.function_id(P1, "fd_write")
+    w.write_call(wfid, 4, (1, 0, 1, 8), (b"x",), 0, ((8, b"\1\0\0\0"),))
+    assert w.repeat_state(wfid) == ((1, 0, 1, 8), (b"x",), 0, 8, True)  # kept in full
+    w.write_syscall(P1, "fd_write", (3, 0, 1, 8), (b"x",), 0, ((8, b"\1\0\0\0"),),
+                    full_inputs=True)
+    assert w.repeat_state(wfid) is None  # forced full inputs: write_call would not repeat it
+    with pytest.raises(ValueError):
+        w.repeat_prefixes(fid, 3)
     w.close()
-    entries = _entries_payload(tmp_path / "c.wrr")
-    assert [(e.seq, e.inputs, e.errno, e.writes) for e in entries] == [
-        (0, (), 0, ((0x40, b"a" * 8),)), (1, (), 0, ((0x40, b"b" * 8),)),
-        (2, (b"in",), 0, ((0x40, b"c" * 8),)), (3, (), 28, ())]
+
+
+def test_cold_entry_points_fold_the_lanes_first(tmp_path: Path) -> None:
+    """Events, flush and the counters see a lane's entries in order."""
+    w = JournalWriter(tmp_path / "d.wrr", JournalHeader(module_sha256=""), background=False)
+    fid = w.function_id(P1, "clock_time_get")
+    lane = _Lane(w)
+    lane.full(fid, PARAMS, (), 0, ((0x40, b"a" * 8),))
+    for i in range(5):
+        assert lane.offer(fid, PARAMS, (), ((0x40, bytes([i]) * 8),))
+    w.write_event(ExitEvent(0, 3))  # must come after the five repeats
+    w.close()
+    with open_journal(tmp_path / "d.wrr") as r:
+        items = list(r)
+    assert [e.seq for e in items if isinstance(e, SyscallEntry)] == list(range(6))
+    assert isinstance(items[-1], ExitEvent) and items[-1].status == 3
 
 
 def _io_calls() -> list[tuple[str, tuple[int, ...], tuple[bytes, ...], tuple[tuple[int, bytes], ...]]]:
@@ -113,17 +186,14 @@ def test_two_write_lane_and_inputs(tmp_path: Path) -> None:
     b = JournalWriter(tmp_path / "b.wrr", header, background=False, keep_full_inputs=keep,
                       input_hash_threshold=8)
     fw, fr = b.function_id(P1, "fd_write"), b.function_id(P1, "fd_read")
-    lane, lane2 = b.repeat_lane(fw), b.repeat_lane2(fr)
+    lane = _Lane(b)
     used = 0
-    for seq, (name, params, inputs, writes) in enumerate(_io_calls()):
-        if name == "fd_write":
-            ok = lane(seq, params, inputs, *writes[0])
-        else:
-            ok = lane2(seq, params, inputs, *writes[0], *writes[1])
-        if ok:
+    for name, params, inputs, writes in _io_calls():
+        fid = fw if name == "fd_write" else fr
+        if lane.offer(fid, params, inputs, writes):
             used += 1
         else:
-            b.write_call(fw if name == "fd_write" else fr, seq, params, inputs, 0, writes)
+            lane.full(fid, params, inputs, 0, writes)
     b.close()
     assert used > 300
     assert _entries_payload(tmp_path / "a.wrr") == _entries_payload(tmp_path / "b.wrr")
