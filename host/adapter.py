@@ -140,6 +140,10 @@ class CallInterceptor(Protocol):
 # the adapter then asks it once per import at link time and calls that function
 # instead of ``before_call`` (same contract; replay's fast path saves the
 # per-call dispatch this way).
+# It may also offer ``callback_for(signature, handler, default) -> RawCallback | None``:
+# asked once per import at link time with the callback the adapter built, it may
+# return a raw callback to define instead (which must itself fall back to
+# ``default`` for every call it does not answer); None keeps ``default``.
 
 
 class GuestAbort(Exception):
@@ -253,6 +257,9 @@ class HostAdapter:
         if cb is None:
             cb = self._observed_callback(sig, handler) if self.observed \
                 else self._fast_callback(sig, handler)
+            callback_for = getattr(self.interceptor, "callback_for", None)
+            if callback_for is not None:  # e.g. replay's lean callbacks (replay/fastpath.py)
+                cb = callback_for(sig, handler, cb) or cb
         self._defs.functypes.append(ty)
         self._defs.thunks.append(fastcall.define_unchecked(linker, sig.module, sig.name, ty, cb))
 
