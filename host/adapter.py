@@ -26,7 +26,6 @@ host bug → the trap message ``wasi-rr host error in <fn>: ...``.
 
 from __future__ import annotations
 
-import ctypes
 import enum
 import struct
 from collections.abc import Callable
@@ -296,14 +295,14 @@ class HostAdapter:
         # the ctypes view over it (the address is only ever dereferenced while
         # it is the current call's).
         last_args = 0
-        last_slots = slots_type.from_buffer(bytearray(ctypes.sizeof(slots_type)))
+        last_slots = fastcall.idle_slots(slots_type)
 
         if fused is not None:
             def fused_callback(env: Any, caller: Any, args: int, count: int) -> int:
                 nonlocal last_args, last_slots
                 try:
                     if args != last_args:
-                        last_slots = slots_type.from_address(args)
+                        last_slots = fastcall.slots_at(slots_type, args)
                         last_args = args
                     slots = last_slots
                     errno = fused(kernel, mem, unpack_from(slots))
@@ -320,7 +319,7 @@ class HostAdapter:
             nonlocal last_args, last_slots
             try:
                 if args != last_args:
-                    last_slots = slots_type.from_address(args)
+                    last_slots = fastcall.slots_at(slots_type, args)
                     last_args = args
                 slots = last_slots
                 p = unpack_from(slots)
@@ -347,9 +346,16 @@ class HostAdapter:
         if call_for is not None:
             return self._intercepted_callback(sig, handler, call_for(sig))
 
+        last_args = 0
+        last_slots = fastcall.idle_slots(slots_type)
+
         def callback(env: Any, caller: Any, args: int, count: int) -> int:
+            nonlocal last_args, last_slots
             try:
-                slots = slots_type.from_address(args)
+                if args != last_args:  # see _fast_callback
+                    last_slots = fastcall.slots_at(slots_type, args)
+                    last_args = args
+                slots = last_slots
                 errno = observed_call(sig, handler, mem, unpack_from(slots))
             except BaseException as e:  # noqa: BLE001 - see _stop_guest
                 return stop(sig, e)
@@ -372,13 +378,13 @@ class HostAdapter:
         has_result = sig.result is not None
         observe = self._observe
         last_args = 0
-        last_slots = slots_type.from_buffer(bytearray(ctypes.sizeof(slots_type)))
+        last_slots = fastcall.idle_slots(slots_type)
 
         def callback(env: Any, caller: Any, args: int, count: int) -> int:
             nonlocal last_args, last_slots
             try:
                 if args != last_args:  # see _fast_callback
-                    last_slots = slots_type.from_address(args)
+                    last_slots = fastcall.slots_at(slots_type, args)
                     last_args = args
                 slots = last_slots
                 p = unpack_from(slots)

@@ -86,6 +86,24 @@ def raw_slots(count: int) -> type[ctypes.Array[ctypes.c_ubyte]]:
     return ctypes.c_ubyte * (RAW_SLOT_SIZE * max(1, count))
 
 
+def slots_at(slots_type: type[ctypes.Array[ctypes.c_ubyte]], address: int) -> memoryview:
+    """A byte view of the raw slots at ``address`` (a callback's ``args``).
+
+    A ``memoryview`` rather than the ctypes array itself: ``struct.unpack_from``/
+    ``pack_into`` on it cost ~72 ns instead of ~119/100 ns, because exporting the
+    buffer of a ctypes object is slow and a memoryview re-exports its own.
+    Callbacks keep the view while wasmtime passes the same address (it nearly
+    always does) and only dereference it during the call it belongs to.
+    """
+    return memoryview(slots_type.from_address(address))
+
+
+def idle_slots(slots_type: type[ctypes.Array[ctypes.c_ubyte]]) -> memoryview:
+    """A private buffer shaped like ``slots_type``: the view a callback holds
+    before its first call."""
+    return memoryview(slots_type.from_buffer(bytearray(ctypes.sizeof(slots_type))))
+
+
 def memory_view_source(store_context: Any, memory_raw: Any) -> Callable[[], memoryview]:
     """A ``GuestMemory`` view source over a wasmtime memory.
 

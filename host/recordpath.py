@@ -52,7 +52,6 @@ writer loses: the journal still reads up to its last complete frame.
 
 from __future__ import annotations
 
-import ctypes
 import struct
 import sys
 from array import array
@@ -370,7 +369,7 @@ def _build_lanes(adapter: HostAdapter, sink: RecordSink) -> tuple[
 
     def slots_of(sig: Signature) -> tuple[Any, Any]:
         slots_type = fastcall.raw_slots(len(sig.params))
-        return slots_type, slots_type.from_buffer(bytearray(ctypes.sizeof(slots_type)))
+        return slots_type, fastcall.idle_slots(slots_type)
 
     def clock_lane(sig: Signature, rec: Recorder, fid: int) -> fastcall.RawCallback:
         nonlocal column_prefix
@@ -394,7 +393,7 @@ def _build_lanes(adapter: HostAdapter, sink: RecordSink) -> tuple[
             nonlocal last_args, last_slots, budget
             try:
                 if args != last_args:  # see HostAdapter._fast_callback
-                    last_slots = slots_type.from_address(args)
+                    last_slots = fastcall.slots_at(slots_type, args)
                     last_args = args
                 slots = last_slots
                 p = unpack_from(slots)
@@ -439,7 +438,7 @@ def _build_lanes(adapter: HostAdapter, sink: RecordSink) -> tuple[
             nonlocal last_args, last_slots, budget
             try:
                 if args != last_args:
-                    last_slots = slots_type.from_address(args)
+                    last_slots = fastcall.slots_at(slots_type, args)
                     last_args = args
                 slots = last_slots
                 p = unpack_from(slots)
@@ -507,7 +506,7 @@ def _build_lanes(adapter: HostAdapter, sink: RecordSink) -> tuple[
             nonlocal last_args, last_slots, budget
             try:
                 if args != last_args:
-                    last_slots = slots_type.from_address(args)
+                    last_slots = fastcall.slots_at(slots_type, args)
                     last_args = args
                 slots = last_slots
                 p = unpack_from(slots)
@@ -576,7 +575,7 @@ def _build_lanes(adapter: HostAdapter, sink: RecordSink) -> tuple[
             nonlocal last_args, last_slots, budget
             try:
                 if args != last_args:
-                    last_slots = slots_type.from_address(args)
+                    last_slots = fastcall.slots_at(slots_type, args)
                     last_args = args
                 slots = last_slots
                 p = unpack_from(slots)
@@ -660,13 +659,13 @@ def _plain_callback(adapter: HostAdapter, sig: Signature, rec: Recorder
     pack_into = _ERRNO.pack_into
     stop = adapter._stop_guest
     last_args = 0
-    last_slots = slots_type.from_buffer(bytearray(ctypes.sizeof(slots_type)))
+    last_slots = fastcall.idle_slots(slots_type)
 
     def callback(env: Any, caller: Any, args: int, count: int) -> int:
         nonlocal last_args, last_slots
         try:
             if args != last_args:  # see HostAdapter._fast_callback
-                last_slots = slots_type.from_address(args)
+                last_slots = fastcall.slots_at(slots_type, args)
                 last_args = args
             slots = last_slots
             errno = rec(unpack_from(slots))
