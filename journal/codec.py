@@ -24,6 +24,7 @@ import hashlib
 import struct
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Union
 
 import msgpack
@@ -99,10 +100,79 @@ def event_to_wire(event: StartEvent | ExitEvent | TrapEvent | SnapshotEvent | Fo
 
 
 BATCH = 4096
-"""Items per decoded batch (``FrameDecoder.decode_batches``)."""
-RawItem = Union[tuple[Any, ...], Entry]
-"""What ``FrameDecoder.decode_batch`` yields: a syscall as a plain tuple in
-``SyscallEntry`` field order, or a typed event."""
+"""Syscall items per decoded batch (``FrameDecoder.decode_batches``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatTemplate:
+    """What the full entry a repeat refers to fixed: everything but the written
+    bytes. ``addrs`` are that entry's write addresses; a repeat item
+    ``(~fid, data0, ...)`` writes ``data_k`` at ``addrs[k]``. One template
+    object per full entry (made when its first repeat is decoded), so consumers
+    can cache what they derived from it by identity."""
+
+    module: str
+    name: str
+    params: tuple[int, ...]
+    inputs: tuple[Any, ...]
+    errno: int
+    addrs: tuple[int, ...]
+
+
+@dataclass(slots=True)
+class SyscallBatch:
+    """A run of consecutive syscalls of one process (``pid``), the first with
+    sequence number ``seq0``: item ``k`` has sequence number ``seq0 + k``.
+
+    An item is either a *full* syscall, a plain tuple in ``SyscallEntry`` field
+    order (``(seq, module, name, params, inputs, errno, writes, pid)``, first
+    element a non-negative int), or a *repeat*: the decoded msgpack array
+    ``(~fid, data0, ...)`` itself (first element a negative int), whose
+    template is ``templates[item[0]]``. Repeats are the bulk of a loop's
+    journal, and passing them on as decoded saves an allocation (and its share
+    of garbage collections) per call. The decoder cuts a batch wherever the
+    template of a function changes (a new full entry after repeats of the old
+    one), so within a batch ``templates`` is a plain map, fixed at decode time
+    (the decoder runs ahead of its consumers).
+    """
+
+    seq0: int
+    pid: int
+    items: list[tuple[Any, ...]]
+    templates: dict[int, RepeatTemplate]
+    where: int = -1
+    """Byte offset of the frame the batch came from (for error reports), -1 if unknown."""
+
+    def raw(self, k: int) -> tuple[Any, ...]:
+        """Item ``k`` as a full tuple (``SyscallEntry`` field order); a repeat whose
+        data are not all bytes raises ``FrameDecodeError`` (the decoder leaves that
+        check to the consumer, see ``FrameDecoder.decode_batches``)."""
+        item = self.items[k]
+        head = item[0]
+        if head >= 0:
+            return item
+        t = self.templates[head]
+        data = item[1:]
+        for d in data:
+            if type(d) is not bytes:
+                raise FrameDecodeError(f"bad repeat data {d!r:.40}")
+        return (self.seq0 + k, t.module, t.name, t.params, t.inputs, t.errno,
+                tuple(zip(t.addrs, data)), self.pid)
+
+    def entry(self, k: int) -> SyscallEntry:
+        """Item ``k`` as a typed entry."""
+        return SyscallEntry(*self.raw(k))
+
+    def entries(self) -> Iterator[SyscallEntry]:
+        """Every item as a typed entry, in order."""
+        raw = self.raw
+        for k in range(len(self.items)):
+            yield SyscallEntry(*raw(k))
+
+
+RawBatch = Union[SyscallBatch, Entry]
+"""What ``FrameDecoder.decode_batches`` yields: a batch of syscalls, or a typed
+event (on its own, between batches)."""
 
 
 class FrameDecodeError(Exception):
@@ -130,32 +200,31 @@ class FrameDecoder:
         self.seq = 0
         self.skipped = 0
         self._fns: list[tuple[str, str]] = []
-        self._last: list[list[Any] | None] = []
-        """Per function: params, inputs, errno, writes of its last full entry, and
-        (computed at its first repeat) that entry's write addresses."""
-        self._rep1: dict[int, list[Any]] = {}
-        """By repeat tag ``~fid``: module, name, params, inputs, errno and the two
-        write addresses (the second None if it has one write) of the function's
-        last full entry, once a repeat of it was decoded and that entry has one or
-        two writes (the hot case: a repeat becomes one tuple without ``_last``);
-        then the last repeat's writes tuple and its data (shared while the data
-        stays the same)."""
+        self._last: list[tuple[Any, ...] | None] = []
+        """Per function: its last full entry (the full item tuple)."""
+        self._templates: dict[int, RepeatTemplate] = {}
+        """By repeat tag ``~fid``: the template of the function's last full entry,
+        once a repeat of it was decoded."""
 
     def decode(self, raw: bytes, count: int) -> Iterator[Entry]:
         """Yield the typed entries of one frame payload of ``count`` msgpack objects."""
         for batch in self.decode_batches(raw, count):
-            for item in batch:
-                yield SyscallEntry(*item) if isinstance(item, tuple) else item
+            if type(batch) is SyscallBatch:
+                yield from batch.entries()
+            else:
+                yield batch  # type: ignore[misc]
 
     def decode_batches(self, raw: bytes, count: int,
-                       size: int = BATCH) -> Iterator[list[RawItem]]:
-        """Decode one frame payload in lists of at most ``size`` items; a decoding
-        error is raised (``FrameDecodeError``) after the list of the items before it.
+                       size: int = BATCH) -> Iterator[RawBatch]:
+        """Decode one frame payload as ``SyscallBatch``es of at most ``size`` items
+        and the typed events between them; a decoding error is raised
+        (``FrameDecodeError``) after the batch of the items before it.
 
-        A syscall is a plain tuple in ``SyscallEntry`` field order (``SyscallEntry(*t)``
-        builds the entry): replay's fast path consumes these without one object
-        per call; events are typed entries as in ``decode``. Lists are bounded so
-        memory stays bounded by the frame, not by its decoded Python objects.
+        A batch ends at the frame's end, at ``size`` items, before an event, a
+        change of process or sequence number (``ctx``, ``start``) and before a
+        full entry of a function whose repeats the batch already holds (see
+        ``SyscallBatch``). Batches are bounded so memory stays bounded by the
+        frame, not by its decoded Python objects.
         """
         # Incremental on purpose: one ``unpackb`` of the whole frame (behind an
         # array header) was measured slower, as every decoded object stays alive
@@ -164,117 +233,118 @@ class FrameDecoder:
         objs.feed(raw)
         fns = self._fns
         last = self._last
-        rep1 = self._rep1
-        out: list[RawItem] = []
-        append = out.append
-        seen = 0
-        seq = self.seq
+        seq0 = self.seq
         pid = self.pid
+        out: list[tuple[Any, ...]] = []
+        append = out.append
+        tmpls: dict[int, RepeatTemplate] = {}
+        widths: dict[int, int] = {}
+        """By repeat tag: the template's length of a repeat array (1 + writes)."""
+        wget = widths.get
+        left = size
+        seen = 0  # objects before ``out`` (``out`` adds its length)
+        # The repeat branch is the loop's hot path (every op costs ~1% of a
+        # replayed call): its data are checked for ``bytes`` lazily, by
+        # ``SyscallBatch.raw`` or by the consumer writing them.
         try:
             for obj in objs:
-                seen += 1
-                if type(obj) is not tuple or not obj:
-                    raise FrameDecodeError(f"entry is not a non-empty array: {obj!r:.80}")
+                if type(obj) is not tuple:
+                    raise FrameDecodeError(f"entry is not an array: {obj!r:.80}")
                 head = obj[0]
-                if type(head) is int:
-                    if head < 0 and (c := rep1.get(head)) is not None:
-                        # the hot case: a repeat of a one- or two-write call
-                        # data equal to the previous repeat's (a loop writing the
-                        # same nwritten, reading the same bytes) shares its writes
-                        # tuple: fewer allocations, fewer garbage collections
-                        if c[6] is None:
-                            if len(obj) != 2 or type(d := obj[1]) is not bytes:
-                                raise FrameDecodeError(f"bad repeat entry {obj!r:.40}")
-                            if d != c[8]:
-                                c[7] = ((c[5], d),)
-                                c[8] = d
-                        else:
-                            if len(obj) != 3 or type(d := obj[1]) is not bytes \
-                                    or type(d1 := obj[2]) is not bytes:
-                                raise FrameDecodeError(f"bad repeat entry {obj!r:.40}")
-                            if d != c[8] or d1 != c[9]:
-                                c[7] = ((c[5], d), (c[6], d1))
-                                c[8] = d
-                                c[9] = d1
-                        append((seq, c[0], c[1], c[2], c[3], c[4], c[7], pid))
-                        seq += 1
-                        if len(out) >= size:
-                            self.seq, self.pid = seq, pid
-                            yield out
-                            out = []
-                            append = out.append
-                        continue
-                    if head >= 0:
-                        fid, params, errno, inputs, writes = obj[:5]
-                        module, name = fns[fid]
-                        last[fid] = [params, inputs, errno, writes, None]
-                        rep1.pop(~fid, None)
-                    else:  # repeat: same params/inputs/errno/addresses, new data
-                        fid = ~head
-                        module, name = fns[fid]
-                        state = last[fid]
-                        if state is None:
-                            raise FrameDecodeError("repeat entry without a previous call")
-                        params, inputs, errno, ref_writes, addrs = state
-                        if addrs is None:
-                            addrs = state[4] = tuple([w[0] for w in ref_writes])
-                            if len(addrs) == 1:
-                                rep1[head] = [module, name, params, inputs, errno, addrs[0],
-                                              None, None, None, None]
-                            elif len(addrs) == 2:
-                                rep1[head] = [module, name, params, inputs, errno, *addrs,
-                                              None, None, None]
-                        n = len(obj)
-                        if n == 2 and len(addrs) == 1:
-                            d = obj[1]
-                            if type(d) is not bytes:
-                                raise FrameDecodeError(f"bad repeat data {d!r:.40}")
-                            writes = ((addrs[0], d),)
-                        elif n == 3 and len(addrs) == 2:
-                            d, d1 = obj[1], obj[2]
-                            if type(d) is not bytes or type(d1) is not bytes:
-                                raise FrameDecodeError(f"bad repeat data {obj!r:.40}")
-                            writes = ((addrs[0], d), (addrs[1], d1))
-                        else:
-                            data = obj[1:]
-                            if len(data) != len(addrs):
-                                raise FrameDecodeError(
-                                    "repeat entry with a different write count")
-                            for d in data:
-                                if type(d) is not bytes:
-                                    raise FrameDecodeError(f"bad repeat data {d!r:.40}")
-                            writes = tuple(zip(addrs, data))
-                    append((seq, module, name, params, inputs, errno, writes, pid))
-                    seq += 1
-                    if len(out) >= size:
-                        self.seq, self.pid = seq, pid
-                        yield out
+                w = wget(head)
+                if w is not None:
+                    if len(obj) != w:
+                        raise FrameDecodeError(f"bad repeat entry {obj!r:.40}")
+                    append(obj)
+                    left -= 1
+                    if not left:
+                        seen += len(out)
+                        yield SyscallBatch(seq0, pid, out, tmpls)
+                        seq0 += len(out)
                         out = []
                         append = out.append
+                        left = size
+                    continue
+                if type(head) is int:
+                    if head < 0:
+                        t = tmpls[head] = self._template(head)
+                        w = widths[head] = len(t.addrs) + 1
+                        if len(obj) != w:
+                            raise FrameDecodeError(f"bad repeat entry {obj!r:.40}")
+                        append(obj)
+                    else:
+                        fid, params, errno, inputs, writes = obj[:5]
+                        module, name = fns[fid]
+                        if ~head in tmpls:
+                            # the function's template changes: the repeats before
+                            # and after this entry must not share a batch
+                            if out:
+                                seen += len(out)
+                                yield SyscallBatch(seq0, pid, out, tmpls)
+                                seq0 += len(out)
+                                out = []
+                                append = out.append
+                                left = size
+                            tmpls = {}
+                            widths = {}
+                            wget = widths.get
+                        self._templates.pop(~head, None)
+                        item = last[fid] = (seq0 + len(out), module, name, params, inputs,
+                                            errno, writes, pid)
+                        append(item)
+                    left -= 1
+                    if not left:
+                        seen += len(out)
+                        yield SyscallBatch(seq0, pid, out, tmpls)
+                        seq0 += len(out)
+                        out = []
+                        append = out.append
+                        left = size
                 elif type(head) is str:
+                    seen += 1
+                    seq = seq0 + len(out)
                     self.seq, self.pid = seq, pid
                     ev = self._named(head, obj)
-                    seq, pid = self.seq, self.pid
-                    if ev is not None:
-                        append(ev)
+                    if ev is not None or self.seq != seq or self.pid != pid:
+                        if out:
+                            seen += len(out)
+                            yield SyscallBatch(seq0, pid, out, tmpls)
+                            out = []
+                            append = out.append
+                            left = size
+                        seq0, pid = self.seq, self.pid
+                        if ev is not None:
+                            yield ev
                 else:
                     raise FrameDecodeError(f"bad entry tag {head!r:.40}")
         except FrameDecodeError as exc:
-            self.seq, self.pid = seq, pid
             error: FrameDecodeError | None = exc
         except (ValueError, TypeError, IndexError, KeyError, msgpack.UnpackException) as exc:
-            self.seq, self.pid = seq, pid
             error = FrameDecodeError(f"undecodable entry: {exc}")
             error.__cause__ = exc
         else:
-            self.seq, self.pid = seq, pid
             error = None
-            if seen != count:
-                error = FrameDecodeError(f"frame holds {seen} entries, header says {count}")
+            if seen + len(out) != count:
+                error = FrameDecodeError(f"frame holds {seen + len(out)} entries, header "
+                                         f"says {count}")
+        self.seq, self.pid = seq0 + len(out), pid
         if out:
-            yield out
+            yield SyscallBatch(seq0, pid, out, tmpls)
         if error is not None:
             raise error
+
+    def _template(self, head: int) -> RepeatTemplate:
+        """The template repeats tagged ``head`` refer to (made at the first one)."""
+        t = self._templates.get(head)
+        if t is None:
+            fid = ~head
+            full = self._last[fid] if fid < len(self._last) else None
+            if full is None:
+                raise FrameDecodeError("repeat entry without a previous call")
+            _, module, name, params, inputs, errno, writes, _ = full
+            t = self._templates[head] = RepeatTemplate(
+                module, name, params, inputs, errno, tuple([w[0] for w in writes]))
+        return t
 
     def _named(self, kind: str, obj: tuple[Any, ...]) -> Entry | None:
         if kind == KIND_FN:

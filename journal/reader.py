@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 import msgpack
 import zstandard
 
-from .codec import FrameDecodeError, FrameDecoder, RawItem
+from .codec import FrameDecodeError, FrameDecoder, RawBatch, SyscallBatch
 from .entries import FORMAT_MAJOR, FORMAT_MINOR, Entry, JournalHeader, SyscallEntry
 from .errors import JournalCorrupt, JournalTruncated, JournalVersionError
 from .framing import (
@@ -71,6 +71,8 @@ class JournalReader:
             self._f.close()
             raise
         self.stats = JournalStats()
+        self._yielded = 0
+        """Entries yielded by ``batches`` so far (for error reports)."""
 
     # -- structure ------------------------------------------------------------------
     def _read_prefix_and_header(self) -> JournalHeader:
@@ -171,17 +173,25 @@ class JournalReader:
         updated as frames are consumed.
         """
         for batch in self.batches():
-            for item in batch:
-                yield SyscallEntry(*item) if isinstance(item, tuple) else item
+            if type(batch) is SyscallBatch:
+                try:
+                    yield from batch.entries()
+                except FrameDecodeError as exc:
+                    raise JournalCorrupt(batch.where, str(exc),
+                                         self._yielded - len(batch.items)) from exc
+            else:
+                yield batch  # type: ignore[misc]
 
-    def batches(self) -> Iterator[list[RawItem]]:
-        """The entries frame by frame: one list per ENTRIES frame, each syscall as a
-        plain tuple in ``SyscallEntry`` field order (``SyscallEntry(*t)``), events
-        typed; a frame may come as several lists (``codec.BATCH`` items at most).
-        Same checks and errors as ``entries`` (which is built on it): the items of a
-        damaged frame before the damage come as a last list, then the error. Replay's fast path walks these lists without an object per call.
+    def batches(self) -> Iterator[RawBatch]:
+        """The entries as ``codec.SyscallBatch``es (runs of one process's syscalls,
+        each a plain tuple or a still-compact repeat, see ``SyscallBatch``) and the
+        typed events between them. Same checks and errors as ``entries`` (which is
+        built on it): the items of a damaged frame before the damage come as a last
+        batch, then the error. Replay's fast path walks these batches without an
+        object per call.
         """
         stats = self.stats = JournalStats()
+        self._yielded = 0
         offset = self._body_offset
         decoder = FrameDecoder()
         yielded = 0
@@ -200,10 +210,15 @@ class JournalReader:
                 stats.raw_bytes += fh.raw_len
                 stats.stored_bytes += FRAME_HEADER_SIZE + fh.plen
                 try:
-                    for items in decoder.decode_batches(raw, fh.count):
+                    for batch in decoder.decode_batches(raw, fh.count):
                         stats.skipped_entries = decoder.skipped
-                        yielded += len(items)
-                        yield items
+                        if type(batch) is SyscallBatch:
+                            batch.where = here
+                            yielded += len(batch.items)
+                        else:
+                            yielded += 1
+                        self._yielded = yielded
+                        yield batch
                 except FrameDecodeError as exc:
                     raise JournalCorrupt(here, str(exc), yielded) from exc
                 finally:

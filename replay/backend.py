@@ -16,6 +16,7 @@ answer is applied.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any, NoReturn, Protocol
 
 from wasi_rr.host.adapter import PendingCall
@@ -55,13 +56,20 @@ class JournalBackend:
         self.tracker = tracker
         self.verifier = verifier
         self.history: deque[SyscallEntry | tuple[Any, ...]] = deque(maxlen=HISTORY)
-        """The last matching entries (formatted only if a divergence needs them);
-        the fast path appends raw tuples (``SyscallEntry`` field order)."""
+        """The last matching entries (formatted only if a divergence needs them),
+        kept only for a cursor that cannot tell them itself: a ``JournalCursor``
+        rebuilds them from its batches (``recent``), so no path pays per call."""
+        self._recent: Callable[[int, int], list[SyscallEntry]] | None = \
+            getattr(cursor, "recent", None)
+        self._taken = False
+        """Whether the call being answered consumed its entry (``history_lines``
+        then leaves that entry out: the history is what matched before it)."""
         self.divergence: Divergence | None = None
 
     def call(self, call: PendingCall) -> int:
         sig = call.signature
         inputs = list(call.inputs)
+        self._taken = False
         entry = self.cursor.guarded_next()
         if entry is None:
             self._diverge(Divergence(
@@ -69,6 +77,7 @@ class JournalBackend:
                 f"the guest called {sig.name} after the last recorded syscall",
                 expected=self._ending_text(),
                 actual=format_question(call.seq, sig.module, sig.name, call.params, inputs)))
+        self._taken = True
         # fast path: identical question (digests never compare equal to bytes,
         # so a journal with digests takes the precise comparison)
         same = (entry.name == sig.name and entry.params == call.params
@@ -95,7 +104,9 @@ class JournalBackend:
                 f"a recorded write of {entry.name} falls outside guest memory ({exc})",
                 expected=format_entry(entry)))
         self.tracker.observe(entry, inputs)
-        self.history.append(entry)
+        self._taken = False
+        if self._recent is None:
+            self.history.append(entry)
         if entry.name == "proc_exit":
             raise ProcExit(entry.params[0])
         return entry.errno
@@ -109,7 +120,11 @@ class JournalBackend:
         return f"no more syscalls, then {describe_ending(ending)}"
 
     def history_lines(self) -> list[str]:
-        entries = [SyscallEntry(*e) if isinstance(e, tuple) else e for e in self.history]
+        """The last ``HISTORY`` calls that matched, as report lines."""
+        if self._recent is not None:
+            entries = self._recent(HISTORY, 1 if self._taken else 0)
+        else:
+            entries = [SyscallEntry(*e) if isinstance(e, tuple) else e for e in self.history]
         return [f"#{e.seq} {format_entry(e)}" for e in entries]
 
     def _diverge(self, divergence: Divergence) -> NoReturn:

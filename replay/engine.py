@@ -199,7 +199,11 @@ def replay(journal_path: str | os.PathLike[str], *, module: str | os.PathLike[st
             fast.attach(adapter)
         try:
             process = _ReplayProcess(engine, compiled, adapter, name=name)
-            outcome = process.run()
+            try:
+                outcome = process.run()
+            finally:
+                if fast is not None:
+                    fast.sync()  # the lean callbacks' position, before anyone reads it
         except DivergenceError as exc:
             tracker.flush()
             return ReplayResult(int(ExitStatus.DIVERGENCE), exc.divergence,
@@ -234,12 +238,13 @@ def _check_ending(cursor: JournalCursor, outcome: Outcome,
         from .divergence import format_entry
 
         first = format_entry(left)
+        history = backend.history_lines()  # before ``remaining`` moves the cursor
         remaining = cursor.remaining()
         return Divergence(DivergenceKind.EARLY_END, left.seq,
                           f"the guest ended ({_describe_outcome(outcome)}) while the journal "
                           f"has {remaining} more syscall(s)",
                           expected=first, actual=_describe_outcome(outcome),
-                          history=backend.history_lines(), remaining=remaining)
+                          history=history, remaining=remaining)
     ending = cursor.ending
     if ending is None:
         return None  # a journal without ending is reported as truncated by drain()

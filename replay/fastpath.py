@@ -18,15 +18,22 @@ divergence; at worst it declines.
 
 from __future__ import annotations
 
+import ctypes
+import enum
 import struct
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from wasi_rr.host import fastcall
 from wasi_rr.host.abi import Role, Signature
 from wasi_rr.host.adapter import HostAdapter
+from wasi_rr.host.fastcall import RawCallback
+from wasi_rr.host.handlers import Handler
 from wasi_rr.host.memory import GuestMemory
 from wasi_rr.host.wasi_types import WasiError
 from wasi_rr.journal import SyscallEntry
+from wasi_rr.journal.codec import FrameDecodeError, RepeatTemplate
 
 from .backend import JournalBackend
 from .output import TRACKED_CALLS
@@ -182,9 +189,18 @@ def _comparer(sig: Signature) -> _Compare | None:
 class FastReplay:
     """``CallInterceptor`` answering calls that match their journal entry exactly.
 
-    The adapter asks ``call_for(sig)`` once per import and calls the returned
-    function with each call's params; ``before_call`` is the same for callers
-    that only know the generic seam.
+    Two levels, both of which only ever *accept* (see the module docstring):
+
+    * ``call_for(sig)``: the adapter asks once per import and calls the returned
+      function with each call's params (from its observed callback); it compares
+      the next item, whatever its shape, with the call. ``before_call`` is the
+      same for callers that only know the generic seam.
+    * ``callback_for(sig, handler, default)``: the raw callback the adapter
+      defines instead of ``default``. For the hot shapes (``_LeanShape``) it
+      answers a *compact repeat* of the same call straight from the batch
+      (``codec.SyscallBatch``), without the observed callback, a tuple, a
+      history entry or a counter update per call; everything else goes to
+      ``default`` (and so to ``call_for``, then ``JournalBackend``).
     """
 
     def __init__(self, backend: JournalBackend) -> None:
@@ -193,9 +209,9 @@ class FastReplay:
         self._calls: dict[int, Callable[[tuple[int, ...]], int | None]] = {}
         """By ``id`` of the (module-level, immortal) ``Signature`` objects."""
         self._tracker = backend.tracker
-        self._history = backend.history.append
         self._adapter: HostAdapter
         self._mem: GuestMemory
+        self._lean: _Lean | None = None
 
     def before_call(self, signature: Signature, params: tuple[int, ...]) -> int | None:
         call = self._calls.get(id(signature))
@@ -206,7 +222,6 @@ class FastReplay:
     def call_for(self, sig: Signature) -> Callable[[tuple[int, ...]], int | None]:
         """The fast path of ``sig``: ``(params) -> errno``, or None to decline."""
         cursor = self._cursor
-        history = self._history
         tracker = self._tracker
         module, name = sig.module, sig.name
         if name == "proc_exit":
@@ -214,13 +229,6 @@ class FastReplay:
         compare = _comparer(sig)
         plan = _plan(sig) if compare is None else None
         no_inputs = compare is _NO_INPUTS
-
-        def decline(raw: tuple[Any, ...], i: int) -> int | None:
-            """Leave the entry peeked for the normal path; None (declined)."""
-            if i >= 0:
-                cursor._i = i
-                cursor._raw = raw
-            return None
         tracked = name in TRACKED_CALLS
         stdio_write = name in ("fd_write", "fd_pwrite")
 
@@ -229,41 +237,38 @@ class FastReplay:
         stdio_fds = tracker.stdio_fds
 
         def call(params: tuple[int, ...]) -> int | None:
-            raw = cursor._raw
-            if raw is None:
-                # inline of cursor.peek_raw() for the common case: the next item
-                # of the current batch is a syscall of the replayed process (taken
-                # only once accepted; ``decline`` leaves it peeked)
-                batch = cursor._batch
-                i = cursor._i
-                if i < len(batch) and type(raw := batch[i]) is tuple \
-                        and raw[7] == cursor.pid:
-                    i += 1
-                else:
-                    raw = cursor.guarded_peek_raw()  # a damaged journal stops the run here
-                    if raw is None:
-                        return None
-                    i = -1
+            items = cursor._items
+            i = cursor._i
+            if i < len(items):
+                raw = items[i]
+                if raw[0] < 0:  # a compact repeat
+                    try:
+                        raw = cursor._batch.raw(i)
+                    except FrameDecodeError:
+                        return None  # the normal path reports the damage
             else:
-                i = -1
+                raw = cursor.guarded_peek_raw()  # a damaged journal stops the run here
+                if raw is None:
+                    return None
+                i = cursor._i
             # raw: seq, module, name, params, inputs, errno, writes, pid
             if raw[3] != params or raw[2] != name or raw[1] != module:
-                return decline(raw, i)
+                return None
             view = mem.view
             recorded = raw[4]
             if no_inputs:
                 if recorded:
-                    return decline(raw, i)
+                    return None
                 inputs = recorded
             elif compare is not None:
                 if not compare(view, params, recorded):
-                    return decline(raw, i)
+                    return None
                 inputs = recorded
             else:
                 assert plan is not None
                 got = plan(mem, params)
                 if got != recorded:
-                    return decline(raw, i)
+                    return None
                 inputs = got
             writes = raw[6]
             if len(writes) == 1:  # the common case (clock, fd_write, fd_seek...)
@@ -273,8 +278,7 @@ class FastReplay:
                     mem.refresh()  # the guest may have grown its memory
                     view = mem.view
                     if end > mem.size:
-                        # the normal path reports it as a divergence
-                        return decline(raw, i)
+                        return None  # the normal path reports it as a divergence
                 view[addr:end] = data
             elif writes:
                 size = mem.size
@@ -284,26 +288,376 @@ class FastReplay:
                         size = mem.size
                         view = mem.view
                         if addr + len(data) > size:
-                            # the normal path reports it as a divergence
-                            return decline(raw, i)
+                            return None  # the normal path reports it as a divergence
                 for addr, data in writes:
                     view[addr:addr + len(data)] = data
-            if i < 0:
-                cursor._raw = None
-                cursor._peeked = None
-            else:
-                cursor._i = i
-            cursor.consumed += 1
+            cursor._i = i + 1
             adapter.seq += 1
             # (a successful write to another fd than stdout/stderr is a no-op for it)
             if tracked and not (stdio_write and (raw[5] or params[0] not in stdio_fds)):
                 tracker.observe(SyscallEntry(*raw), inputs)
-            history(raw)
             return raw[5]  # type: ignore[no-any-return]
         return call
 
+    def callback_for(self, sig: Signature, handler: Handler,
+                     default: RawCallback) -> RawCallback | None:
+        """The raw callback to define for ``sig`` (the adapter's hook): a lean one
+        for the hot shapes, else ``default`` wrapped so the lean callbacks'
+        lazily kept position is handed to the cursor first."""
+        if self._lean is None:
+            self._lean = _lean_scope(self)
+        return self._lean.callback(sig, default)
+
+    def sync(self) -> None:
+        """Fold what the lean callbacks consumed into the cursor and ``adapter.seq``
+        (the engine calls it once the guest has stopped)."""
+        if self._lean is not None:
+            self._lean.sync()
+
     def attach(self, adapter: HostAdapter) -> None:
         """Bind to the adapter serving the instance (after constructing it, before
-        the module is linked: ``call_for`` captures both)."""
+        the module is linked: ``call_for`` and ``callback_for`` capture both)."""
         self._adapter = adapter
         self._mem = adapter.memory
+
+
+class _LeanShape(enum.Enum):
+    """Where a call's inputs are, for the shapes the lean callbacks answer."""
+
+    NONE = "none"
+    """No input (``clock_time_get``, ``fd_seek``, ``fd_tell``, ``random_get``...)."""
+    IN_IOVS = "in_iovs"
+    """One ciovec array and its buffers (``fd_write``, ``fd_pwrite``, ``sock_send``)."""
+    OUT_IOVS = "out_iovs"
+    """One iovec array (``fd_read``, ``fd_pread``, ``sock_recv``)."""
+    IN_STR = "in_str"
+    """One byte string (``path_filestat_get``, ``path_readlink``...)."""
+
+
+def _lean_shape(sig: Signature) -> tuple[_LeanShape, int, int] | None:
+    """``(shape, index of the pointer param, index of the length param)`` of a
+    call the lean callbacks may answer, or None."""
+    if sig.result is None or sig.name == "proc_exit":
+        return None
+    if sig.name in TRACKED_CALLS and sig.name not in ("fd_write", "fd_pwrite"):
+        return None  # the stdio tracker must see them
+    names = sig.param_names
+    found: list[tuple[_LeanShape, int, int]] = []
+    for i, p in enumerate(sig.params):
+        if p.role in (Role.IN_IOVS, Role.OUT_IOVS, Role.IN_STR):
+            if p.length not in names:
+                return None
+            found.append((_LeanShape(p.role.value), i, names.index(p.length)))
+        elif p.role is Role.IN_SUBS or (p.role is Role.INOUT and p.out is not None):
+            return None
+    if not found:
+        return (_LeanShape.NONE, -1, -1)
+    return found[0] if len(found) == 1 else None
+
+
+@dataclass(slots=True)
+class _Lean:
+    """The lean callbacks of one replay (see ``_lean_scope``)."""
+
+    callback: Callable[[Signature, RawCallback], RawCallback]
+    sync: Callable[[], None]
+
+
+def _lean_scope(fast: FastReplay) -> _Lean:
+    """Build the lean callbacks of one replay around state they share.
+
+    The position in the current batch (``items``, ``i``) lives in this scope's
+    cells, not on the cursor: every lean callback reads and advances it as a
+    closure variable (a few ns instead of an attribute's ~20), and it is handed
+    back lazily: ``sync`` stores ``i`` in the cursor and adds the calls answered
+    since the last sync to ``adapter.seq`` before anything else runs (every
+    decline, every non-lean import, the engine after the run), ``reload`` takes
+    the cursor's position back afterwards. A lean callback never leaves its batch:
+    at its end it declines, and the cursor moves on.
+
+    Per callback it caches what it derived from the last template it accepted
+    (``codec.RepeatTemplate``, identified by its repeat tag within the current
+    batch's template map): the params, the input ranges and their recorded
+    bytes, the write addresses and the errno. A call is answered only if the
+    next item is a repeat of that template, the guest's params equal the
+    template's and every input byte equals the recorded one; its data are
+    written at the template's addresses (a range outside the memory it knows,
+    or data that are not bytes, make it decline). ``reload`` drops the caches
+    when the batch's template map changes (a tag may then name another
+    template), and those of ``fd_write``s found not to target stdout/stderr
+    after every other path ran (which may have renumbered an fd onto them).
+    """
+    cursor = fast._cursor
+    adapter = fast._adapter
+    mem = fast._mem
+    stdio_fds = fast._tracker.stdio_fds
+    stop = adapter._stop_guest  # noqa: SLF001 - the adapter's own trap reporting
+    iov = _IOVEC.unpack_from
+    c_int32 = ctypes.c_int32
+
+    items: list[tuple[Any, ...]] = cursor._items
+    n = len(items)
+    i = i0 = cursor._i
+    tmpls: dict[int, RepeatTemplate] = cursor._batch.templates
+    view = mem.view
+    forget: list[Callable[[], None]] = []
+    """Per lean callback: drop its cached template."""
+    forget_stdio: list[Callable[[], None]] = []
+    """Per lean callback: drop its cached template if it relied on the stdio fds."""
+
+    def sync() -> None:
+        nonlocal i0
+        if i != i0:
+            cursor._i = i
+            adapter.seq += i - i0
+            i0 = i
+
+    def reload() -> None:
+        nonlocal items, n, i, i0, tmpls
+        items = cursor._items
+        n = len(items)
+        i = i0 = cursor._i
+        if cursor._batch.templates is not tmpls:
+            tmpls = cursor._batch.templates
+            for f in forget:
+                f()
+        else:
+            for f in forget_stdio:
+                f()
+
+    def wrap(default: RawCallback) -> RawCallback:
+        def callback(env: Any, caller: Any, args: int, count: int) -> int:
+            sync()
+            try:
+                return default(env, caller, args, count)
+            finally:
+                reload()
+        return callback
+
+    def template(head: Any, p: tuple[int, ...], module: str, name: str
+                 ) -> RepeatTemplate | None:
+        """The template of the repeat tagged ``head`` if it is a call of this
+        function with these params whose inputs are all bytes, else None; also
+        refreshes the view (the guest may have grown its memory)."""
+        nonlocal view
+        if type(head) is not int or head >= 0:
+            return None
+        t = tmpls.get(head)
+        if t is None or t.name != name or t.module != module or t.params != p \
+                or not 1 <= len(t.addrs) <= 2:
+            return None
+        for b in t.inputs:
+            if type(b) is not bytes:
+                return None
+        mem.refresh()
+        view = mem.view
+        return t
+
+    def lean(sig: Signature, default: RawCallback) -> RawCallback:
+        shape = _lean_shape(sig)
+        if shape is None:
+            return wrap(default)
+        kind, pi, li = shape
+        module, name = sig.module, sig.name
+        slots_type = fastcall.raw_slots(len(sig.params))
+        unpack_from = sig.raw_struct.unpack_from
+        stdio_write = name in ("fd_write", "fd_pwrite")
+        last_args = 0
+        scratch = bytearray(ctypes.sizeof(slots_type))
+        slots = slots_type.from_buffer(scratch)
+        result = c_int32.from_buffer(scratch)
+        """The errno slot (the first 4 bytes of the args array)."""
+        # what the last accepted template fixed (see _lean_scope)
+        my_head: int | None = None
+        my_params: tuple[int, ...] = ()
+        errno = 0
+        two = False
+        a0 = a1 = 0
+        ptr = end = 0           # the input array (or string) range
+        rec: bytes = b""        # its recorded bytes
+        one_iov: tuple[int, int] | None = None  # a one-iovec array, parsed
+        joint: struct.Struct | None = None  # IN_IOVS with one buffer: array + buffer
+        joint_at = 0
+        joint_rec: tuple[Any, ...] = ()
+        bufs: list[tuple[int, int, bytes]] = []  # IN_IOVS: buffer ranges and bytes
+
+        def drop() -> None:
+            nonlocal my_head
+            my_head = None
+
+        def drop_stdio() -> None:
+            nonlocal my_head
+            if stdio_write:
+                my_head = None
+
+        forget.append(drop)
+        forget_stdio.append(drop_stdio)
+
+        def adopt(item: tuple[Any, ...], p: tuple[int, ...]) -> bool:
+            """Take the item's template as the cached one if this callback may
+            answer it (the per-call checks then only compare bytes). Computed
+            aside and stored at once: a template refused half-way must not
+            leave a mix of two templates' facts in the cache."""
+            nonlocal my_head, my_params, errno, two, a0, a1
+            nonlocal ptr, end, rec, one_iov, joint, joint_at, joint_rec, bufs
+            my_head = None
+            t = template(item[0], p, module, name)
+            if t is None:
+                return False
+            if stdio_write and t.errno == 0 and p[0] in stdio_fds:
+                return False  # the stdio tracker must see it (FastReplay.call)
+            inputs = t.inputs
+            size = len(view)
+            t_ptr = t_end = 0
+            t_rec = b""
+            t_one: tuple[int, int] | None = None
+            t_joint: struct.Struct | None = None
+            t_joint_at = 0
+            t_joint_rec: tuple[Any, ...] = ()
+            t_bufs: list[tuple[int, int, bytes]] = []
+            if kind is _LeanShape.NONE:
+                if inputs:
+                    return False
+            else:
+                t_ptr = p[pi]
+                t_end = t_ptr + (p[li] if kind is _LeanShape.IN_STR else 8 * p[li])
+                if t_end > size or not inputs:
+                    return False
+                t_rec = inputs[0]
+                if len(t_rec) != t_end - t_ptr:
+                    return False
+                if kind is not _LeanShape.IN_STR and len(t_rec) == 8:
+                    t_one = iov(t_rec)
+                if kind is _LeanShape.IN_IOVS:
+                    spans = list(_IOVEC.iter_unpack(t_rec))
+                    if len(inputs) != 1 + len(spans):
+                        return False
+                    for (base, length), data in zip(spans, inputs[1:]):
+                        if base + length > size or len(data) != length:
+                            return False
+                        t_bufs.append((base, base + length, data))
+                    if t_one is not None:
+                        # one unpack reads the iovec and its buffer, skipping
+                        # (not comparing) the bytes between them
+                        base, length = t_one
+                        data = inputs[1]
+                        if base >= t_end:
+                            t_joint = struct.Struct(f"<II{base - t_end}x{length}s")
+                            t_joint_at, t_joint_rec = t_ptr, (base, length, data)
+                        elif base + length <= t_ptr:
+                            t_joint = struct.Struct(f"<{length}s{t_ptr - base - length}xII")
+                            t_joint_at, t_joint_rec = base, (data, base, length)
+                elif len(inputs) != 1:
+                    return False
+            ptr, end, rec, one_iov, bufs = t_ptr, t_end, t_rec, t_one, t_bufs
+            joint, joint_at, joint_rec = t_joint, t_joint_at, t_joint_rec
+            errno = t.errno
+            two = len(t.addrs) == 2
+            a0 = t.addrs[0]
+            a1 = t.addrs[1] if two else 0
+            my_head, my_params = item[0], p
+            return True
+
+        def decline(env: Any, caller: Any, args: int, count: int) -> int:
+            sync()
+            try:
+                return default(env, caller, args, count)
+            finally:
+                reload()
+
+        if kind is _LeanShape.NONE:
+            def callback(env: Any, caller: Any, args: int, count: int) -> int:
+                nonlocal last_args, slots, result, i
+                try:
+                    if args != last_args:  # see HostAdapter._fast_callback
+                        slots = slots_type.from_address(args)
+                        result = c_int32.from_address(args)
+                        last_args = args
+                    p = unpack_from(slots)
+                    if i < n:
+                        item = items[i]
+                        if (item[0] == my_head and p == my_params) or adopt(item, p):
+                            d = item[1]
+                            view[a0:a0 + len(d)] = d
+                            if two:
+                                d = item[2]
+                                view[a1:a1 + len(d)] = d
+                            i += 1
+                            result.value = errno
+                            return 0
+                except Exception:  # noqa: BLE001 - declined: the normal path decides
+                    pass
+                except BaseException as e:  # noqa: BLE001 - e.g. Ctrl-C: stop the guest
+                    return stop(sig, e)
+                return decline(env, caller, args, count)
+            return callback
+
+        if kind is _LeanShape.IN_IOVS:
+            def callback(env: Any, caller: Any, args: int, count: int) -> int:
+                nonlocal last_args, slots, result, i
+                try:
+                    if args != last_args:
+                        slots = slots_type.from_address(args)
+                        result = c_int32.from_address(args)
+                        last_args = args
+                    p = unpack_from(slots)
+                    if i < n:
+                        item = items[i]
+                        if (item[0] == my_head and p == my_params) or adopt(item, p):
+                            if joint is not None:
+                                ok = joint.unpack_from(view, joint_at) == joint_rec
+                            elif view[ptr:end] == rec:
+                                for b, e, data in bufs:
+                                    if view[b:e] != data:
+                                        ok = False
+                                        break
+                                else:
+                                    ok = True
+                            else:
+                                ok = False
+                            if ok:
+                                d = item[1]
+                                view[a0:a0 + len(d)] = d
+                                if two:
+                                    d = item[2]
+                                    view[a1:a1 + len(d)] = d
+                                i += 1
+                                result.value = errno
+                                return 0
+                except Exception:  # noqa: BLE001 - declined: the normal path decides
+                    pass
+                except BaseException as e:  # noqa: BLE001 - e.g. Ctrl-C: stop the guest
+                    return stop(sig, e)
+                return decline(env, caller, args, count)
+            return callback
+
+        # OUT_IOVS (the iovec array is the only input) and IN_STR
+        def callback(env: Any, caller: Any, args: int, count: int) -> int:
+            nonlocal last_args, slots, result, i
+            try:
+                if args != last_args:
+                    slots = slots_type.from_address(args)
+                    result = c_int32.from_address(args)
+                    last_args = args
+                p = unpack_from(slots)
+                if i < n:
+                    item = items[i]
+                    if ((item[0] == my_head and p == my_params) or adopt(item, p)) \
+                            and (iov(view, ptr) == one_iov if one_iov is not None
+                                 else view[ptr:end] == rec):
+                        d = item[1]
+                        view[a0:a0 + len(d)] = d
+                        if two:
+                            d = item[2]
+                            view[a1:a1 + len(d)] = d
+                        i += 1
+                        result.value = errno
+                        return 0
+            except Exception:  # noqa: BLE001 - declined: the normal path decides
+                pass
+            except BaseException as e:  # noqa: BLE001 - e.g. Ctrl-C: stop the guest
+                return stop(sig, e)
+            return decline(env, caller, args, count)
+        return callback
+
+    return _Lean(lean, sync)
