@@ -396,7 +396,6 @@ def _lean_scope(fast: FastReplay) -> _Lean:
     c_int32 = ctypes.c_int32
 
     items: list[tuple[Any, ...]] = cursor._items
-    n = len(items)
     i = i0 = cursor._i
     tmpls: dict[int, RepeatTemplate] = cursor._batch.templates
     view = mem.view
@@ -413,9 +412,8 @@ def _lean_scope(fast: FastReplay) -> _Lean:
             i0 = i
 
     def reload() -> None:
-        nonlocal items, n, i, i0, tmpls
+        nonlocal items, i, i0, tmpls
         items = cursor._items
-        n = len(items)
         i = i0 = cursor._i
         if cursor._batch.templates is not tmpls:
             tmpls = cursor._batch.templates
@@ -473,6 +471,7 @@ def _lean_scope(fast: FastReplay) -> _Lean:
         errno = 0
         two = False
         a0 = a1 = 0
+        e0 = e1 = 0             # where the last data written at a0/a1 ended
         ptr = end = 0           # the input array (or string) range
         rec: bytes = b""        # its recorded bytes
         one_iov: tuple[int, int] | None = None  # a one-iovec array, parsed
@@ -498,7 +497,7 @@ def _lean_scope(fast: FastReplay) -> _Lean:
             answer it (the per-call checks then only compare bytes). Computed
             aside and stored at once: a template refused half-way must not
             leave a mix of two templates' facts in the cache."""
-            nonlocal my_head, my_params, errno, two, a0, a1
+            nonlocal my_head, my_params, errno, two, a0, a1, e0, e1
             nonlocal ptr, end, rec, one_iov, joint, joint_at, joint_rec, bufs
             my_head = None
             t = template(item[0], p, module, name)
@@ -555,6 +554,7 @@ def _lean_scope(fast: FastReplay) -> _Lean:
             two = len(t.addrs) == 2
             a0 = t.addrs[0]
             a1 = t.addrs[1] if two else 0
+            e0, e1 = a0, a1
             my_head, my_params = item[0], p
             return True
 
@@ -567,21 +567,74 @@ def _lean_scope(fast: FastReplay) -> _Lean:
 
         if kind is _LeanShape.NONE:
             def callback(env: Any, caller: Any, args: int, count: int) -> int:
-                nonlocal last_args, slots, result, i
+                nonlocal last_args, slots, result, i, e0, e1
                 try:
                     if args != last_args:  # see HostAdapter._fast_callback
                         slots = slots_type.from_address(args)
                         result = c_int32.from_address(args)
                         last_args = args
                     p = unpack_from(slots)
-                    if i < n:
-                        item = items[i]
-                        if (item[0] == my_head and p == my_params) or adopt(item, p):
+                    item = items[i]  # past the batch's end: IndexError, declined
+                    if (item[0] == my_head and p == my_params) or adopt(item, p):
+                        d = item[1]
+                        try:
+                            view[a0:e0] = d
+                        except ValueError:  # other length (or out of range)
+                            e0 = a0 + len(d)
+                            view[a0:e0] = d
+                        if two:
+                            d = item[2]
+                            try:
+                                view[a1:e1] = d
+                            except ValueError:
+                                e1 = a1 + len(d)
+                                view[a1:e1] = d
+                        i += 1
+                        result.value = errno
+                        return 0
+                except Exception:  # noqa: BLE001 - declined: the normal path decides
+                    pass
+                except BaseException as e:  # noqa: BLE001 - e.g. Ctrl-C: stop the guest
+                    return stop(sig, e)
+                return decline(env, caller, args, count)
+            return callback
+
+        if kind is _LeanShape.IN_IOVS:
+            def callback(env: Any, caller: Any, args: int, count: int) -> int:
+                nonlocal last_args, slots, result, i, e0, e1
+                try:
+                    if args != last_args:
+                        slots = slots_type.from_address(args)
+                        result = c_int32.from_address(args)
+                        last_args = args
+                    p = unpack_from(slots)
+                    item = items[i]  # past the batch's end: IndexError, declined
+                    if (item[0] == my_head and p == my_params) or adopt(item, p):
+                        if joint is not None:
+                            ok = joint.unpack_from(view, joint_at) == joint_rec
+                        elif view[ptr:end] == rec:
+                            for b, e, data in bufs:
+                                if view[b:e] != data:
+                                    ok = False
+                                    break
+                            else:
+                                ok = True
+                        else:
+                            ok = False
+                        if ok:
                             d = item[1]
-                            view[a0:a0 + len(d)] = d
+                            try:
+                                view[a0:e0] = d
+                            except ValueError:  # other length (or out of range)
+                                e0 = a0 + len(d)
+                                view[a0:e0] = d
                             if two:
                                 d = item[2]
-                                view[a1:a1 + len(d)] = d
+                                try:
+                                    view[a1:e1] = d
+                                except ValueError:
+                                    e1 = a1 + len(d)
+                                    view[a1:e1] = d
                             i += 1
                             result.value = errno
                             return 0
@@ -592,67 +645,35 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                 return decline(env, caller, args, count)
             return callback
 
-        if kind is _LeanShape.IN_IOVS:
-            def callback(env: Any, caller: Any, args: int, count: int) -> int:
-                nonlocal last_args, slots, result, i
-                try:
-                    if args != last_args:
-                        slots = slots_type.from_address(args)
-                        result = c_int32.from_address(args)
-                        last_args = args
-                    p = unpack_from(slots)
-                    if i < n:
-                        item = items[i]
-                        if (item[0] == my_head and p == my_params) or adopt(item, p):
-                            if joint is not None:
-                                ok = joint.unpack_from(view, joint_at) == joint_rec
-                            elif view[ptr:end] == rec:
-                                for b, e, data in bufs:
-                                    if view[b:e] != data:
-                                        ok = False
-                                        break
-                                else:
-                                    ok = True
-                            else:
-                                ok = False
-                            if ok:
-                                d = item[1]
-                                view[a0:a0 + len(d)] = d
-                                if two:
-                                    d = item[2]
-                                    view[a1:a1 + len(d)] = d
-                                i += 1
-                                result.value = errno
-                                return 0
-                except Exception:  # noqa: BLE001 - declined: the normal path decides
-                    pass
-                except BaseException as e:  # noqa: BLE001 - e.g. Ctrl-C: stop the guest
-                    return stop(sig, e)
-                return decline(env, caller, args, count)
-            return callback
-
         # OUT_IOVS (the iovec array is the only input) and IN_STR
         def callback(env: Any, caller: Any, args: int, count: int) -> int:
-            nonlocal last_args, slots, result, i
+            nonlocal last_args, slots, result, i, e0, e1
             try:
                 if args != last_args:
                     slots = slots_type.from_address(args)
                     result = c_int32.from_address(args)
                     last_args = args
                 p = unpack_from(slots)
-                if i < n:
-                    item = items[i]
-                    if ((item[0] == my_head and p == my_params) or adopt(item, p)) \
-                            and (iov(view, ptr) == one_iov if one_iov is not None
-                                 else view[ptr:end] == rec):
-                        d = item[1]
-                        view[a0:a0 + len(d)] = d
-                        if two:
-                            d = item[2]
-                            view[a1:a1 + len(d)] = d
-                        i += 1
-                        result.value = errno
-                        return 0
+                item = items[i]  # past the batch's end: IndexError, declined
+                if ((item[0] == my_head and p == my_params) or adopt(item, p)) \
+                        and (iov(view, ptr) == one_iov if one_iov is not None
+                             else view[ptr:end] == rec):
+                    d = item[1]
+                    try:
+                        view[a0:e0] = d
+                    except ValueError:  # other length (or out of range)
+                        e0 = a0 + len(d)
+                        view[a0:e0] = d
+                    if two:
+                        d = item[2]
+                        try:
+                            view[a1:e1] = d
+                        except ValueError:
+                            e1 = a1 + len(d)
+                            view[a1:e1] = d
+                    i += 1
+                    result.value = errno
+                    return 0
             except Exception:  # noqa: BLE001 - declined: the normal path decides
                 pass
             except BaseException as e:  # noqa: BLE001 - e.g. Ctrl-C: stop the guest
