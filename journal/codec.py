@@ -21,11 +21,12 @@ module holds the shared constants and the decoder.
 from __future__ import annotations
 
 import hashlib
+import re
 import struct
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, Union
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union, overload
 
 import msgpack
 
@@ -119,6 +120,61 @@ class RepeatTemplate:
     addrs: tuple[int, ...]
 
 
+MIN_RUN = 16
+"""Shortest run of identically encoded repeats decoded as a ``RepeatRun``."""
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatRun:
+    """``count`` consecutive repeats with the tag ``head``, kept as their msgpack
+    bytes (``data``, ``step`` bytes each): repeat ``k``'s data ``j`` is
+    ``data[k * step + offsets[j][0]:][:offsets[j][1]]``. Each is exactly the
+    encoding of a repeat array (the decoder matched it byte for byte against the
+    repeat before it, data aside), and no data is empty, so a slice past the
+    run's end is always shorter than the data it stands for.
+    """
+
+    head: int
+    data: bytes = field(repr=False)
+    step: int = 0
+    offsets: tuple[tuple[int, int], ...] = ()
+    count: int = 0
+    same: tuple[bytes, ...] | None = None
+    """The data of every repeat when they are all equal (a loop writing the same
+    count, reading the same bytes): a consumer can then skip the slicing."""
+
+    def item(self, k: int) -> tuple[Any, ...]:
+        """Repeat ``k`` as the decoded array ``(head, data0, ...)``."""
+        if not 0 <= k < self.count:
+            raise IndexError(k)
+        base = k * self.step
+        data = self.data
+        return (self.head, *[data[base + o:base + o + n] for o, n in self.offsets])
+
+
+class _RunItems(Sequence[tuple[Any, ...]]):
+    """A ``RepeatRun`` seen as a batch's items (built one by one, on demand)."""
+
+    __slots__ = ("run",)
+
+    def __init__(self, run: RepeatRun) -> None:
+        self.run = run
+
+    def __len__(self) -> int:
+        return self.run.count
+
+    @overload
+    def __getitem__(self, k: int) -> tuple[Any, ...]: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> Sequence[tuple[Any, ...]]: ...
+
+    def __getitem__(self, k: int | slice) -> Any:
+        if isinstance(k, slice):
+            return [self.run.item(j) for j in range(*k.indices(self.run.count))]
+        return self.run.item(k + self.run.count if k < 0 else k)
+
+
 @dataclass(slots=True)
 class SyscallBatch:
     """A run of consecutive syscalls of one process (``pid``), the first with
@@ -138,10 +194,12 @@ class SyscallBatch:
 
     seq0: int
     pid: int
-    items: list[tuple[Any, ...]]
+    items: Sequence[tuple[Any, ...]]
     templates: dict[int, RepeatTemplate]
     where: int = -1
     """Byte offset of the frame the batch came from (for error reports), -1 if unknown."""
+    run: RepeatRun | None = None
+    """Set when the batch is one ``RepeatRun`` (its items are then built on demand)."""
 
     def raw(self, k: int) -> tuple[Any, ...]:
         """Item ``k`` as a full tuple (``SyscallEntry`` field order); a repeat whose
@@ -202,6 +260,8 @@ class FrameDecoder:
         self._fns: list[tuple[str, str]] = []
         self._last: list[tuple[Any, ...] | None] = []
         """Per function: its last full entry (the full item tuple)."""
+        self._patterns: dict[bytes, re.Pattern[bytes]] = {}
+        """Compiled run patterns by repeat unit (``_run``)."""
         self._templates: dict[int, RepeatTemplate] = {}
         """By repeat tag ``~fid``: the template of the function's last full entry,
         once a repeat of it was decoded."""
@@ -264,14 +324,35 @@ class FrameDecoder:
                         out = []
                         append = out.append
                         left = size
+                        tmpls = {}
+                        widths = {}
+                        wget = widths.get
                     continue
                 if type(head) is int:
                     if head < 0:
+                        # first repeat of this tag in the batch: look for a run of
+                        # identically encoded repeats right after it
                         t = tmpls[head] = self._template(head)
                         w = widths[head] = len(t.addrs) + 1
                         if len(obj) != w:
                             raise FrameDecodeError(f"bad repeat entry {obj!r:.40}")
                         append(obj)
+                        run = self._run(objs, raw, obj, count - seen - len(out)) \
+                            if 2 <= w <= 3 else None
+                        if run is not None:
+                            seen += len(out)
+                            yield SyscallBatch(seq0, pid, out, tmpls)
+                            seq0 += len(out)
+                            seen += run.count
+                            yield SyscallBatch(seq0, pid, _RunItems(run), {head: t}, run=run)
+                            seq0 += run.count
+                            out = []
+                            append = out.append
+                            left = size
+                            tmpls = {}
+                            widths = {}
+                            wget = widths.get
+                            continue
                     else:
                         fid, params, errno, inputs, writes = obj[:5]
                         module, name = fns[fid]
@@ -300,6 +381,9 @@ class FrameDecoder:
                         out = []
                         append = out.append
                         left = size
+                        tmpls = {}  # every tag gets a run check per batch
+                        widths = {}
+                        wget = widths.get
                 elif type(head) is str:
                     seen += 1
                     seq = seq0 + len(out)
@@ -332,6 +416,50 @@ class FrameDecoder:
             yield SyscallBatch(seq0, pid, out, tmpls)
         if error is not None:
             raise error
+
+    def _run(self, objs: msgpack.Unpacker, raw: bytes, obj: tuple[Any, ...],
+             remaining: int) -> RepeatRun | None:
+        """After the repeat ``obj`` (just decoded), take the run of repeats that
+        follow it encoded byte for byte like it but for their data (same tag, same
+        data lengths), if at least ``MIN_RUN`` long: a regular expression finds
+        its end and the unpacker skips it at C speed, so a loop's journal costs
+        no Python object per call (``RepeatRun``). None, consuming nothing,
+        otherwise."""
+        if remaining < MIN_RUN:
+            return None
+        lengths = [len(d) for d in obj[1:]]
+        if not all(0 < n < 256 for n in lengths):
+            return None  # (see RepeatRun: data are never empty)
+        enc = msgpack.packb(obj)
+        end = objs.tell()
+        if raw[end - len(enc):end] != enc:
+            return None  # not the canonical encoding: decoded one by one
+        step = len(enc)
+        o0 = step - sum(lengths) - 2 * (len(lengths) - 1)
+        unit = re.escape(enc[:o0]) + b".{%d}" % lengths[0]
+        offsets = [(o0, lengths[0])]
+        if len(lengths) == 2:
+            o1 = o0 + lengths[0] + 2
+            if enc[o1 - 2:o1] != bytes((0xC4, lengths[1])):
+                return None
+            unit += re.escape(enc[o1 - 2:o1]) + b".{%d}" % lengths[1]
+            offsets.append((o1, lengths[1]))
+        pattern = self._patterns.get(unit)
+        if pattern is None:
+            if len(self._patterns) > 256:
+                self._patterns.clear()
+            pattern = self._patterns[unit] = re.compile(b"(?:" + unit + b")*", re.DOTALL)
+        m = pattern.match(raw, end)
+        n = min((m.end() - end) // step if m is not None else 0, remaining)
+        if n < MIN_RUN:
+            return None
+        data = objs.read_bytes(n * step)
+        if len(data) != n * step:
+            raise FrameDecodeError("repeat run cut short")
+        same = None
+        if data == data[:step] * n:  # (at C speed)
+            same = tuple([data[o:o + k] for o, k in offsets])
+        return RepeatRun(obj[0], data, step, tuple(offsets), n, same)
 
     def _template(self, head: int) -> RepeatTemplate:
         """The template repeats tagged ``head`` refer to (made at the first one)."""

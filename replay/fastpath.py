@@ -21,7 +21,7 @@ from __future__ import annotations
 import ctypes
 import enum
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -395,9 +395,17 @@ def _lean_scope(fast: FastReplay) -> _Lean:
     iov = _IOVEC.unpack_from
     c_int32 = ctypes.c_int32
 
-    items: list[tuple[Any, ...]] = cursor._items
+    items: Sequence[tuple[Any, ...]] = cursor._items
     i = i0 = cursor._i
     tmpls: dict[int, RepeatTemplate] = cursor._batch.templates
+    # the current batch when it is a ``RepeatRun`` (``rv`` None otherwise): the
+    # data of its repeat ``k`` are ``rv[k * rstep + ro0:][:rl0]`` (and ro1/rl1)
+    rv: bytes | None = None
+    rn = rstep = ro0 = rl0 = ro1 = rl1 = 0
+    rkey: tuple[int] = (0,)  # (its tag,), what ``adopt`` reads of an item
+    rhead = 0
+    rsame = False  # every repeat of the run has the data rc0 (and rc1)
+    rc0 = rc1 = b""
     view = mem.view
     forget: list[Callable[[], None]] = []
     """Per lean callback: drop its cached template."""
@@ -412,11 +420,26 @@ def _lean_scope(fast: FastReplay) -> _Lean:
             i0 = i
 
     def reload() -> None:
-        nonlocal items, i, i0, tmpls
+        nonlocal items, i, i0, tmpls, rv, rn, rstep, ro0, rl0, ro1, rl1, rkey, rhead
+        nonlocal rsame, rc0, rc1
+        batch = cursor._batch
         items = cursor._items
         i = i0 = cursor._i
-        if cursor._batch.templates is not tmpls:
-            tmpls = cursor._batch.templates
+        if batch.templates is not tmpls:
+            tmpls = batch.templates
+            run = batch.run
+            if run is None:
+                rv = None
+            else:
+                rv = run.data
+                rn, rstep, rhead = run.count, run.step, run.head
+                rkey = (rhead,)
+                (ro0, rl0), *more = run.offsets
+                ro1, rl1 = more[0] if more else (0, 0)
+                rsame = run.same is not None
+                if run.same is not None:
+                    rc0, *rest = run.same
+                    rc1 = rest[0] if rest else b""
             for f in forget:
                 f()
         else:
@@ -565,6 +588,10 @@ def _lean_scope(fast: FastReplay) -> _Lean:
             finally:
                 reload()
 
+        # One callback per shape, each in two halves: a repeat from a list of
+        # items (``d``: its first data, ``item[2]`` the second) or from a run
+        # (slices of its bytes); then the same input check and writes. Kept
+        # apart rather than factored: every call level costs ~70 ns here.
         if kind is _LeanShape.NONE:
             def callback(env: Any, caller: Any, args: int, count: int) -> int:
                 nonlocal last_args, slots, result, i, e0, e1
@@ -574,21 +601,36 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                         result = c_int32.from_address(args)
                         last_args = args
                     p = unpack_from(slots)
-                    item = items[i]  # past the batch's end: IndexError, declined
-                    if (item[0] == my_head and p == my_params) or adopt(item, p):
-                        d = item[1]
-                        try:
-                            view[a0:e0] = d
-                        except ValueError:  # other length (or out of range)
-                            e0 = a0 + len(d)
-                            view[a0:e0] = d
-                        if two:
-                            d = item[2]
+                    if rv is None:
+                        item = items[i]  # past the batch's end: IndexError, declined
+                        if (item[0] == my_head and p == my_params) or adopt(item, p):
+                            d = item[1]
                             try:
-                                view[a1:e1] = d
-                            except ValueError:
-                                e1 = a1 + len(d)
-                                view[a1:e1] = d
+                                view[a0:e0] = d
+                            except ValueError:  # other length (or out of range)
+                                e0 = a0 + len(d)
+                                view[a0:e0] = d
+                            if two:
+                                d = item[2]
+                                try:
+                                    view[a1:e1] = d
+                                except ValueError:
+                                    e1 = a1 + len(d)
+                                    view[a1:e1] = d
+                            i += 1
+                            result.value = errno
+                            return 0
+                    elif i < rn and ((rhead == my_head and p == my_params) or adopt(rkey, p)):
+                        if rsame:
+                            view[a0:a0 + rl0] = rc0
+                            if two:
+                                view[a1:a1 + rl1] = rc1
+                        else:
+                            q = i * rstep + ro0
+                            view[a0:a0 + rl0] = rv[q:q + rl0]
+                            if two:
+                                q = i * rstep + ro1
+                                view[a1:a1 + rl1] = rv[q:q + rl1]
                         i += 1
                         result.value = errno
                         return 0
@@ -608,8 +650,14 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                         result = c_int32.from_address(args)
                         last_args = args
                     p = unpack_from(slots)
-                    item = items[i]  # past the batch's end: IndexError, declined
-                    if (item[0] == my_head and p == my_params) or adopt(item, p):
+                    if rv is None:
+                        item = items[i]  # past the batch's end: IndexError, declined
+                        ok = (item[0] == my_head and p == my_params) or adopt(item, p)
+                    else:
+                        item = rkey
+                        ok = i < rn and ((rhead == my_head and p == my_params)
+                                         or adopt(rkey, p))
+                    if ok:
                         if joint is not None:
                             ok = joint.unpack_from(view, joint_at) == joint_rec
                         elif view[ptr:end] == rec:
@@ -617,11 +665,10 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                                 if view[b:e] != data:
                                     ok = False
                                     break
-                            else:
-                                ok = True
                         else:
                             ok = False
-                        if ok:
+                    if ok:
+                        if rv is None:
                             d = item[1]
                             try:
                                 view[a0:e0] = d
@@ -635,9 +682,20 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                                 except ValueError:
                                     e1 = a1 + len(d)
                                     view[a1:e1] = d
-                            i += 1
-                            result.value = errno
-                            return 0
+                        else:
+                            if rsame:
+                                view[a0:a0 + rl0] = rc0
+                                if two:
+                                    view[a1:a1 + rl1] = rc1
+                            else:
+                                q = i * rstep + ro0
+                                view[a0:a0 + rl0] = rv[q:q + rl0]
+                                if two:
+                                    q = i * rstep + ro1
+                                    view[a1:a1 + rl1] = rv[q:q + rl1]
+                        i += 1
+                        result.value = errno
+                        return 0
                 except Exception:  # noqa: BLE001 - declined: the normal path decides
                     pass
                 except BaseException as e:  # noqa: BLE001 - e.g. Ctrl-C: stop the guest
@@ -654,23 +712,39 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                     result = c_int32.from_address(args)
                     last_args = args
                 p = unpack_from(slots)
-                item = items[i]  # past the batch's end: IndexError, declined
-                if ((item[0] == my_head and p == my_params) or adopt(item, p)) \
-                        and (iov(view, ptr) == one_iov if one_iov is not None
-                             else view[ptr:end] == rec):
-                    d = item[1]
-                    try:
-                        view[a0:e0] = d
-                    except ValueError:  # other length (or out of range)
-                        e0 = a0 + len(d)
-                        view[a0:e0] = d
-                    if two:
-                        d = item[2]
+                if rv is None:
+                    item = items[i]  # past the batch's end: IndexError, declined
+                    ok = (item[0] == my_head and p == my_params) or adopt(item, p)
+                else:
+                    item = rkey
+                    ok = i < rn and ((rhead == my_head and p == my_params) or adopt(rkey, p))
+                if ok and (iov(view, ptr) == one_iov if one_iov is not None
+                           else view[ptr:end] == rec):
+                    if rv is None:
+                        d = item[1]
                         try:
-                            view[a1:e1] = d
-                        except ValueError:
-                            e1 = a1 + len(d)
-                            view[a1:e1] = d
+                            view[a0:e0] = d
+                        except ValueError:  # other length (or out of range)
+                            e0 = a0 + len(d)
+                            view[a0:e0] = d
+                        if two:
+                            d = item[2]
+                            try:
+                                view[a1:e1] = d
+                            except ValueError:
+                                e1 = a1 + len(d)
+                                view[a1:e1] = d
+                    else:
+                        if rsame:
+                            view[a0:a0 + rl0] = rc0
+                            if two:
+                                view[a1:a1 + rl1] = rc1
+                        else:
+                            q = i * rstep + ro0
+                            view[a0:a0 + rl0] = rv[q:q + rl0]
+                            if two:
+                                q = i * rstep + ro1
+                                view[a1:a1 + rl1] = rv[q:q + rl1]
                     i += 1
                     result.value = errno
                     return 0
