@@ -190,6 +190,10 @@ class SyscallBatch:
     template of a function changes (a new full entry after repeats of the old
     one), so within a batch ``templates`` is a plain map, fixed at decode time
     (the decoder runs ahead of its consumers).
+
+    A batch may also be one ``RepeatRun`` (``run`` set): a loop's repeats kept as
+    their msgpack bytes, its ``items`` built one by one on demand; consumers in a
+    hurry read ``run`` directly (replay's lean callbacks).
     """
 
     seq0: int

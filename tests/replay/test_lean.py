@@ -1,0 +1,225 @@
+"""Replay's lean callbacks (replay/fastpath.py ``callback_for``): loops of
+repeated calls are answered from compact repeats and runs, and a divergence
+inside or right after such a loop is reported exactly as the slow path reports
+it (same seq, expected, actual, differing fields, history, backtrace)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from guestbuild import GuestBuildError, compile_source
+from replay_helpers import read_all, record_guest, rewrite_journal
+
+from wasi_rr.journal import Entry, SyscallEntry
+from wasi_rr.replay import DivergenceKind, ReplayResult, replay
+from wasi_rr.replay import fastpath
+from wasi_rr.replay.backend import JournalBackend
+from wasi_rr.replay.cursor import JournalCursor
+
+N = 300
+LOOPS_C = r"""
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#define N 300
+#define CHANGE_AT -1
+#define SEEK_TO 0
+/* globals, volatile: the variants differ only in these values, so the
+   compiler lays the builds out alike (same addresses, same loop code) */
+static char rec[17] = "0123456789abcdef";
+static volatile int change_at = CHANGE_AT;
+static volatile long seek_to = SEEK_TO;
+int main(void) {
+    int fd = open("/data/f.bin", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return 2;
+    for (int i = 0; i < N; i++) {
+        if (i == change_at) rec[0] = 'X';
+        if (write(fd, rec, 16) != 16) return 3;
+        rec[0] = '0';
+    }
+    lseek(fd, seek_to, SEEK_SET);
+    char buf[16];
+    for (int i = 0; i < N; i++)
+        if (read(fd, buf, 16) != 16 || memcmp(buf, rec, 16)) return 4;
+    struct timespec ts;
+    for (int i = 0; i < 40; i++) clock_gettime(CLOCK_MONOTONIC, &ts);
+    for (int i = 0; i < 20; i++) write(1, "same line\n", 10);
+    close(fd);
+    return 0;
+}
+"""
+
+
+def _build(tmp: Path, name: str, **defines: int) -> Path:
+    src = LOOPS_C
+    for key, value in defines.items():
+        old = f"#define {key} "
+        line = next(ln for ln in src.splitlines() if ln.startswith(old))
+        src = src.replace(line, f"{old}{value}")
+    try:
+        return compile_source(src, tmp, name, strip=False)
+    except GuestBuildError as exc:
+        pytest.fail(f"cannot build {name}: {exc}")
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("lean")
+    return {"base": _build(tmp, "loops"),
+            "in_run": _build(tmp, "loops_in_run", CHANGE_AT=150),
+            "run_start": _build(tmp, "loops_run_start", CHANGE_AT=2),
+            "after_run": _build(tmp, "loops_after_run", SEEK_TO=1)}
+
+
+@pytest.fixture(scope="module")
+def recorded(builds: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Any:
+    tmp = tmp_path_factory.mktemp("lean_rec")
+    return record_guest(builds["base"], tmp / "loops.wrr", tmpfs=["/data"])
+
+
+def _syscalls(journal: Path) -> list[SyscallEntry]:
+    return [e for e in read_all(journal)[2] if isinstance(e, SyscallEntry)]
+
+
+def _replay(journal: Path, module: Path | None = None) -> tuple[ReplayResult, bytes]:
+    out = BytesIO()
+    result = replay(journal, module=module, stdout=out, stderr=BytesIO())
+    return result, out.getvalue()
+
+
+@pytest.fixture
+def counting(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counts the calls that reached ``FastReplay.call_for``'s functions and
+    ``JournalBackend.call`` (everything the lean callbacks declined)."""
+    counts = {"fast": 0, "backend": 0}
+    call_for = fastpath.FastReplay.call_for
+    backend_call = JournalBackend.call
+
+    def counted_call_for(self: fastpath.FastReplay, sig: Any) -> Callable[..., Any]:
+        fn = call_for(self, sig)
+
+        def counted(params: tuple[int, ...]) -> int | None:
+            counts["fast"] += 1
+            return fn(params)
+        return counted
+
+    def counted_backend(self: JournalBackend, call: Any) -> int:
+        counts["backend"] += 1
+        return backend_call(self, call)
+
+    monkeypatch.setattr(fastpath.FastReplay, "call_for", counted_call_for)
+    monkeypatch.setattr(JournalBackend, "call", counted_backend)
+    return counts
+
+
+@pytest.fixture
+def slow_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No fast path at all: every call goes through ``JournalBackend``."""
+    monkeypatch.setattr(fastpath.FastReplay, "callback_for",
+                        lambda self, sig, handler, default: None)
+    monkeypatch.setattr(fastpath.FastReplay, "call_for",
+                        lambda self, sig: (lambda params: None))
+
+
+def test_loops_are_answered_by_the_lean_callbacks(recorded: Any,
+                                                   counting: dict[str, int]) -> None:
+    syscalls = _syscalls(recorded.journal)
+    assert len(syscalls) > 2 * N + 60
+    result, out = _replay(recorded.journal)
+    assert result.ok and result.exit_code == 0
+    assert result.entries_consumed == len(syscalls)
+    assert out == recorded.stdout == b"same line\n" * 20
+    # the loops went through the lean callbacks: only the calls around them
+    # (start-up, loop boundaries, the 20 writes to stdout) took a slower path
+    assert counting["fast"] < 90, counting
+    assert counting["backend"] < 10, counting
+
+
+def _same_report(fast: ReplayResult, slow: ReplayResult) -> None:
+    a, b = fast.divergence, slow.divergence
+    assert a is not None and b is not None
+    assert (a.kind, a.seq, a.summary, a.expected, a.actual, a.fields, a.history) == \
+        (b.kind, b.seq, b.summary, b.expected, b.actual, b.fields, b.history)
+    assert [str(f) for f in a.backtrace] == [str(f) for f in b.backtrace]
+    assert fast.entries_consumed == slow.entries_consumed
+
+
+def _first_write_seq(journal: Path) -> int:
+    return next(e.seq for e in _syscalls(journal) if e.name == "fd_write")
+
+
+@pytest.mark.parametrize("variant, offset", [("in_run", 150), ("run_start", 2)])
+def test_divergence_inside_a_loop_of_repeats(recorded: Any, builds: dict[str, Path],
+                                             variant: str, offset: int,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, _ = _replay(recorded.journal, builds[variant])
+    seq = _first_write_seq(recorded.journal) + offset
+    d = fast.divergence
+    assert d is not None and d.kind is DivergenceKind.CALL_MISMATCH
+    assert d.seq == seq
+    assert [f.what for f in d.fields] == ["input iovs[0]"]
+    assert "'X123456789abcdef'" in d.fields[0].actual
+    # the history: the 5 calls before it, in order, with their sequence numbers
+    assert [h.split(" ", 1)[0] for h in d.history] == [f"#{s}" for s in range(seq - 5, seq)]
+    if offset == 2:  # across the batch boundary: open, writes before the loop's run
+        assert "path_open(" in d.history[-3]
+    assert all("fd_write(fd=" in h for h in d.history[-2:])
+    with monkeypatch.context() as m:
+        m.setattr(fastpath.FastReplay, "callback_for", lambda self, sig, handler, default: None)
+        m.setattr(fastpath.FastReplay, "call_for", lambda self, sig: (lambda params: None))
+        slow, _ = _replay(recorded.journal, builds[variant])
+    _same_report(fast, slow)
+
+
+def test_divergence_right_after_a_loop(recorded: Any, builds: dict[str, Path],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, _ = _replay(recorded.journal, builds["after_run"])
+    d = fast.divergence
+    assert d is not None and d.kind is DivergenceKind.CALL_MISMATCH
+    assert d.seq == _first_write_seq(recorded.journal) + N
+    assert [f.what for f in d.fields] == ["param offset"]
+    assert len(d.history) == 5 and all("fd_write(fd=" in h for h in d.history)
+    with monkeypatch.context() as m:
+        m.setattr(fastpath.FastReplay, "callback_for", lambda self, sig, handler, default: None)
+        m.setattr(fastpath.FastReplay, "call_for", lambda self, sig: (lambda params: None))
+        slow, _ = _replay(recorded.journal, builds["after_run"])
+    _same_report(fast, slow)
+
+
+def test_repeats_spread_over_many_frames(recorded: Any, builds: dict[str, Path],
+                                         tmp_path: Path) -> None:
+    """Frames cut every 37 entries: runs and compact repeats end at every frame
+    boundary, and the replay (and a divergence's report) is unchanged."""
+    cut = rewrite_journal(recorded.journal, tmp_path / "cut.wrr", lambda es: es,
+                          flush_every=37)
+    assert _syscalls(cut) == _syscalls(recorded.journal)
+    result, out = _replay(cut)
+    assert result.ok and out == recorded.stdout
+    whole, _ = _replay(recorded.journal, builds["in_run"])
+    split, _ = _replay(cut, builds["in_run"])
+    _same_report(split, whole)
+
+
+def test_verify_still_re_executes_every_call(recorded: Any, counting: dict[str, int]) -> None:
+    result = replay(recorded.journal, verify=True, stdout=BytesIO(), stderr=BytesIO())
+    assert result.ok, result.divergence and result.divergence.report()
+    assert counting["backend"] == result.entries_consumed
+    assert result.verified > 2 * N
+
+
+def test_cursor_history_spans_batches() -> None:
+    def entries() -> Iterator[Entry]:  # one batch per entry
+        for s in range(20):
+            yield SyscallEntry(s, "wasi_snapshot_preview1", "sched_yield", (), (), 0, (), 1)
+    cursor = JournalCursor(entries())
+    for _ in range(12):
+        assert cursor.next_syscall() is not None
+    assert cursor.consumed == 12
+    assert [e.seq for e in cursor.recent(5)] == [7, 8, 9, 10, 11]
+    assert [e.seq for e in cursor.recent(5, skip=1)] == [6, 7, 8, 9, 10]
+    assert cursor.remaining() == 8 and cursor.consumed == 20
