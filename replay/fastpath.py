@@ -505,6 +505,7 @@ def _lean_scope(fast: FastReplay) -> _Lean:
         two = False
         a0 = a1 = 0
         e0 = e1 = 0             # where the last data written at a0/a1 ended
+        re0 = re1 = 0           # in a run: where its data written at a0/a1 end
         ptr = end = 0           # the input array (or string) range
         rec: bytes = b""        # its recorded bytes
         one_iov: tuple[int, int] | None = None  # a one-iovec array, parsed
@@ -530,7 +531,7 @@ def _lean_scope(fast: FastReplay) -> _Lean:
             answer it (the per-call checks then only compare bytes). Computed
             aside and stored at once: a template refused half-way must not
             leave a mix of two templates' facts in the cache."""
-            nonlocal my_head, my_params, errno, two, a0, a1, e0, e1
+            nonlocal my_head, my_params, errno, two, a0, a1, e0, e1, re0, re1
             nonlocal ptr, end, rec, one_iov, joint, joint_at, joint_rec, bufs
             my_head = None
             t = template(item[0], p, module, name)
@@ -588,7 +589,20 @@ def _lean_scope(fast: FastReplay) -> _Lean:
             a0 = t.addrs[0]
             a1 = t.addrs[1] if two else 0
             e0, e1 = a0, a1
+            re0, re1 = a0 + rl0, a1 + rl1  # (for a run: its data lengths are fixed)
             my_head, my_params = item[0], p
+            return True
+
+        def inputs_equal() -> bool:
+            """``IN_IOVS``: the guest's iovec array and buffers equal the cached
+            template's (the general case; the callbacks inline the joint one)."""
+            if joint is not None:
+                return bool(joint.unpack_from(view, joint_at) == joint_rec)
+            if view[ptr:end] != rec:
+                return False
+            for b, e, data in bufs:
+                if view[b:e] != data:
+                    return False
             return True
 
         def decline(env: Any, caller: Any, args: int, count: int) -> int:
@@ -600,10 +614,11 @@ def _lean_scope(fast: FastReplay) -> _Lean:
             finally:
                 reload()
 
-        # One callback per shape, each in two halves: a repeat from a list of
-        # items (``d``: its first data, ``item[2]`` the second) or from a run
-        # (slices of its bytes); then the same input check and writes. Kept
-        # apart rather than factored: every call level costs ~70 ns here.
+        # One callback per shape, each in two halves: a repeat of a run (its
+        # data sliced from the run's bytes, or the same data every time), or one
+        # from a list of items (``item[1]``, ``item[2]``). The halves and shapes
+        # are kept apart rather than factored: every call level or extra test
+        # costs tens of ns on a path whose whole budget is ~0.5 us.
         if kind is _LeanShape.NONE:
             def callback(env: Any, caller: Any, args: int, count: int) -> int:
                 nonlocal last_args, slots, result, i, e0, e1
@@ -613,7 +628,22 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                         result = c_int32.from_address(args)
                         last_args = args
                     p = unpack_from(slots)
-                    if rv is None:
+                    if rv is not None:
+                        if i < rn and ((rhead == my_head and p == my_params)
+                                       or adopt(rkey, p)):
+                            if rsame:
+                                view[a0:re0] = rc0
+                                if two:
+                                    view[a1:re1] = rc1
+                            else:
+                                q = i * rstep
+                                view[a0:re0] = rv[q + ro0:q + ro0 + rl0]
+                                if two:
+                                    view[a1:re1] = rv[q + ro1:q + ro1 + rl1]
+                            i += 1
+                            result.value = errno
+                            return 0
+                    else:
                         item = items[i]  # past the batch's end: IndexError, declined
                         if (item[0] == my_head and p == my_params) or adopt(item, p):
                             d = item[1]
@@ -632,20 +662,6 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                             i += 1
                             result.value = errno
                             return 0
-                    elif i < rn and ((rhead == my_head and p == my_params) or adopt(rkey, p)):
-                        if rsame:
-                            view[a0:a0 + rl0] = rc0
-                            if two:
-                                view[a1:a1 + rl1] = rc1
-                        else:
-                            q = i * rstep + ro0
-                            view[a0:a0 + rl0] = rv[q:q + rl0]
-                            if two:
-                                q = i * rstep + ro1
-                                view[a1:a1 + rl1] = rv[q:q + rl1]
-                        i += 1
-                        result.value = errno
-                        return 0
                 except Exception:  # noqa: BLE001 - declined: the normal path decides
                     pass
                 except BaseException as e:  # noqa: BLE001 - e.g. Ctrl-C: stop the guest
@@ -662,25 +678,28 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                         result = c_int32.from_address(args)
                         last_args = args
                     p = unpack_from(slots)
-                    if rv is None:
-                        item = items[i]  # past the batch's end: IndexError, declined
-                        ok = (item[0] == my_head and p == my_params) or adopt(item, p)
+                    if rv is not None:
+                        if i < rn and ((rhead == my_head and p == my_params)
+                                       or adopt(rkey, p)) \
+                                and (joint.unpack_from(view, joint_at) == joint_rec
+                                     if joint is not None else inputs_equal()):
+                            if rsame:
+                                view[a0:re0] = rc0
+                                if two:
+                                    view[a1:re1] = rc1
+                            else:
+                                q = i * rstep
+                                view[a0:re0] = rv[q + ro0:q + ro0 + rl0]
+                                if two:
+                                    view[a1:re1] = rv[q + ro1:q + ro1 + rl1]
+                            i += 1
+                            result.value = errno
+                            return 0
                     else:
-                        item = rkey
-                        ok = i < rn and ((rhead == my_head and p == my_params)
-                                         or adopt(rkey, p))
-                    if ok:
-                        if joint is not None:
-                            ok = joint.unpack_from(view, joint_at) == joint_rec
-                        elif view[ptr:end] == rec:
-                            for b, e, data in bufs:
-                                if view[b:e] != data:
-                                    ok = False
-                                    break
-                        else:
-                            ok = False
-                    if ok:
-                        if rv is None:
+                        item = items[i]  # past the batch's end: IndexError, declined
+                        if ((item[0] == my_head and p == my_params) or adopt(item, p)) \
+                                and (joint.unpack_from(view, joint_at) == joint_rec
+                                     if joint is not None else inputs_equal()):
                             d = item[1]
                             try:
                                 view[a0:e0] = d
@@ -694,20 +713,9 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                                 except ValueError:
                                     e1 = a1 + len(d)
                                     view[a1:e1] = d
-                        else:
-                            if rsame:
-                                view[a0:a0 + rl0] = rc0
-                                if two:
-                                    view[a1:a1 + rl1] = rc1
-                            else:
-                                q = i * rstep + ro0
-                                view[a0:a0 + rl0] = rv[q:q + rl0]
-                                if two:
-                                    q = i * rstep + ro1
-                                    view[a1:a1 + rl1] = rv[q:q + rl1]
-                        i += 1
-                        result.value = errno
-                        return 0
+                            i += 1
+                            result.value = errno
+                            return 0
                 except Exception:  # noqa: BLE001 - declined: the normal path decides
                     pass
                 except BaseException as e:  # noqa: BLE001 - e.g. Ctrl-C: stop the guest
@@ -724,15 +732,27 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                     result = c_int32.from_address(args)
                     last_args = args
                 p = unpack_from(slots)
-                if rv is None:
-                    item = items[i]  # past the batch's end: IndexError, declined
-                    ok = (item[0] == my_head and p == my_params) or adopt(item, p)
+                if rv is not None:
+                    if i < rn and ((rhead == my_head and p == my_params) or adopt(rkey, p)) \
+                            and (iov(view, ptr) == one_iov if one_iov is not None
+                                 else view[ptr:end] == rec):
+                        if rsame:
+                            view[a0:re0] = rc0
+                            if two:
+                                view[a1:re1] = rc1
+                        else:
+                            q = i * rstep
+                            view[a0:re0] = rv[q + ro0:q + ro0 + rl0]
+                            if two:
+                                view[a1:re1] = rv[q + ro1:q + ro1 + rl1]
+                        i += 1
+                        result.value = errno
+                        return 0
                 else:
-                    item = rkey
-                    ok = i < rn and ((rhead == my_head and p == my_params) or adopt(rkey, p))
-                if ok and (iov(view, ptr) == one_iov if one_iov is not None
-                           else view[ptr:end] == rec):
-                    if rv is None:
+                    item = items[i]  # past the batch's end: IndexError, declined
+                    if ((item[0] == my_head and p == my_params) or adopt(item, p)) \
+                            and (iov(view, ptr) == one_iov if one_iov is not None
+                                 else view[ptr:end] == rec):
                         d = item[1]
                         try:
                             view[a0:e0] = d
@@ -746,20 +766,9 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                             except ValueError:
                                 e1 = a1 + len(d)
                                 view[a1:e1] = d
-                    else:
-                        if rsame:
-                            view[a0:a0 + rl0] = rc0
-                            if two:
-                                view[a1:a1 + rl1] = rc1
-                        else:
-                            q = i * rstep + ro0
-                            view[a0:a0 + rl0] = rv[q:q + rl0]
-                            if two:
-                                q = i * rstep + ro1
-                                view[a1:a1 + rl1] = rv[q:q + rl1]
-                    i += 1
-                    result.value = errno
-                    return 0
+                        i += 1
+                        result.value = errno
+                        return 0
             except Exception:  # noqa: BLE001 - declined: the normal path decides
                 pass
             except BaseException as e:  # noqa: BLE001 - e.g. Ctrl-C: stop the guest
