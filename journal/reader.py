@@ -24,7 +24,7 @@ import msgpack
 import zstandard
 
 from .codec import FrameDecodeError, FrameDecoder, RawBatch, SyscallBatch
-from .entries import FORMAT_MAJOR, FORMAT_MINOR, Entry, JournalHeader, SyscallEntry
+from .entries import FORMAT_MAJOR, FORMAT_MINOR, Entry, JournalHeader
 from .errors import JournalCorrupt, JournalTruncated, JournalVersionError
 from .framing import (
     FILE_MAGIC,

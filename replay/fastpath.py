@@ -257,9 +257,10 @@ class FastReplay:
                     except FrameDecodeError:
                         return None  # the normal path reports the damage
             else:
-                raw = cursor.guarded_peek_raw()  # a damaged journal stops the run here
-                if raw is None:
+                peeked = cursor.guarded_peek_raw()  # a damaged journal stops the run here
+                if peeked is None:
                     return None
+                raw = peeked
                 i = cursor._i
             # raw: seq, module, name, params, inputs, errno, writes, pid
             if raw[3] != params or raw[2] != name or raw[1] != module:
@@ -620,7 +621,7 @@ def _lean_scope(fast: FastReplay) -> _Lean:
         # are kept apart rather than factored: every call level or extra test
         # costs tens of ns on a path whose whole budget is ~0.5 us.
         if kind is _LeanShape.NONE:
-            def callback(env: Any, caller: Any, args: int, count: int) -> int:
+            def no_input(env: Any, caller: Any, args: int, count: int) -> int:
                 nonlocal last_args, slots, result, i, e0, e1
                 try:
                     if args != last_args:  # see HostAdapter._fast_callback
@@ -667,10 +668,10 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                 except BaseException as e:  # noqa: BLE001 - e.g. Ctrl-C: stop the guest
                     return stop(sig, e)
                 return decline(env, caller, args, count)
-            return callback
+            return no_input
 
         if kind is _LeanShape.IN_IOVS:
-            def callback(env: Any, caller: Any, args: int, count: int) -> int:
+            def gathered(env: Any, caller: Any, args: int, count: int) -> int:
                 nonlocal last_args, slots, result, i, e0, e1
                 try:
                     if args != last_args:
@@ -721,10 +722,10 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                 except BaseException as e:  # noqa: BLE001 - e.g. Ctrl-C: stop the guest
                     return stop(sig, e)
                 return decline(env, caller, args, count)
-            return callback
+            return gathered
 
         # OUT_IOVS (the iovec array is the only input) and IN_STR
-        def callback(env: Any, caller: Any, args: int, count: int) -> int:
+        def one_array(env: Any, caller: Any, args: int, count: int) -> int:
             nonlocal last_args, slots, result, i, e0, e1
             try:
                 if args != last_args:
@@ -774,6 +775,6 @@ def _lean_scope(fast: FastReplay) -> _Lean:
             except BaseException as e:  # noqa: BLE001 - e.g. Ctrl-C: stop the guest
                 return stop(sig, e)
             return decline(env, caller, args, count)
-        return callback
+        return one_array
 
     return _Lean(lean, sync)

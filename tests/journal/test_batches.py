@@ -116,8 +116,8 @@ def test_a_template_change_cuts_the_batch() -> None:
     (so ``templates`` can be a plain map)."""
     fn = msgpack.packb(("fn", 0, P1, "clock_time_get"))
     payload = fn
-    for params in ((1, 1, 16), (2, 1, 16)):
-        payload += msgpack.packb((0, params, 0, (), ((16, b"a" * 8),)))
+    for p in ((1, 1, 16), (2, 1, 16)):
+        payload += msgpack.packb((0, p, 0, (), ((16, b"a" * 8),)))
         for i in range(3):  # below MIN_RUN: compact repeats
             payload += msgpack.packb((-1, bytes([i]) * 8))
     batches = list(FrameDecoder().decode_batches(payload, 9))

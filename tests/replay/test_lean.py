@@ -80,6 +80,7 @@ def _build(tmp: Path, name: str, **defines: int) -> Path:
         return compile_source(src, tmp, name, strip=False)
     except GuestBuildError as exc:
         pytest.fail(f"cannot build {name}: {exc}")
+        raise  # (pytest.fail raises)
 
 
 @pytest.fixture(scope="module")
