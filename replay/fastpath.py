@@ -401,7 +401,9 @@ def _lean_scope(fast: FastReplay) -> _Lean:
     cursor = fast._cursor
     adapter = fast._adapter
     mem = fast._mem
-    stdio_fds = fast._tracker.stdio_fds
+    tracker = fast._tracker
+    stdio_fds = tracker.stdio_fds
+    stdio_version = tracker.version
     stop = adapter._stop_guest  # noqa: SLF001 - the adapter's own trap reporting
     iov = _IOVEC.unpack_from
     c_int32 = ctypes.c_int32
@@ -421,7 +423,8 @@ def _lean_scope(fast: FastReplay) -> _Lean:
     forget: list[Callable[[], None]] = []
     """Per lean callback: drop its cached template."""
     forget_stdio: list[Callable[[], None]] = []
-    """Per lean callback: drop its cached template if it relied on the stdio fds."""
+    """Per lean ``fd_write``/``fd_pwrite``: drop its cached template (which relied
+    on its fd not being stdout/stderr) once the stdio fds changed."""
 
     def sync() -> None:
         nonlocal i0
@@ -432,10 +435,15 @@ def _lean_scope(fast: FastReplay) -> _Lean:
 
     def reload() -> None:
         nonlocal items, i, i0, tmpls, rv, rn, rstep, ro0, rl0, ro1, rl1, rkey, rhead
-        nonlocal rsame, rc0, rc1
+        nonlocal rsame, rc0, rc1, view, stdio_version
         batch = cursor._batch
         items = cursor._items
         i = i0 = cursor._i
+        view = mem.view  # the other paths refresh it when the guest grows its memory
+        if tracker.version != stdio_version:
+            stdio_version = tracker.version
+            for f in forget_stdio:
+                f()
         if batch.templates is not tmpls:
             tmpls = batch.templates
             run = batch.run
@@ -452,9 +460,6 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                     rc0, *rest = run.same
                     rc1 = rest[0] if rest else b""
             for f in forget:
-                f()
-        else:
-            for f in forget_stdio:
                 f()
 
     def wrap(default: RawCallback) -> RawCallback:
@@ -519,13 +524,12 @@ def _lean_scope(fast: FastReplay) -> _Lean:
             nonlocal my_head
             my_head = None
 
-        def drop_stdio() -> None:
-            nonlocal my_head
-            if stdio_write:
-                my_head = None
-
         forget.append(drop)
-        forget_stdio.append(drop_stdio)
+        if stdio_write:
+            forget_stdio.append(drop)
+        call = fast.call_for(sig)
+        """The next level, ``FastReplay.call_for``'s function (it takes what this
+        callback declines, without the adapter's callback around it)."""
 
         def adopt(item: tuple[Any, ...], p: tuple[int, ...]) -> bool:
             """Take the item's template as the cached one if this callback may
@@ -534,7 +538,6 @@ def _lean_scope(fast: FastReplay) -> _Lean:
             leave a mix of two templates' facts in the cache."""
             nonlocal my_head, my_params, errno, two, a0, a1, e0, e1, re0, re1
             nonlocal ptr, end, rec, one_iov, joint, joint_at, joint_rec, bufs
-            my_head = None
             t = template(item[0], p, module, name)
             if t is None:
                 return False
@@ -606,14 +609,32 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                     return False
             return True
 
-        def decline(env: Any, caller: Any, args: int, count: int) -> int:
-            nonlocal my_head
-            my_head = None  # re-adopt next time (which also refreshes the view)
-            sync()
+        def decline(env: Any, caller: Any, args: int, count: int,
+                    p: tuple[int, ...] | None) -> int:
+            """Hand the call to the next level: ``call`` with the params already
+            unpacked, then (if it declines too) the adapter's own callback.
+            (``sync`` and the cheap part of ``reload`` inlined: a guest whose
+            calls are not repeats comes here every call.)"""
+            nonlocal items, i, i0, view
+            if i != i0:
+                cursor._i = i
+                adapter.seq += i - i0
             try:
+                if p is not None:
+                    try:
+                        r = call(p)
+                    except BaseException as e:  # noqa: BLE001 - as the adapter does
+                        return stop(sig, e)
+                    if r is not None:
+                        result.value = r
+                        return 0
                 return default(env, caller, args, count)
             finally:
-                reload()
+                items = cursor._items
+                i = i0 = cursor._i
+                view = mem.view
+                if cursor._batch.templates is not tmpls or tracker.version != stdio_version:
+                    reload()
 
         # One callback per shape, each in two halves: a repeat of a run (its
         # data sliced from the run's bytes, or the same data every time), or one
@@ -623,6 +644,7 @@ def _lean_scope(fast: FastReplay) -> _Lean:
         if kind is _LeanShape.NONE:
             def no_input(env: Any, caller: Any, args: int, count: int) -> int:
                 nonlocal last_args, slots, result, i, e0, e1
+                p = None
                 try:
                     if args != last_args:  # see HostAdapter._fast_callback
                         slots = slots_type.from_address(args)
@@ -646,7 +668,7 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                             return 0
                     else:
                         item = items[i]  # past the batch's end: IndexError, declined
-                        if (item[0] == my_head and p == my_params) or adopt(item, p):
+                        if (item[0] == my_head and p == my_params) or (item[0] < 0 and adopt(item, p)):
                             d = item[1]
                             try:
                                 view[a0:e0] = d
@@ -667,12 +689,13 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                     pass
                 except BaseException as e:  # noqa: BLE001 - e.g. Ctrl-C: stop the guest
                     return stop(sig, e)
-                return decline(env, caller, args, count)
+                return decline(env, caller, args, count, p)
             return no_input
 
         if kind is _LeanShape.IN_IOVS:
             def gathered(env: Any, caller: Any, args: int, count: int) -> int:
                 nonlocal last_args, slots, result, i, e0, e1
+                p = None
                 try:
                     if args != last_args:
                         slots = slots_type.from_address(args)
@@ -698,7 +721,7 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                             return 0
                     else:
                         item = items[i]  # past the batch's end: IndexError, declined
-                        if ((item[0] == my_head and p == my_params) or adopt(item, p)) \
+                        if ((item[0] == my_head and p == my_params) or (item[0] < 0 and adopt(item, p))) \
                                 and (joint.unpack_from(view, joint_at) == joint_rec
                                      if joint is not None else inputs_equal()):
                             d = item[1]
@@ -721,12 +744,13 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                     pass
                 except BaseException as e:  # noqa: BLE001 - e.g. Ctrl-C: stop the guest
                     return stop(sig, e)
-                return decline(env, caller, args, count)
+                return decline(env, caller, args, count, p)
             return gathered
 
         # OUT_IOVS (the iovec array is the only input) and IN_STR
         def one_array(env: Any, caller: Any, args: int, count: int) -> int:
             nonlocal last_args, slots, result, i, e0, e1
+            p = None
             try:
                 if args != last_args:
                     slots = slots_type.from_address(args)
@@ -751,7 +775,7 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                         return 0
                 else:
                     item = items[i]  # past the batch's end: IndexError, declined
-                    if ((item[0] == my_head and p == my_params) or adopt(item, p)) \
+                    if ((item[0] == my_head and p == my_params) or (item[0] < 0 and adopt(item, p))) \
                             and (iov(view, ptr) == one_iov if one_iov is not None
                                  else view[ptr:end] == rec):
                         d = item[1]
@@ -774,7 +798,7 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                 pass
             except BaseException as e:  # noqa: BLE001 - e.g. Ctrl-C: stop the guest
                 return stop(sig, e)
-            return decline(env, caller, args, count)
+            return decline(env, caller, args, count, p)
         return one_array
 
     return _Lean(lean, sync)

@@ -44,6 +44,9 @@ class StdioTracker:
         self._streams: dict[int, BinaryIO | None] = {1: stdout, 2: stderr}
         self._fds: dict[int, int] = {1: 1, 2: 2}
         """guest fd -> 1 (stdout description) or 2 (stderr description)."""
+        self.version = 0
+        """Bumped whenever the stdio fds may have changed (replay's lean callbacks
+        cache which fds are not stdout/stderr until then)."""
 
     @property
     def stdio_fds(self) -> Mapping[int, int]:
@@ -58,6 +61,8 @@ class StdioTracker:
         if entry.errno != 0:
             return
         p = entry.params
+        if name not in ("fd_write", "fd_pwrite"):
+            self.version += 1
         if name in ("fd_write", "fd_pwrite"):
             target = self._fds.get(p[0])
             if target is None:

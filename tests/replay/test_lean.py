@@ -254,3 +254,34 @@ def test_cursor_history_spans_batches() -> None:
     assert [e.seq for e in cursor.recent(5)] == [7, 8, 9, 10, 11]
     assert [e.seq for e in cursor.recent(5, skip=1)] == [6, 7, 8, 9, 10]
     assert cursor.remaining() == 8 and cursor.consumed == 20
+
+
+RENUMBER_C = r"""
+#include <fcntl.h>
+#include <unistd.h>
+#include <wasi/api.h>
+int main(void) {
+    int fd = open("/data/log.txt", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return 2;
+    for (int i = 0; i < 10; i++) write(fd, "to the file\n", 12);
+    /* stdout moves onto fd: the same call (same params, same bytes) is now
+       output, and the journal keeps it as a repeat of the entries above
+       (fewer than codec.MIN_RUN each: one batch, no run) */
+    if (__wasi_fd_renumber(1, fd) != 0) return 3;
+    for (int i = 0; i < 10; i++) write(fd, "to the file\n", 12);
+    return 0;
+}
+"""
+
+
+def test_a_cached_write_that_becomes_stdout_is_output(tmp_path: Path) -> None:
+    try:
+        wasm = compile_source(RENUMBER_C, tmp_path, "renumber_loop")
+    except GuestBuildError as exc:
+        pytest.fail(f"cannot build: {exc}")
+    rec = record_guest(wasm, tmp_path / "r.wrr", tmpfs=["/data"])
+    assert rec.result.exit_code == 0 and rec.stdout == b"to the file\n" * 10
+    writes = [e for e in _syscalls(rec.journal) if e.name == "fd_write"]
+    assert len({(e.params, e.inputs) for e in writes}) == 1  # one template throughout
+    result, out = _replay(rec.journal)
+    assert result.ok and out == rec.stdout
