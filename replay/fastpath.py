@@ -501,7 +501,7 @@ def _lean_scope(fast: FastReplay) -> _Lean:
         stdio_write = name in ("fd_write", "fd_pwrite")
         last_args = 0
         scratch = bytearray(ctypes.sizeof(slots_type))
-        slots = slots_type.from_buffer(scratch)
+        slots = memoryview(scratch)  # the args array (a memoryview unpacks ~10% faster)
         result = c_int32.from_buffer(scratch)
         """The errno slot (the first 4 bytes of the args array)."""
         # what the last accepted template fixed (see _lean_scope)
@@ -647,7 +647,7 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                 p = None
                 try:
                     if args != last_args:  # see HostAdapter._fast_callback
-                        slots = slots_type.from_address(args)
+                        slots = memoryview(slots_type.from_address(args))
                         result = c_int32.from_address(args)
                         last_args = args
                     p = unpack_from(slots)
@@ -698,7 +698,7 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                 p = None
                 try:
                     if args != last_args:
-                        slots = slots_type.from_address(args)
+                        slots = memoryview(slots_type.from_address(args))
                         result = c_int32.from_address(args)
                         last_args = args
                     p = unpack_from(slots)
@@ -753,7 +753,7 @@ def _lean_scope(fast: FastReplay) -> _Lean:
             p = None
             try:
                 if args != last_args:
-                    slots = slots_type.from_address(args)
+                    slots = memoryview(slots_type.from_address(args))
                     result = c_int32.from_address(args)
                     last_args = args
                 p = unpack_from(slots)
