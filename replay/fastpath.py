@@ -515,7 +515,9 @@ def _lean_scope(fast: FastReplay) -> _Lean:
         ptr = end = 0           # the input array (or string) range
         rec: bytes = b""        # its recorded bytes
         one_iov: tuple[int, int] | None = None  # a one-iovec array, parsed
-        joint: struct.Struct | None = None  # IN_IOVS with one buffer: array + buffer
+        joint: Callable[[memoryview, int], tuple[Any, ...]] | None = None
+        """IN_IOVS with one buffer: a ``Struct.unpack_from`` reading the array and
+        the buffer at once (at ``joint_at``; it must return ``joint_rec``)."""
         joint_at = 0
         joint_rec: tuple[Any, ...] = ()
         bufs: list[tuple[int, int, bytes]] = []  # IN_IOVS: buffer ranges and bytes
@@ -548,7 +550,7 @@ def _lean_scope(fast: FastReplay) -> _Lean:
             t_ptr = t_end = 0
             t_rec = b""
             t_one: tuple[int, int] | None = None
-            t_joint: struct.Struct | None = None
+            t_joint: Callable[[memoryview, int], tuple[Any, ...]] | None = None
             t_joint_at = 0
             t_joint_rec: tuple[Any, ...] = ()
             t_bufs: list[tuple[int, int, bytes]] = []
@@ -579,10 +581,11 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                         base, length = t_one
                         data = inputs[1]
                         if base >= t_end:
-                            t_joint = struct.Struct(f"<II{base - t_end}x{length}s")
+                            t_joint = struct.Struct(f"<II{base - t_end}x{length}s").unpack_from
                             t_joint_at, t_joint_rec = t_ptr, (base, length, data)
                         elif base + length <= t_ptr:
-                            t_joint = struct.Struct(f"<{length}s{t_ptr - base - length}xII")
+                            t_joint = struct.Struct(
+                                f"<{length}s{t_ptr - base - length}xII").unpack_from
                             t_joint_at, t_joint_rec = base, (data, base, length)
                 elif len(inputs) != 1:
                     return False
@@ -601,7 +604,7 @@ def _lean_scope(fast: FastReplay) -> _Lean:
             """``IN_IOVS``: the guest's iovec array and buffers equal the cached
             template's (the general case; the callbacks inline the joint one)."""
             if joint is not None:
-                return bool(joint.unpack_from(view, joint_at) == joint_rec)
+                return bool(joint(view, joint_at) == joint_rec)
             if view[ptr:end] != rec:
                 return False
             for b, e, data in bufs:
@@ -705,7 +708,7 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                     if rv is not None:
                         if i < rn and ((rhead == my_head and p == my_params)
                                        or adopt(rkey, p)) \
-                                and (joint.unpack_from(view, joint_at) == joint_rec
+                                and (joint(view, joint_at) == joint_rec
                                      if joint is not None else inputs_equal()):
                             if rsame:
                                 view[a0:re0] = rc0
@@ -722,7 +725,7 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                     else:
                         item = items[i]  # past the batch's end: IndexError, declined
                         if ((item[0] == my_head and p == my_params) or (item[0] < 0 and adopt(item, p))) \
-                                and (joint.unpack_from(view, joint_at) == joint_rec
+                                and (joint(view, joint_at) == joint_rec
                                      if joint is not None else inputs_equal()):
                             d = item[1]
                             try:
