@@ -8,6 +8,8 @@ from pathlib import Path
 
 import msgpack
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from journal_helpers import P1, write_stream
 
 from wasi_rr.journal import (
@@ -21,6 +23,7 @@ from wasi_rr.journal import (
 )
 from wasi_rr.journal import codec
 from wasi_rr.journal.codec import FrameDecodeError, FrameDecoder, SyscallBatch
+from wasi_rr.replay.cursor import JournalCursor
 
 
 def _loop_ops() -> list[object]:
@@ -156,3 +159,51 @@ def test_reader_reports_bad_repeat_data_as_corruption(tmp_path: Path) -> None:
             for e in r:
                 got.append(e)
     assert [type(e).__name__ for e in got] == ["StartEvent", "SyscallEntry"]
+
+
+def _segment_ops(kind: int, count: int, variant: int, salt: int) -> list[object]:
+    iov = (0x2000).to_bytes(4, "little") + (16).to_bytes(4, "little")
+    ops: list[object] = []
+    for i in range(count):
+        if kind == 0:  # same data every time
+            ops.append((P1, "fd_write", (4 + variant, 0x1000, 1, 0x1ff0), [iov, b"x" * 16], 0,
+                        [(0x1ff0, (16).to_bytes(4, "little"))], False))
+        elif kind == 1:  # changing data
+            ops.append((P1, "clock_time_get", (variant, 1000, 0x1230), [], 0,
+                        [(0x1230, (salt * 1000 + i).to_bytes(8, "little"))], False))
+        else:  # two writes, data changing every few calls
+            ops.append((P1, "fd_read", (4, 0x1000, 1, 0x1ff4 + variant), [iov], 0,
+                        [(0x2000, bytes([(i // 3) % 256]) * 16),
+                         (0x1ff4 + variant, (16).to_bytes(4, "little"))], False))
+    return ops
+
+
+segments = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 40), st.integers(0, 1)),
+                    max_size=12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(segments, st.sampled_from([300, 2000, 1 << 20]))
+def test_cursor_walks_the_entries_the_reader_gives(tmp_path_factory: pytest.TempPathFactory,
+                                                   segs: list[tuple[int, int, int]],
+                                                   frame_bytes: int) -> None:
+    ops: list[object] = [StartEvent(1, ("p",), 0)]
+    for n, (kind, count, variant) in enumerate(segs):
+        ops += _segment_ops(kind, count, variant, n)
+    ops.append(ExitEvent(1, 0, 0))
+    path = tmp_path_factory.mktemp("walk") / "j.wrr"
+    model = write_stream(path, ops, frame_bytes=frame_bytes, check_every=1)
+    syscalls = [e for e in model.entries if isinstance(e, SyscallEntry)]
+    with JournalReader(path) as r:
+        assert list(r) == model.entries
+    with JournalReader(path) as r:
+        cursor = JournalCursor(batches=r.batches())
+        for k, want in enumerate(syscalls):
+            assert cursor.peek() == want
+            assert cursor.consumed == k
+            cursor.take()
+            if k % 7 == 0:  # the history a report would show here
+                assert cursor.recent(5) == syscalls[max(0, k - 4):k + 1]
+                assert cursor.recent(5, skip=1) == syscalls[max(0, k - 5):k]
+        assert cursor.peek() is None
+        assert cursor.ending == ExitEvent(1, 0, 0)
