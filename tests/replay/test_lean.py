@@ -24,6 +24,7 @@ N = 300
 LOOPS_C = r"""
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +32,7 @@ LOOPS_C = r"""
 #define CHANGE_AT -1
 #define SEEK_TO 0
 #define CHANGE2_AT -1
+#define STAT_AT -1
 /* globals, volatile: the variants differ only in these values, so the
    compiler lays the builds out alike (same addresses, same loop code) */
 static char rec[17] = "0123456789abcdef";
@@ -38,6 +40,8 @@ static volatile int change_at = CHANGE_AT;
 static volatile long seek_to = SEEK_TO;
 static volatile int change2_at = CHANGE2_AT;
 static char tail[4] = "xyz";
+static volatile int stat_at = STAT_AT;
+static char spath[] = "/data/f.bin";
 int main(void) {
     int fd = open("/data/f.bin", O_RDWR | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return 2;
@@ -64,6 +68,12 @@ int main(void) {
     struct timespec ts;
     for (int i = 0; i < 40; i++) clock_gettime(CLOCK_MONOTONIC, &ts);
     for (int i = 0; i < 20; i++) write(1, "same line\n", 10);
+    struct stat sb;
+    for (int i = 0; i < 40; i++) {
+        if (i == stat_at) spath[6] = 'g';
+        stat(spath, &sb);
+        spath[6] = 'f';
+    }
     close(fd);
     return 0;
 }
@@ -90,7 +100,8 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "in_run": _build(tmp, "loops_in_run", CHANGE_AT=150),
             "run_start": _build(tmp, "loops_run_start", CHANGE_AT=2),
             "after_run": _build(tmp, "loops_after_run", SEEK_TO=1),
-            "two_bufs": _build(tmp, "loops_two_bufs", CHANGE2_AT=20)}
+            "two_bufs": _build(tmp, "loops_two_bufs", CHANGE2_AT=20),
+            "stat": _build(tmp, "loops_stat", STAT_AT=30)}
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +157,7 @@ def slow_only(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_loops_are_answered_by_the_lean_callbacks(recorded: Any,
                                                    counting: dict[str, int]) -> None:
     syscalls = _syscalls(recorded.journal)
-    assert len(syscalls) > 2 * N + 140
+    assert len(syscalls) > 2 * N + 180
     result, out = _replay(recorded.journal)
     assert result.ok and result.exit_code == 0
     assert result.entries_consumed == len(syscalls)
@@ -204,6 +215,21 @@ def test_divergence_in_the_second_buffer_of_a_loop(recorded: Any, builds: dict[s
         m.setattr(fastpath.FastReplay, "callback_for", lambda self, sig, handler, default: None)
         m.setattr(fastpath.FastReplay, "call_for", lambda self, sig: (lambda params: None))
         slow, _ = _replay(recorded.journal, builds["two_bufs"])
+    _same_report(fast, slow)
+
+
+def test_divergence_in_a_path_loop(recorded: Any, builds: dict[str, Path],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, _ = _replay(recorded.journal, builds["stat"])
+    d = fast.divergence
+    assert d is not None and d.kind is DivergenceKind.CALL_MISMATCH
+    stats = [e.seq for e in _syscalls(recorded.journal) if e.name == "path_filestat_get"]
+    assert len(stats) == 40 and d.seq == stats[30]
+    assert [f.what for f in d.fields] == ["input path"]
+    with monkeypatch.context() as m:
+        m.setattr(fastpath.FastReplay, "callback_for", lambda self, sig, handler, default: None)
+        m.setattr(fastpath.FastReplay, "call_for", lambda self, sig: (lambda params: None))
+        slow, _ = _replay(recorded.journal, builds["stat"])
     _same_report(fast, slow)
 
 
