@@ -103,13 +103,14 @@ BATCH = 4096
 """Syscall items per decoded batch (``FrameDecoder.decode_batches``)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RepeatTemplate:
     """What the full entry a repeat refers to fixed: everything but the written
     bytes. ``addrs`` are that entry's write addresses; a repeat item
     ``(~fid, data0, ...)`` writes ``data_k`` at ``addrs[k]``. One template
     object per full entry (made when its first repeat is decoded), so consumers
-    can cache what they derived from it by identity."""
+    can cache what they derived from it by identity. Treat it as read-only (not
+    ``frozen``: that made it several times dearer to build, see ``SyscallEntry``)."""
 
     module: str
     name: str
@@ -121,6 +122,11 @@ class RepeatTemplate:
 
 MIN_RUN = 16
 """Shortest run of identically encoded repeats decoded as a ``RepeatRun``."""
+RUN_RETRY = 256
+"""Calls after a failed look for a run before the next look for the same tag."""
+ALIAS_BASE = -(1 << 40)
+"""Batch keys of templates whose tag is taken count down from here (far below
+any ``~fid``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,10 +191,11 @@ class SyscallBatch:
     ``(~fid, data0, ...)`` itself (first element a negative int), whose
     template is ``templates[item[0]]``. Repeats are the bulk of a loop's
     journal, and passing them on as decoded saves an allocation (and its share
-    of garbage collections) per call. The decoder cuts a batch wherever the
-    template of a function changes (a new full entry after repeats of the old
-    one), so within a batch ``templates`` is a plain map, fixed at decode time
-    (the decoder runs ahead of its consumers).
+    of garbage collections) per call. Within a batch a key names one template,
+    fixed at decode time (the decoder runs ahead of its consumers): when a
+    function's template changes after the batch already holds repeats of the
+    old one, the new one's repeats are rebuilt as ``(key, data...)`` under a key
+    of their own (below ``ALIAS_BASE``).
 
     A batch may also be one ``RepeatRun`` (``run`` set): a loop's repeats kept as
     their msgpack bytes, its ``items`` built one by one on demand; consumers in a
@@ -294,6 +301,11 @@ class FrameDecoder:
         self._fns: list[tuple[str, str]] = []
         self._last: list[tuple[Any, ...] | None] = []
         """Per function: its last full entry (the full item tuple)."""
+        self._alias_key = ALIAS_BASE
+        """The next batch key of a template whose tag is taken (see ``SyscallBatch``)."""
+        self._no_run: dict[int, int] = {}
+        """By repeat tag: the sequence number before which no run is looked for
+        after its repeats (a failed look costs a few us)."""
         self._templates: dict[int, RepeatTemplate] = {}
         """By repeat tag ``~fid``: the template of the function's last full entry,
         once a repeat of it was decoded."""
@@ -331,8 +343,12 @@ class FrameDecoder:
         append = out.append
         tmpls: dict[int, RepeatTemplate] = {}
         widths: dict[int, int] = {}
-        """By repeat tag: the template's length of a repeat array (1 + writes)."""
+        """By repeat tag: the template's length of a repeat array (1 + writes),
+        for the tags whose repeats are passed on as decoded (the hot path)."""
         wget = widths.get
+        alias: dict[int, int] = {}
+        """By repeat tag, once its function's template changed within the batch:
+        the batch's key of the new template (see ``SyscallBatch``)."""
         left = size
         seen = 0  # objects before ``out`` (``out`` adds its length)
         # The repeat branch is the loop's hot path (every op costs ~1% of a
@@ -359,9 +375,21 @@ class FrameDecoder:
                         tmpls = {}
                         widths = {}
                         wget = widths.get
+                        alias = {}
                     continue
                 if type(head) is int:
-                    if head < 0:
+                    if head < 0 and head in tmpls:
+                        # a repeat of a template that changed within this batch:
+                        # passed on under the batch's key of the new template
+                        key = alias.get(head)
+                        if key is None:
+                            key = alias[head] = self._alias_key
+                            self._alias_key -= 1
+                            tmpls[key] = self._template(head)
+                        if len(obj) != len(tmpls[key].addrs) + 1:
+                            raise FrameDecodeError(f"bad repeat entry {obj!r:.40}")
+                        append((key, *obj[1:]))
+                    elif head < 0:
                         # first repeat of this tag in the batch: look for a run of
                         # identically encoded repeats right after it
                         t = tmpls[head] = self._template(head)
@@ -369,8 +397,11 @@ class FrameDecoder:
                         if len(obj) != w:
                             raise FrameDecodeError(f"bad repeat entry {obj!r:.40}")
                         append(obj)
-                        run = self._run(objs, raw, obj, count - seen - len(out)) \
-                            if 2 <= w <= 3 else None
+                        run = None
+                        if 2 <= w <= 3 and self._no_run.get(head, -1) < seq0 + len(out):
+                            run = self._run(objs, raw, obj, count - seen - len(out))
+                            if run is None:  # not here: not again for a while
+                                self._no_run[head] = seq0 + len(out) + RUN_RETRY
                         if run is not None:
                             seen += len(out)
                             yield SyscallBatch(seq0, pid, out, tmpls)
@@ -384,23 +415,16 @@ class FrameDecoder:
                             tmpls = {}
                             widths = {}
                             wget = widths.get
+                            alias = {}
                             continue
                     else:
                         fid, params, errno, inputs, writes = obj[:5]
                         module, name = fns[fid]
                         if ~head in tmpls:
-                            # the function's template changes: the repeats before
-                            # and after this entry must not share a batch
-                            if out:
-                                seen += len(out)
-                                yield SyscallBatch(seq0, pid, out, tmpls)
-                                seq0 += len(out)
-                                out = []
-                                append = out.append
-                                left = size
-                            tmpls = {}
-                            widths = {}
-                            wget = widths.get
+                            # the function's template changes within the batch:
+                            # its next repeats get another key (``alias``)
+                            widths.pop(~head, None)
+                            alias.pop(~head, None)
                         self._templates.pop(~head, None)
                         item = last[fid] = (seq0 + len(out), module, name, params, inputs,
                                             errno, writes, pid)
@@ -416,6 +440,7 @@ class FrameDecoder:
                         tmpls = {}  # every tag gets a run check per batch
                         widths = {}
                         wget = widths.get
+                        alias = {}
                 elif type(head) is str:
                     seen += 1
                     seq = seq0 + len(out)
@@ -496,8 +521,9 @@ class FrameDecoder:
             if full is None:
                 raise FrameDecodeError("repeat entry without a previous call")
             _, module, name, params, inputs, errno, writes, _ = full
-            t = self._templates[head] = RepeatTemplate(
-                module, name, params, inputs, errno, tuple([w[0] for w in writes]))
+            addrs = (writes[0][0],) if len(writes) == 1 else tuple([w[0] for w in writes])
+            t = self._templates[head] = RepeatTemplate(module, name, params, inputs, errno,
+                                                       addrs)
         return t
 
     def _named(self, kind: str, obj: tuple[Any, ...]) -> Entry | None:
@@ -512,10 +538,12 @@ class FrameDecoder:
             return None
         if kind == KIND_CTX:
             self.pid, self.seq = int(obj[1]), int(obj[2])
+            self._no_run.clear()  # (keyed by sequence numbers)
             return None
         if kind == KIND_START:
             m = obj[1]
             self.pid, self.seq = m["pid"], 0
+            self._no_run.clear()
             return StartEvent(m["pid"], tuple(m.get("argv", ())), m.get("time_unix_ns", 0))
         if kind == KIND_EXIT:
             m = obj[1]

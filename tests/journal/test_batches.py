@@ -114,20 +114,26 @@ def test_item_k_of_a_batch_has_sequence_number_seq0_plus_k(tmp_path: Path) -> No
     assert compact > 100
 
 
-def test_a_template_change_cuts_the_batch() -> None:
-    """Repeats of two different full entries of one function never share a batch
-    (so ``templates`` can be a plain map)."""
+def test_a_template_change_within_a_batch_gets_its_own_key() -> None:
+    """Repeats of two different full entries of one function in one batch are
+    told apart by their keys (so ``templates`` can be a plain map)."""
     fn = msgpack.packb(("fn", 0, P1, "clock_time_get"))
     payload = fn
-    for p in ((1, 1, 16), (2, 1, 16)):
+    for p in ((1, 1, 16), (2, 1, 16), (3, 1, 16)):
         payload += msgpack.packb((0, p, 0, (), ((16, b"a" * 8),)))
         for i in range(3):  # below MIN_RUN: compact repeats
             payload += msgpack.packb((-1, bytes([i]) * 8))
-    batches = list(FrameDecoder().decode_batches(payload, 9))
-    assert [len(b.items) for b in batches] == [4, 4]  # type: ignore[union-attr]
-    assert [b.seq0 for b in batches] == [0, 4]  # type: ignore[union-attr]
-    params = [b.templates[-1].params for b in batches]  # type: ignore[union-attr]
-    assert params == [(1, 1, 16), (2, 1, 16)]
+    batches = list(FrameDecoder().decode_batches(payload, 13))
+    assert len(batches) == 1
+    batch = batches[0]
+    assert type(batch) is SyscallBatch and batch.seq0 == 0 and len(batch.items) == 12
+    keys = [batch.items[k][0] for k in (1, 5, 9)]
+    assert keys[0] == -1 and len(set(keys)) == 3 and all(k < 0 for k in keys)
+    assert [batch.templates[k].params for k in keys] == [(1, 1, 16), (2, 1, 16), (3, 1, 16)]
+    for k in range(12):
+        e = batch.entry(k)
+        assert e.seq == k and e.params == ((1, 1, 16), (2, 1, 16), (3, 1, 16))[k // 4]
+        assert e.writes == (((16, b"a" * 8),) if k % 4 == 0 else ((16, bytes([k % 4 - 1]) * 8),))
 
 
 def test_bad_repeats_are_corrupt_frames() -> None:
