@@ -474,9 +474,7 @@ def _lean_scope(fast: FastReplay) -> _Lean:
     def template(head: Any, p: tuple[int, ...], module: str, name: str
                  ) -> RepeatTemplate | None:
         """The template of the repeat tagged ``head`` if it is a call of this
-        function with these params whose inputs are all bytes, else None; also
-        refreshes the view (the guest may have grown its memory)."""
-        nonlocal view
+        function with these params whose inputs are all bytes, else None."""
         if type(head) is not int or head >= 0:
             return None
         t = tmpls.get(head)
@@ -486,9 +484,17 @@ def _lean_scope(fast: FastReplay) -> _Lean:
         for b in t.inputs:
             if type(b) is not bytes:
                 return None
+        return t
+
+    def room(needed: int) -> bool:
+        """Whether the view covers ``needed`` bytes (refreshed if the guest may
+        have grown its memory)."""
+        nonlocal view
+        if needed <= len(view):
+            return True
         mem.refresh()
         view = mem.view
-        return t
+        return needed <= len(view)
 
     def lean(sig: Signature, default: RawCallback) -> RawCallback:
         shape = _lean_shape(sig)
@@ -546,7 +552,6 @@ def _lean_scope(fast: FastReplay) -> _Lean:
             if stdio_write and t.errno == 0 and p[0] in stdio_fds:
                 return False  # the stdio tracker must see it (FastReplay.call)
             inputs = t.inputs
-            size = len(view)
             t_ptr = t_end = 0
             t_rec = b""
             t_one: tuple[int, int] | None = None
@@ -560,7 +565,7 @@ def _lean_scope(fast: FastReplay) -> _Lean:
             else:
                 t_ptr = p[pi]
                 t_end = t_ptr + (p[li] if kind is _LeanShape.IN_STR else 8 * p[li])
-                if t_end > size or not inputs:
+                if not inputs or not room(t_end):
                     return False
                 t_rec = inputs[0]
                 if len(t_rec) != t_end - t_ptr:
@@ -572,7 +577,7 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                     if len(inputs) != 1 + len(spans):
                         return False
                     for (base, length), data in zip(spans, inputs[1:]):
-                        if base + length > size or len(data) != length:
+                        if len(data) != length or not room(base + length):
                             return False
                         t_bufs.append((base, base + length, data))
                     if t_one is not None:

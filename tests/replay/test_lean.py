@@ -311,3 +311,38 @@ def test_a_cached_write_that_becomes_stdout_is_output(tmp_path: Path) -> None:
     assert len({(e.params, e.inputs) for e in writes}) == 1  # one template throughout
     result, out = _replay(rec.journal)
     assert result.ok and out == rec.stdout
+
+
+GROW_C = r"""
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int main(void) {
+    int fd = open("/data/g.bin", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return 2;
+    for (int round = 0; round < 3; round++) {
+        /* each round grows the memory, then loops over a buffer in the new part */
+        char *big = malloc(24 << 20);
+        if (!big) return 3;
+        char *tail = big + (24 << 20) - 64;
+        memcpy(tail, "grown memory....", 16);
+        for (int i = 0; i < 50; i++) write(fd, tail, 16);
+        lseek(fd, 0, SEEK_SET);
+        for (int i = 0; i < 50; i++) read(fd, tail + 16, 16);
+    }
+    return 0;
+}
+"""
+
+
+def test_loops_in_memory_the_guest_grew(tmp_path: Path, counting: dict[str, int]) -> None:
+    try:
+        wasm = compile_source(GROW_C, tmp_path, "grow_loop")
+    except GuestBuildError as exc:
+        pytest.fail(f"cannot build: {exc}")
+    rec = record_guest(wasm, tmp_path / "g.wrr", tmpfs=["/data"])
+    assert rec.result.exit_code == 0
+    result, _ = _replay(rec.journal)
+    assert result.ok and result.entries_consumed == len(_syscalls(rec.journal))
+    assert counting["fast"] < 40, counting  # of ~300 calls
