@@ -10,6 +10,7 @@ exception from the adapter's seams that asked to abort (``GuestAbort``,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -122,7 +123,12 @@ def interrupt_on_sigint(engine: Engine) -> Iterator[None]:
         os.close(read_fd)
 
 
+@functools.cache
 def wasmtime_version() -> str:
+    """The installed wasmtime package's version (part of every cache key).
+
+    Cached: ``importlib.metadata`` parses the package's metadata file, ~1.2 ms,
+    which used to be most of a short run's start-up."""
     try:
         return version("wasmtime")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree

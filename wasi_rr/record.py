@@ -17,6 +17,7 @@ a file) are not redacted: the journal records what crossed the boundary.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import platform
@@ -30,7 +31,7 @@ from .api import RunConfig, RunResult, run
 from .errors import WasiRrError
 from .exitcodes import ExitStatus
 from .host.abi import SyscallRecord
-from .host.process import read_module_file
+from .host.process import read_module_file, wasmtime_version
 from .journal import (
     ExitEvent,
     JournalError,
@@ -117,6 +118,18 @@ def _tee(journal: JournalObserver, other: Any) -> Any:
     return journal if other is None else _Tee(journal, other)
 
 
+@functools.cache
+def _host_facts() -> tuple[tuple[str, str], ...]:
+    """Informational header metadata about this machine (cached: ``platform.platform()``
+    and the wasmtime version lookup cost milliseconds, paid once per process)."""
+    facts = [("host", platform.node()), ("platform", platform.platform()),
+             ("python", platform.python_version())]
+    version = wasmtime_version()
+    if version != "unknown":
+        facts.append(("wasmtime", version))
+    return tuple(facts)
+
+
 def journal_header(config: RunConfig, *, module_bytes: bytes, redact_env: Iterable[str] = (),
                    meta: Mapping[str, Any] | None = None) -> JournalHeader:
     """The header describing ``config`` (with redacted variables replaced)."""
@@ -130,14 +143,7 @@ def journal_header(config: RunConfig, *, module_bytes: bytes, redact_env: Iterab
         options["clock"] = type(config.clock).__name__
     if config.random is not None:
         options["random"] = type(config.random).__name__
-    auto_meta: dict[str, Any] = {"host": platform.node(), "platform": platform.platform(),
-                                 "python": platform.python_version()}
-    try:
-        from importlib.metadata import version
-
-        auto_meta["wasmtime"] = version("wasmtime")
-    except Exception:  # noqa: BLE001 - informational only
-        pass
+    auto_meta: dict[str, Any] = dict(_host_facts())
     auto_meta.update(meta or {})
     return JournalHeader(
         module_sha256=hashlib.sha256(module_bytes).hexdigest(),
