@@ -78,11 +78,15 @@ def _digested(inputs: Sequence[Any], thr: int) -> list[Any]:
             for b in inputs]
 
 
+_BIN8_HEADERS: tuple[bytes, ...] = tuple(bytes((0xC4, n)) for n in range(256))
+"""msgpack ``bin8`` headers by length (an immutable table)."""
+
+
 def _repeat_prefixes(fid: int, array_head: bytes) -> list[bytes]:
     """By data length (< 256): the msgpack bytes of a repeat entry of ``fid`` up to
     its first data (array header, ``~fid``, ``bin8`` header), as ``pack`` makes them."""
     head = array_head + msgpack.packb(~fid)
-    return [head + b"\xc4" + bytes([n]) for n in range(256)]
+    return [head + b for b in _BIN8_HEADERS]
 
 
 def _no_lanes() -> None:
