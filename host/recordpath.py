@@ -348,6 +348,9 @@ def _build_lanes(adapter: HostAdapter, sink: RecordSink) -> tuple[
         done = allotted - budget
         if done:
             adapter.seq += done
+            # zeroed first: if the journal raises (a write error found at its check),
+            # the lanes' next entries are still counted from here, none twice
+            allotted = budget = 0
             allotted = budget = account(done, False)
 
     def expire() -> None:
@@ -355,8 +358,10 @@ def _build_lanes(adapter: HostAdapter, sink: RecordSink) -> tuple[
         nonlocal budget, allotted
         if column:
             flush_column()
-        adapter.seq += allotted
-        allotted = budget = account(allotted, True)
+        done = allotted
+        adapter.seq += done
+        allotted = budget = 0  # (see sync)
+        allotted = budget = account(done, True)
 
     def full(rec: Recorder, refresh: Callable[[], None]) -> Recorder:
         """A full recorder behind a lane: sync, journal a full entry, re-derive the
