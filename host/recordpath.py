@@ -42,12 +42,14 @@ side effect; it then records the fault exactly as before. A kernel error
 (``WasiError``) is journaled with the inputs read and no writes, as the observed
 path does (the handlers write nothing before the kernel answers).
 
-Durability: the clock column is turned into journal bytes at the next call of
-any other kind, every few thousand lane entries and at exit; the writer's timer
-thread cannot see it. A recorder killed with SIGKILL while its guest computes
-without making any syscall can therefore lose the last (at most one check
-interval of) clock calls before that stretch, as well as what any buffered
-writer loses: the journal still reads up to its last complete frame.
+Durability: the clock column is turned into journal bytes before any other
+call runs the kernel (a read of stdin may block for minutes; the entries are
+then in the writer's buffer, which its timer thread writes out), every few
+thousand lane entries and at exit. The timer thread cannot see the column
+itself, so a recorder killed with SIGKILL while its guest computes without
+making any syscall can lose the clock calls made since the last of those
+points (at most one check interval), besides what any buffered writer loses;
+the journal still reads up to its last complete frame.
 """
 
 from __future__ import annotations
@@ -325,7 +327,11 @@ def _build_lanes(adapter: HostAdapter, sink: RecordSink) -> tuple[
 
     def flush_column() -> None:
         """Append the column as repeat entries: ``prefix + u64 LE`` each, built with
-        one strided copy per byte position instead of one Python step per entry."""
+        one strided copy per byte position instead of one Python step per entry.
+
+        Every other path flushes it before it appends anything (order) and before
+        it calls the kernel (a read from stdin may block for minutes: the entries
+        are then in the buffer, where the writer's timer thread writes them out)."""
         n = len(column)
         width = len(column_prefix) + 8
         out = bytearray(n * width)
@@ -450,6 +456,8 @@ def _build_lanes(adapter: HostAdapter, sink: RecordSink) -> tuple[
                 slots = last_slots
                 p = unpack_from(slots)
                 if p == key:
+                    if column:  # before the kernel, which may block: see flush_column
+                        flush_column()
                     fd, offset, whence, ptr = p
                     try:
                         data = pack(seek(fd, offset - (1 << 64) if offset >= 1 << 63
@@ -458,8 +466,6 @@ def _build_lanes(adapter: HostAdapter, sink: RecordSink) -> tuple[
                         errno = lane_error(fid, p, (), e, refresh)
                     else:
                         mem.view[ptr:ptr + 8] = data
-                        if column:
-                            flush_column()
                         extend(prefix + data)
                         budget -= 1
                         if not budget:
@@ -522,6 +528,8 @@ def _build_lanes(adapter: HostAdapter, sink: RecordSink) -> tuple[
                     # the same iovec (in memory: checked when the key was set) and
                     # the same bytes as the journaled call: a repeat
                     if unpack_iov(view, p[1]) == iov and (data := bytes(view[start:end])) == want:
+                        if column:  # before the kernel, which may block: see flush_column
+                            flush_column()
                         try:
                             nb = write(p[0], data)
                         except WasiError as e:
@@ -529,8 +537,6 @@ def _build_lanes(adapter: HostAdapter, sink: RecordSink) -> tuple[
                                                refresh)
                         else:
                             put(view, p[3], nb)
-                            if column:
-                                flush_column()
                             extend(entry if nb == end - start else prefixes[4] + pack(nb))
                             budget -= 1
                             if not budget:
@@ -587,6 +593,8 @@ def _build_lanes(adapter: HostAdapter, sink: RecordSink) -> tuple[
                 slots = last_slots
                 p = unpack_from(slots)
                 if p == key and unpack_iov(mem.view, p[1]) == iov:
+                    if column:  # before the kernel, which may block: see flush_column
+                        flush_column()
                     try:
                         data: bytes = read(p[0], length)[:length]
                     except WasiError as e:
@@ -597,8 +605,6 @@ def _build_lanes(adapter: HostAdapter, sink: RecordSink) -> tuple[
                         if n:  # data and count: a repeat
                             view[base:base + n] = data
                             put(view, p[3], n)
-                            if column:
-                                flush_column()
                             extend(prefixes[n] + data + count_entry(0xC4, 4, n))
                             budget -= 1
                             if not budget:

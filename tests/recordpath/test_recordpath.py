@@ -224,3 +224,63 @@ def _entry_frame_count(path: Path) -> int:
         n += fh.kind == FrameKind.ENTRIES
         pos += FRAME_HEADER_SIZE + fh.plen
     return n
+
+
+BLOCKING_WAT = r"""
+(module
+  (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 64) "\00\01\00\00\10\00\00\00")  ;; one iovec: 16 bytes at 256
+  (func (export "_start") (local $i i32)
+    ;; a read of stdin (a full entry), a clock loop (the clock lane's column), then
+    ;; the same read again: served by the read lane, it blocks in the kernel
+    (drop (call $read (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 48)))
+    (loop $l
+      (drop (call $clock (i32.const 1) (i64.const 1) (i32.const 32)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 300))))
+    (drop (call $read (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 48)))))
+"""
+
+
+def test_a_guest_blocked_in_a_lane_has_its_calls_on_disk(tmp_path: Path) -> None:
+    """The clock lane's column reaches the writer's buffer before any other call
+    runs the kernel: a guest blocked on stdin after a clock loop has every clock
+    call on disk (the writer's timer thread writes it out), so a recorder killed
+    while waiting loses nothing the guest did."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from wasi_rr.journal import JournalError, JournalReader
+
+    wat = tmp_path / "blocking.wat"
+    wat.write_text(BLOCKING_WAT)
+    journal = tmp_path / "blocked.wrr"
+    proc = subprocess.Popen([sys.executable, "-m", "wasi_rr", "record", "-o", str(journal),
+                             str(wat)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    assert proc.stdin is not None
+    names: list[str] = []
+    try:
+        proc.stdin.write(b"0123456789abcdef")  # the first read; the second one blocks
+        proc.stdin.flush()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            names = []
+            try:
+                with JournalReader(journal) as r:
+                    for e in r:
+                        if isinstance(e, SyscallEntry):
+                            names.append(e.name)
+            except (OSError, JournalError):
+                pass  # not there yet, or (still being written) truncated: a prefix
+            if names.count("clock_time_get") == 300:
+                break
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert names == ["fd_read"] + ["clock_time_get"] * 300, names[-5:]
