@@ -99,17 +99,19 @@ def write_uleb(n: int) -> bytes:
             return bytes(out)
 
 
-def _sections(wasm: bytes) -> list[tuple[int, bytes]]:
+def _sections(wasm: bytes) -> list[tuple[int, int, int, int]]:
+    """``(id, header start, body start, body end)`` per section (positions
+    only: a guest's code section is most of it, and is never copied apart)."""
     if len(wasm) < 8 or wasm[:4] != b"\0asm" or wasm[4:8] != b"\x01\0\0\0":
         raise _Malformed("not a core wasm module")
-    out: list[tuple[int, bytes]] = []
+    out: list[tuple[int, int, int, int]] = []
     pos = 8
     while pos < len(wasm):
         sid = wasm[pos]
         size, p = read_uleb(wasm, pos + 1)
         if p + size > len(wasm):
             raise _Malformed("section past the end")
-        out.append((sid, wasm[p:p + size]))
+        out.append((sid, pos, p, p + size))
         pos = p + size
     return out
 
@@ -192,13 +194,14 @@ def import_memory(wasm: bytes, module: str = SHIM_MODULE,
 
 def _import_memory(wasm: bytes, module: bytes, name: bytes) -> ImportedMemory | None:
     secs = _sections(wasm)
-    mems = [body for sid, body in secs if sid == 5]
+    mems = [sec for sec in secs if sec[0] == 5]
     if len(mems) != 1:
         return None
-    count, p = read_uleb(mems[0], 0)
+    _, mem_head, mem_body, mem_end = mems[0]
+    count, p = read_uleb(wasm, mem_body)
     if count != 1:
         return None
-    limits = mems[0][p:]
+    limits = wasm[p:mem_end]
     flags, q = read_uleb(limits, 0)
     if flags not in (0x00, 0x01):  # 0x02/0x03 shared, 0x04+ memory64, 0x08 page size
         return None
@@ -208,32 +211,26 @@ def _import_memory(wasm: bytes, module: bytes, name: bytes) -> ImportedMemory | 
         maximum, q = read_uleb(limits, q)
     if q != len(limits):
         return None
-    imports = [body for sid, body in secs if sid == 2]
-    if len(imports) > 1 or (imports and _imports_a_memory(imports[0])):
-        return None
     entry = write_uleb(len(module)) + module + write_uleb(len(name)) + name + b"\x02" + limits
-    out = bytearray(wasm[:8])
-    placed = False
-
-    def put(sid: int, body: bytes) -> None:
-        out.extend(bytes([sid]) + write_uleb(len(body)) + body)
-
-    for sid, body in secs:
-        if sid == 5:
-            continue
-        if sid == 2:
-            n, r = read_uleb(body, 0)
-            body = write_uleb(n + 1) + body[r:] + entry
-            placed = True
-        elif not placed and sid not in (0, 1):
-            # no import section: a new one right before the first section that
-            # must follow it (the order is type, import, function, ...)
-            put(2, write_uleb(1) + entry)
-            placed = True
-        put(sid, body)
-    if not placed:
-        return None  # a module of only types: nothing worth a shim
-    return ImportedMemory(bytes(out), minimum, maximum, len(out) - len(wasm))
+    imports = [sec for sec in secs if sec[0] == 2]
+    if len(imports) > 1:
+        return None
+    if imports:
+        _, head, body, end = imports[0]
+        if _imports_a_memory(wasm[body:end]):
+            return None
+        n, r = read_uleb(wasm, body)
+        new = write_uleb(n + 1) + wasm[r:end] + entry
+    else:
+        # a new import section right before the first section that must follow
+        # it (the order is type, import, function, ...; custom ones anywhere)
+        head = end = next(sec[1] for sec in secs if sec[0] not in (0, 1))
+        new = write_uleb(1) + entry
+    if end > mem_head:
+        return None  # sections out of order: not a valid module
+    out = b"".join((wasm[:head], b"\x02", write_uleb(len(new)), new,
+                    wasm[end:mem_head], wasm[mem_end:]))
+    return ImportedMemory(out, minimum, maximum, len(out) - len(wasm))
 
 
 # -- the shim module --------------------------------------------------------------
