@@ -15,7 +15,7 @@ from replay_helpers import read_all, record_guest, rewrite_journal
 
 from wasi_rr.host import fastcall
 from wasi_rr.journal import SyscallEntry
-from wasi_rr.replay import ReplayResult, replay
+from wasi_rr.replay import DivergenceKind, ReplayResult, replay
 
 N = 400
 LOOPS_C = r"""
@@ -28,15 +28,18 @@ LOOPS_C = r"""
 #define N 400
 #define CHANGE_AT -1
 #define READ_CHANGE_AT -1
+#define TRAP_AT -1
 static char rec[17] = "0123456789abcdef";
 static volatile int change_at = CHANGE_AT;
 static volatile int read_change_at = READ_CHANGE_AT;
+static volatile int trap_at = TRAP_AT;
 int main(void) {
     int fd = open("/data/f.bin", O_RDWR | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return 2;
     char *big = 0;
     for (int i = 0; i < N; i++) {
         if (i == change_at) rec[5] = 'X';
+        if (i == trap_at) __builtin_trap();  /* wasm code ends the run: no syscall */
         if (write(fd, rec, 16) != 16) return 3;
         rec[5] = '5';
         /* the memory grows in the middle of the run (no syscall) */
@@ -84,7 +87,8 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "in_run": _build(tmp, "shim_in_run", CHANGE_AT=150),
             "after_growth": _build(tmp, "shim_after_growth", CHANGE_AT=N // 2 + 20),
             "run_end": _build(tmp, "shim_run_end", CHANGE_AT=N - 3),
-            "read": _build(tmp, "shim_read", READ_CHANGE_AT=77)}
+            "read": _build(tmp, "shim_read", READ_CHANGE_AT=77),
+            "trap": _build(tmp, "shim_trap", TRAP_AT=120)}
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +172,20 @@ def test_divergence_inside_an_armed_run(recorded: Any, builds: dict[str, Path],
         assert "'01234X6789abcdef'" in d.fields[0].actual
     if variant == "read":
         assert [f.what for f in d.fields] == ["input iovs (iovec array)"]
+
+
+def test_a_trap_inside_an_armed_run(recorded: Any, builds: dict[str, Path]) -> None:
+    """The guest traps in wasm while the shim is armed: the engine's final sync
+    folds the shim's position, so the early end is reported at the next write."""
+    shimmed, _ = _replay(recorded.journal, builds["trap"])
+    plain, _ = _replay(recorded.journal, builds["trap"], shim=False)
+    d = shimmed.divergence
+    assert d is not None and d.kind is DivergenceKind.EARLY_END
+    writes = [e.seq for e in read_all(recorded.journal)[2]
+              if isinstance(e, SyscallEntry) and e.name == "fd_write"]
+    assert d.seq == writes[120]
+    _same_report(shimmed, plain)
+    assert shimmed.trap == plain.trap is not None
 
 
 def test_stdout_and_a_renumbered_fd_reach_the_output(recorded: Any) -> None:
