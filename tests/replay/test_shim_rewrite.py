@@ -200,3 +200,28 @@ def test_shim_answers_armed_calls_and_falls_back() -> None:
     assert control.fold(0) == 1
     assert f(store, 7, 2**40, 100) == 99  # disarmed
     assert len(calls) == 4
+
+
+def test_a_run_larger_than_the_control_memory_grows_it() -> None:
+    """A run's bytes beyond the control memory's first page: ``arm`` grows it,
+    and repeat ``k`` is copied from ``k * step`` past the first 64 KiB."""
+    engine = _engine()
+    store = Store(engine)
+    guest = Memory(store, MemoryType(Limits(1, None)))
+    linker = Linker(engine)
+    linker.define(store, "wasi_rr", "memory", guest)
+    ty = FuncType([ValType.i32()], [ValType.i32()])
+    thunk = fastcall.define_unchecked(linker, shim.FALLBACK_MODULE, "f0", ty,
+                                      lambda env, caller, args, count: 0)
+    func = ShimFunc("m", "f", ("i32",))
+    exports = linker.instantiate(store, Module(engine, shim_wat([func]))).exports(store)
+    control = shim.ShimControl(store, exports["control"], {("m", "f"): 0}, [thunk])
+    step, count = 10, 30_000
+    run = b"".join(k.to_bytes(4, "little") + b"......" for k in range(count))
+    control.arm(0, -1, count - 2, count, 0, (3,), [], run, [(64, 4, 0, step)])
+    assert exports["control"].size(store) > 1
+    assert exports[func.export](store, 3) == 0
+    assert guest.read(store, 64, 68) == (count - 2).to_bytes(4, "little")
+    assert exports[func.export](store, 3) == 0
+    assert guest.read(store, 64, 68) == (count - 1).to_bytes(4, "little")
+    assert control.fold(0) == count
