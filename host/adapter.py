@@ -199,6 +199,9 @@ class HostAdapter:
         self.record_lanes: Any = None
         """The recorder's ``RecordLanes`` once built (``recordpath.recording_callback``)."""
         self.stop: Stop | None = None
+        self.provided_imports: frozenset[tuple[str, str]] = frozenset()
+        """``(module, name)`` imports the caller defines on the linker itself
+        (``link`` skips them): replay's shim defines the guest's memory."""
         self._defs = _Definitions()
 
     @classmethod
@@ -216,7 +219,7 @@ class HostAdapter:
         seen: set[tuple[str, str]] = set()
         for imp in module.imports:
             key = (imp.module, imp.name or "")
-            if key in seen:
+            if key in seen or key in self.provided_imports:
                 continue
             seen.add(key)
             sig = SIGNATURES.get(key)

@@ -256,6 +256,7 @@ class Process:
             self.store.set_epoch_deadline(1)
         self.linker = Linker(engine)
         adapter.link(self.linker, module)
+        self._before_instantiate()
         self._early: Outcome | None = None
         """Set when the module's start function already ended the run."""
         try:
@@ -274,6 +275,11 @@ class Process:
         if not isinstance(start, Func):
             raise ModuleError(f"{name} is not a WASI command: '_start' is not a function")
         self._start = start
+
+    def _before_instantiate(self) -> None:
+        """Hook for subclasses: define more on ``self.linker`` (in ``self.store``)
+        after the adapter linked the imports, before instantiation (replay's
+        shim shadows some of them). Does nothing here."""
 
     def run(self) -> Outcome:
         """Run ``_start`` to its end (may be called again, e.g. after an

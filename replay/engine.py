@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from wasmtime import Trap, WasmtimeError
+from wasmtime import Engine, Module, Trap, WasmtimeError
 
-from wasi_rr.errors import WasiRrError
+from wasi_rr.errors import ModuleError, WasiRrError
 from wasi_rr.exitcodes import ExitStatus
 from wasi_rr.host.adapter import HostAdapter
 from wasi_rr.host.process import (
@@ -45,6 +45,15 @@ from .cursor import JournalAbort, JournalCursor
 from .fastpath import FastReplay
 from .divergence import Divergence, DivergenceError, DivergenceKind, WasmFrame
 from .output import StdioTracker
+from .shim import (
+    MEMORY_NAME,
+    SHIM_MODULE,
+    SHIM_NAME,
+    ImportedMemory,
+    ShimControl,
+    import_memory,
+    install_shim,
+)
 
 __all__ = ["ReplayError", "ReplayResult", "replay", "describe_ending"]
 
@@ -94,16 +103,40 @@ def _describe_outcome(outcome: Outcome) -> str:
 
 class _ReplayProcess(Process):
     """``Process`` that keeps the guest's backtrace of a divergence (wasmtime's
-    trap frames are only reachable while the trap object is at hand)."""
+    trap frames are only reachable while the trap object is at hand), and
+    installs the replay shim (``replay/shim.py``) when given a guest rewritten
+    to import its memory (``shim``) and the fast replay whose lean callbacks
+    the shim falls back to."""
+
+    def __init__(self, engine: Engine, module: Module, adapter: HostAdapter, *,
+                 name: str = "module", shim: ImportedMemory | None = None,
+                 fast: FastReplay | None = None, cache: ModuleCache | None = None) -> None:
+        self._shim = shim
+        self._cache = cache
+        self._fast = fast
+        self.shim_control: ShimControl | None = None
+        super().__init__(engine, module, adapter, name=name)
+
+    def _before_instantiate(self) -> None:
+        if self._shim is None or self._fast is None:
+            return
+        self.shim_control = install_shim(self.engine, self.store, self.linker, self.module,
+                                         self._shim, self._fast.lean_callbacks, self._cache)
+        if self.shim_control is not None:
+            self._fast.install_shim(self.shim_control)
 
     def _outcome_of_trap(self, error: Exception) -> Outcome:
         stop = self.adapter.stop
         if stop is not None and isinstance(stop.exception, DivergenceError):
-            stop.exception.divergence.backtrace = _frames(error)
+            # offsets in the module as given, not in the rewritten one
+            shift = self._shim.shift if self._shim is not None else 0
+            stop.exception.divergence.backtrace = [
+                WasmFrame(f.func_index, f.func_name, f.module_offset - shift)
+                for f in _frames(error)]
         return super()._outcome_of_trap(error)
 
 
-_FRAME_LINE = re.compile(r"^\s*\d+:\s+(0x[0-9a-fA-F]+) - (?:.*?!)?(.*)$")
+_FRAME_LINE = re.compile(r"^\s*\d+:\s+(0x[0-9a-fA-F]+) - (?:(.*?)!)?(.*)$")
 _UNNAMED = re.compile(r"^<wasm function (\d+)>$")
 
 
@@ -113,11 +146,12 @@ def _frames(error: Exception) -> list[WasmFrame]:
     A trap returned by a host function reaches Python as a ``WasmtimeError``
     (not a ``Trap`` with ``frames``), whose text carries wasmtime's rendered
     backtrace (``N: 0xOFFSET - module!name``); a ``Trap`` has structured frames.
+    The replay shim's frames (``replay/shim.py``) are not the guest's: left out.
     """
     if isinstance(error, Trap):
         try:
             return [WasmFrame(f.func_index, f.func_name, f.module_offset)
-                    for f in error.frames]
+                    for f in error.frames if f.module_name != SHIM_NAME]
         except (WasmtimeError, AttributeError, ValueError):
             return []
     frames: list[WasmFrame] = []
@@ -126,7 +160,9 @@ def _frames(error: Exception) -> list[WasmFrame]:
         m = _FRAME_LINE.match(line)
         if m is None:
             continue
-        offset, name = int(m.group(1), 16), m.group(2).strip()
+        if m.group(2) == SHIM_NAME:
+            continue
+        offset, name = int(m.group(1), 16), m.group(3).strip()
         unnamed = _UNNAMED.match(name)
         if unnamed is not None:
             frames.append(WasmFrame(int(unnamed.group(1)), None, offset))
@@ -156,13 +192,15 @@ def load_journal_module(reader: JournalReader, module: str | os.PathLike[str] | 
 def replay(journal_path: str | os.PathLike[str], *, module: str | os.PathLike[str] | None = None,
            verify: bool = False, stdout: BinaryIO | None = None,
            stderr: BinaryIO | None = None, warn: Callable[[str], None] | None = None,
-           use_cache: bool = True) -> ReplayResult:
+           use_cache: bool = True, shim: bool = True) -> ReplayResult:
     """Replay ``journal_path``; see the module docstring and docs/replay.md.
 
     ``stdout``/``stderr`` receive the reproduced guest output (None: the
     process's real streams). ``warn`` receives one-line warnings (default:
     printed on the real stderr). ``verify=True`` also re-executes every call on
-    a kernel rebuilt from the journal (``wasi_rr.replay.verify``).
+    a kernel rebuilt from the journal (``wasi_rr.replay.verify``). ``shim``:
+    let runs of repeats be answered inside wasm (``replay/shim.py``; verbatim
+    replay only, and only for a module shape it supports).
     """
     warnings: list[str] = []
 
@@ -183,7 +221,15 @@ def replay(journal_path: str | os.PathLike[str], *, module: str | os.PathLike[st
         wasm, name = load_journal_module(reader, module, _warn)
         engine = make_engine()
         cache = ModuleCache(default_cache_dir()) if use_cache else None
-        compiled = compile_module(engine, wasm, name=name, cache=cache)
+        rewritten = import_memory(wasm) if shim and not verify else None
+        compiled: Module | None = None
+        if rewritten is not None:
+            try:
+                compiled = compile_module(engine, rewritten.wasm, name=name, cache=cache)
+            except ModuleError:
+                rewritten = None  # the module's own error comes from compiling it as given
+        if compiled is None:
+            compiled = compile_module(engine, wasm, name=name, cache=cache)
         cursor = JournalCursor(batches=reader.batches())
         tracker = StdioTracker(out, err)
         verifier: Verifier | None = None
@@ -197,8 +243,12 @@ def replay(journal_path: str | os.PathLike[str], *, module: str | os.PathLike[st
         adapter = HostAdapter(backend, interceptor=fast, trap_unknown_imports=trap_unknown)
         if fast is not None:
             fast.attach(adapter)
+        if rewritten is not None:
+            adapter.provided_imports = frozenset({(SHIM_MODULE, MEMORY_NAME)})
         try:
-            process = _ReplayProcess(engine, compiled, adapter, name=name)
+            process = _ReplayProcess(engine, compiled, adapter, name=name,
+                                     shim=rewritten if fast is not None else None, fast=fast,
+                                     cache=cache)
             try:
                 outcome = process.run()
             finally:

@@ -17,7 +17,9 @@ levels skip it:
   compared as unpacked, input bytes compared in place, data written, errno
   returned, and the cursor position, ``adapter.seq`` and the history kept
   lazily (see ``_lean_scope``). About 1 us per call end to end (0.6 of it the
-  ctypes callback itself) instead of ~3.
+  ctypes callback itself) instead of ~3. A lean callback also *arms* the replay
+  shim (``replay/shim.py``) for the rest of a run, which then answers it in
+  wasm without calling Python (~0.1 us per call).
 
 Both only ever *accept*: anything unusual (a mismatch, a range outside memory,
 a digest-stored input, ``proc_exit``, output to stdout/stderr for the lean one)
@@ -48,10 +50,15 @@ from wasi_rr.journal.codec import FrameDecodeError, RepeatTemplate
 
 from .backend import JournalBackend
 from .output import TRACKED_CALLS
+from .shim import ShimControl
 
 __all__ = ["FastReplay"]
 
 _IOVEC = struct.Struct("<II")
+SHIM_MIN_LEFT = 8
+"""A lean callback arms the shim (``replay/shim.py``) for the rest of a run when
+at least this many repeats are left: arming costs a few calls' worth of Python
+(once per run; re-arming after an interruption is cheaper)."""
 _Reader = Callable[[GuestMemory, tuple[int, ...]], "tuple[bytes, ...] | None"]
 
 
@@ -223,6 +230,8 @@ class FastReplay:
         self._adapter: HostAdapter
         self._mem: GuestMemory
         self._lean: _Lean | None = None
+        self.lean_callbacks: dict[tuple[str, str], RawCallback] = {}
+        """The lean callbacks by ``(module, name)``: the shim's fallbacks."""
 
     def before_call(self, signature: Signature, params: tuple[int, ...]) -> int | None:
         call = self._calls.get(id(signature))
@@ -318,7 +327,16 @@ class FastReplay:
         lazily kept position is handed to the cursor first."""
         if self._lean is None:
             self._lean = _lean_scope(self)
-        return self._lean.callback(sig, default)
+        cb = self._lean.callback(sig, default)
+        if _lean_shape(sig) is not None:
+            self.lean_callbacks[(sig.module, sig.name)] = cb
+        return cb
+
+    def install_shim(self, control: ShimControl) -> None:
+        """Let the lean callbacks arm ``control``'s blocks (``replay/shim.py``;
+        after linking, before the guest runs)."""
+        if self._lean is not None:
+            self._lean.install_shim(control)
 
     def sync(self) -> None:
         """Fold what the lean callbacks consumed into the cursor and ``adapter.seq``
@@ -373,6 +391,7 @@ class _Lean:
 
     callback: Callable[[Signature, RawCallback], RawCallback]
     sync: Callable[[], None]
+    install_shim: Callable[[ShimControl], None]
 
 
 def _lean_scope(fast: FastReplay) -> _Lean:
@@ -386,6 +405,14 @@ def _lean_scope(fast: FastReplay) -> _Lean:
     decline, every non-lean import, the engine after the run), ``reload`` takes
     the cursor's position back afterwards. A lean callback never leaves its batch:
     at its end it declines, and the cursor moves on.
+
+    The shim (``replay/shim.py``), once installed, answers in wasm the repeats
+    of a run a lean callback *armed* (``arm``: the rest of the run, when at
+    least ``SHIM_MIN_LEFT`` are left). Its position ``k`` is the scope's ``i``
+    while armed: every entry into this scope (each lean callback, ``decline``,
+    ``sync``, hence every wrapped callback and the engine's final sync) first
+    *folds* (``i = k``, disarmed), so everything else sees the position as if
+    Python had answered those calls itself.
 
     Per callback it caches what it derived from the last template it accepted
     (``codec.RepeatTemplate``, identified by its repeat tag within the current
@@ -426,9 +453,29 @@ def _lean_scope(fast: FastReplay) -> _Lean:
     forget_stdio: list[Callable[[], None]] = []
     """Per lean ``fd_write``/``fd_pwrite``: drop its cached template (which relied
     on its fd not being stdout/stderr) once the stdio fds changed."""
+    ctl: ShimControl | None = None
+    armed = -1
+    """The control block the shim answers from (-1: none armed)."""
+    enable: list[Callable[[ShimControl], None]] = []
+    """Per lean callback: look up its control block."""
+
+    def fold() -> None:
+        """Take the shim's position back (see above)."""
+        nonlocal i, armed
+        assert ctl is not None
+        i = ctl.fold(armed)
+        armed = -1
+
+    def install_shim(control: ShimControl) -> None:
+        nonlocal ctl
+        ctl = control
+        for f in enable:
+            f(control)
 
     def sync() -> None:
         nonlocal i0
+        if armed >= 0:
+            fold()
         if i != i0:
             cursor._i = i
             adapter.seq += i - i0
@@ -528,6 +575,35 @@ def _lean_scope(fast: FastReplay) -> _Lean:
         joint_at = 0
         joint_rec: tuple[Any, ...] = ()
         bufs: list[tuple[int, int, bytes]] = []  # IN_IOVS: buffer ranges and bytes
+        block = -1  # its control block in the shim, if any
+
+        def enable_shim(control: ShimControl) -> None:
+            nonlocal block
+            block = control.blocks.get((module, name), -1)
+
+        enable.append(enable_shim)
+
+        def arm() -> None:
+            """Hand repeats ``i..rn-1`` of the run to the shim (the call just
+            answered checked every range it arms against guest memory)."""
+            nonlocal armed
+            assert ctl is not None and rv is not None and my_head is not None
+            regions: tuple[tuple[int, int, bytes], ...] = ()
+            if kind is _LeanShape.IN_IOVS:
+                if len(bufs) != 1:
+                    return  # more regions than a control block holds
+                b, e, d = bufs[0]
+                regions = ((ptr, end - ptr, rec), (b, e - b, d))
+            elif kind is not _LeanShape.NONE:
+                regions = ((ptr, end - ptr, rec),)
+            writes = [(a0, rl0, ro0, rstep)]
+            if two:
+                writes.append((a1, rl1, ro1, rstep))
+            try:
+                ctl.arm(block, my_head, i, rn, errno, my_params, regions, rv, writes)
+            except Exception:  # noqa: BLE001 - e.g. no room: Python keeps answering
+                return
+            armed = block
 
         def drop() -> None:
             nonlocal my_head
@@ -625,6 +701,8 @@ def _lean_scope(fast: FastReplay) -> _Lean:
             (``sync`` and the cheap part of ``reload`` inlined: a guest whose
             calls are not repeats comes here every call.)"""
             nonlocal items, i, i0, view
+            if armed >= 0:
+                fold()
             if i != i0:
                 cursor._i = i
                 adapter.seq += i - i0
@@ -653,6 +731,8 @@ def _lean_scope(fast: FastReplay) -> _Lean:
         if kind is _LeanShape.NONE:
             def no_input(env: Any, caller: Any, args: int, count: int) -> int:
                 nonlocal last_args, slots, result, i, e0, e1
+                if armed >= 0:
+                    fold()
                 p = None
                 try:
                     if args != last_args:  # see HostAdapter._fast_callback
@@ -673,6 +753,8 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                                 if two:
                                     view[a1:re1] = rv[q + ro1:q + ro1 + rl1]
                             i += 1
+                            if block >= 0 and rn - i >= SHIM_MIN_LEFT:
+                                arm()
                             result.value = errno
                             return 0
                     else:
@@ -704,6 +786,8 @@ def _lean_scope(fast: FastReplay) -> _Lean:
         if kind is _LeanShape.IN_IOVS:
             def gathered(env: Any, caller: Any, args: int, count: int) -> int:
                 nonlocal last_args, slots, result, i, e0, e1
+                if armed >= 0:
+                    fold()
                 p = None
                 try:
                     if args != last_args:
@@ -726,6 +810,8 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                                 if two:
                                     view[a1:re1] = rv[q + ro1:q + ro1 + rl1]
                             i += 1
+                            if block >= 0 and rn - i >= SHIM_MIN_LEFT:
+                                arm()
                             result.value = errno
                             return 0
                     else:
@@ -759,6 +845,8 @@ def _lean_scope(fast: FastReplay) -> _Lean:
         # OUT_IOVS (the iovec array is the only input) and IN_STR
         def one_array(env: Any, caller: Any, args: int, count: int) -> int:
             nonlocal last_args, slots, result, i, e0, e1
+            if armed >= 0:
+                fold()
             p = None
             try:
                 if args != last_args:
@@ -780,6 +868,8 @@ def _lean_scope(fast: FastReplay) -> _Lean:
                             if two:
                                 view[a1:re1] = rv[q + ro1:q + ro1 + rl1]
                         i += 1
+                        if block >= 0 and rn - i >= SHIM_MIN_LEFT:
+                            arm()
                         result.value = errno
                         return 0
                 else:
@@ -810,4 +900,4 @@ def _lean_scope(fast: FastReplay) -> _Lean:
             return decline(env, caller, args, count, p)
         return one_array
 
-    return _Lean(lean, sync)
+    return _Lean(lean, sync, install_shim)
