@@ -17,7 +17,7 @@ Targets (issues): recording adds <= 25% to ``run`` on a syscall-heavy guest and
 <= 5% on a compute-bound one; replay >= 2x less CPU than record on the
 I/O-heavy guest. ``--check`` exits 1 when one is missed.
 
-Usage: python bench/record_cost.py [--n 50000] [--compute 300] [--repeat 7] [--check]
+Usage: python bench/record_cost.py [--n 50000] [--compute 300] [--repeat 11] [--check]
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def main() -> int:
                         "syscall guests")
     parser.add_argument("--compute", type=int, default=300,
                         help="million rounds of the compute-bound guest")
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=11)
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args()
 
