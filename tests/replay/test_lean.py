@@ -177,6 +177,17 @@ def _same_report(fast: ReplayResult, slow: ReplayResult) -> None:
     assert fast.entries_consumed == slow.entries_consumed
 
 
+def _without_fast_paths(monkeypatch: pytest.MonkeyPatch, journal: Path,
+                        module: Path) -> ReplayResult:
+    """The same replay with the lean callbacks and ``call_for`` switched off:
+    every call takes the adapter's observed path into ``JournalBackend``."""
+    with monkeypatch.context() as m:
+        m.setattr(fastpath.FastReplay, "callback_for", lambda self, sig, handler, default: None)
+        m.setattr(fastpath.FastReplay, "call_for", lambda self, sig: (lambda params: None))
+        slow, _ = _replay(journal, module)
+    return slow
+
+
 def _first_write_seq(journal: Path) -> int:
     return next(e.seq for e in _syscalls(journal) if e.name == "fd_write")
 
@@ -197,11 +208,7 @@ def test_divergence_inside_a_loop_of_repeats(recorded: Any, builds: dict[str, Pa
     if offset == 2:  # across the batch boundary: open, writes before the loop's run
         assert "path_open(" in d.history[-3]
     assert all("fd_write(fd=" in h for h in d.history[-2:])
-    with monkeypatch.context() as m:
-        m.setattr(fastpath.FastReplay, "callback_for", lambda self, sig, handler, default: None)
-        m.setattr(fastpath.FastReplay, "call_for", lambda self, sig: (lambda params: None))
-        slow, _ = _replay(recorded.journal, builds[variant])
-    _same_report(fast, slow)
+    _same_report(fast, _without_fast_paths(monkeypatch, recorded.journal, builds[variant]))
 
 
 def test_divergence_in_the_second_buffer_of_a_loop(recorded: Any, builds: dict[str, Path],
@@ -211,11 +218,7 @@ def test_divergence_in_the_second_buffer_of_a_loop(recorded: Any, builds: dict[s
     assert d is not None and d.kind is DivergenceKind.CALL_MISMATCH
     assert d.seq == _first_write_seq(recorded.journal) + 2 * N + 1 + 20
     assert [f.what for f in d.fields] == ["input iovs[1]"]
-    with monkeypatch.context() as m:
-        m.setattr(fastpath.FastReplay, "callback_for", lambda self, sig, handler, default: None)
-        m.setattr(fastpath.FastReplay, "call_for", lambda self, sig: (lambda params: None))
-        slow, _ = _replay(recorded.journal, builds["two_bufs"])
-    _same_report(fast, slow)
+    _same_report(fast, _without_fast_paths(monkeypatch, recorded.journal, builds["two_bufs"]))
 
 
 def test_divergence_in_a_path_loop(recorded: Any, builds: dict[str, Path],
@@ -226,11 +229,7 @@ def test_divergence_in_a_path_loop(recorded: Any, builds: dict[str, Path],
     stats = [e.seq for e in _syscalls(recorded.journal) if e.name == "path_filestat_get"]
     assert len(stats) == 40 and d.seq == stats[30]
     assert [f.what for f in d.fields] == ["input path"]
-    with monkeypatch.context() as m:
-        m.setattr(fastpath.FastReplay, "callback_for", lambda self, sig, handler, default: None)
-        m.setattr(fastpath.FastReplay, "call_for", lambda self, sig: (lambda params: None))
-        slow, _ = _replay(recorded.journal, builds["stat"])
-    _same_report(fast, slow)
+    _same_report(fast, _without_fast_paths(monkeypatch, recorded.journal, builds["stat"]))
 
 
 def test_divergence_right_after_a_loop(recorded: Any, builds: dict[str, Path],
@@ -241,11 +240,7 @@ def test_divergence_right_after_a_loop(recorded: Any, builds: dict[str, Path],
     assert d.seq == _first_write_seq(recorded.journal) + N
     assert [f.what for f in d.fields] == ["param offset"]
     assert len(d.history) == 5 and all("fd_write(fd=" in h for h in d.history)
-    with monkeypatch.context() as m:
-        m.setattr(fastpath.FastReplay, "callback_for", lambda self, sig, handler, default: None)
-        m.setattr(fastpath.FastReplay, "call_for", lambda self, sig: (lambda params: None))
-        slow, _ = _replay(recorded.journal, builds["after_run"])
-    _same_report(fast, slow)
+    _same_report(fast, _without_fast_paths(monkeypatch, recorded.journal, builds["after_run"]))
 
 
 def test_repeats_spread_over_many_frames(recorded: Any, builds: dict[str, Path],
