@@ -1,4 +1,4 @@
-"""``wasi-rr replay [--verify] [--module PATH] JOURNAL``.
+"""``wasi-rr replay [--verify] [--module PATH] [--no-shim] JOURNAL``.
 
 Exit status: the recorded guest's status when the replay matched (a matching
 trap: ``ExitStatus.TRAP``), ``ExitStatus.DIVERGENCE`` with a report on stderr
@@ -31,7 +31,8 @@ def _main(args: argparse.Namespace) -> int:
         if needed:  # several processes, or starting at a snapshot (docs/snapshots.md)
             result = replay_group(args.journal, from_snapshot=start, module=args.module)
         else:
-            result = replay(args.journal, module=args.module, verify=args.verify)
+            result = replay(args.journal, module=args.module, verify=args.verify,
+                            shim=not args.no_shim)
     except JournalError as exc:
         print(f"wasi-rr: error: cannot replay {args.journal}: {exc}", file=sys.stderr,
               flush=True)
@@ -59,6 +60,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--from-snapshot", type=int, default=None, metavar="ID",
                         help="start at this snapshot of the journal (restore it, then replay "
                              "the entries after it)")
+    parser.add_argument("--no-shim", action="store_true",
+                        help="answer every call in Python instead of letting the generated wasm "
+                             "shim answer loops of repeated calls (same results and reports, "
+                             "slower; for ruling the shim out when something looks wrong)")
     parser.add_argument("journal", metavar="JOURNAL", help="the journal file (.wrr)")
     parser.set_defaults(func=_main)
     return parser

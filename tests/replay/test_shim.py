@@ -215,3 +215,20 @@ def test_verify_builds_no_shim(recorded: Any, python_calls: list[int]) -> None:
     result = replay(recorded.journal, verify=True, stdout=BytesIO(), stderr=BytesIO())
     assert result.ok
     assert python_calls[0] == result.entries_consumed
+
+
+def test_cli_no_shim(recorded: Any, python_calls: list[int],
+                     capfdbinary: pytest.CaptureFixture[bytes]) -> None:
+    """``wasi-rr replay --no-shim`` answers every call in Python, with the same
+    output and status as the default (shimmed) replay."""
+    from wasi_rr.cli import main
+
+    assert main(["replay", str(recorded.journal)]) == 0
+    shimmed = python_calls[0]
+    out = capfdbinary.readouterr().out
+    python_calls[0] = 0
+    assert main(["replay", "--no-shim", str(recorded.journal)]) == 0
+    assert capfdbinary.readouterr().out == out == recorded.stdout
+    syscalls = sum(isinstance(e, SyscallEntry) for e in read_all(recorded.journal)[2])
+    assert python_calls[0] == syscalls  # without the shim, Python answers every call
+    assert shimmed < syscalls // 2
