@@ -22,6 +22,7 @@ from wasi_rr.journal import (
     open_journal,
 )
 from wasi_rr.record import record
+from wasi_rr.replay import ReplayResult
 
 REPO = Path(__file__).resolve().parents[2]
 TRACES = REPO / "corpus" / "traces"
@@ -79,3 +80,30 @@ def wasi_rr(*args: str | os.PathLike[str], cwd: Path,
     env.pop("WASI_RR_DEBUG", None)
     return subprocess.run([sys.executable, "-m", "wasi_rr", *map(str, args)], cwd=cwd,
                           input=stdin, capture_output=True, timeout=120, env=env)
+
+
+def build_variant(source: str, tmp: Path, name: str, **defines: int) -> Path:
+    """Compile C ``source`` with each ``#define KEY value`` line replaced by the
+    given values (a guest whose N-th call differs, for divergence tests)."""
+    import pytest
+    from guestbuild import GuestBuildError, compile_source
+
+    for key, value in defines.items():
+        old = f"#define {key} "
+        line = next(ln for ln in source.splitlines() if ln.startswith(old))
+        source = source.replace(line, f"{old}{value}")
+    try:
+        return compile_source(source, tmp, name, strip=False)
+    except GuestBuildError as exc:
+        pytest.fail(f"cannot build {name}: {exc}")
+        raise  # (pytest.fail raises)
+
+
+def assert_same_report(a_result: ReplayResult, b_result: ReplayResult) -> None:
+    """Two replays stopped with the same divergence report (fast paths on vs off)."""
+    a, b = a_result.divergence, b_result.divergence
+    assert a is not None and b is not None
+    assert (a.kind, a.seq, a.summary, a.expected, a.actual, a.fields, a.history) == \
+        (b.kind, b.seq, b.summary, b.expected, b.actual, b.fields, b.history)
+    assert [str(f) for f in a.backtrace] == [str(f) for f in b.backtrace]
+    assert a_result.entries_consumed == b_result.entries_consumed

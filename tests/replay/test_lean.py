@@ -11,8 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from guestbuild import GuestBuildError, compile_source
-from replay_helpers import read_all, record_guest, rewrite_journal
+from replay_helpers import (
+    assert_same_report,
+    build_variant,
+    read_all,
+    record_guest,
+    rewrite_journal,
+)
 
 from wasi_rr.journal import Entry, SyscallEntry
 from wasi_rr.replay import DivergenceKind, ReplayResult, replay
@@ -80,28 +85,21 @@ int main(void) {
 """
 
 
-def _build(tmp: Path, name: str, **defines: int) -> Path:
-    src = LOOPS_C
-    for key, value in defines.items():
-        old = f"#define {key} "
-        line = next(ln for ln in src.splitlines() if ln.startswith(old))
-        src = src.replace(line, f"{old}{value}")
-    try:
-        return compile_source(src, tmp, name, strip=False)
-    except GuestBuildError as exc:
-        pytest.fail(f"cannot build {name}: {exc}")
-        raise  # (pytest.fail raises)
+
+
+def _build_loops(tmp: Path, name: str, **defines: int) -> Path:
+    return build_variant(LOOPS_C, tmp, name, **defines)
 
 
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     tmp = tmp_path_factory.mktemp("lean")
-    return {"base": _build(tmp, "loops"),
-            "in_run": _build(tmp, "loops_in_run", CHANGE_AT=150),
-            "run_start": _build(tmp, "loops_run_start", CHANGE_AT=2),
-            "after_run": _build(tmp, "loops_after_run", SEEK_TO=1),
-            "two_bufs": _build(tmp, "loops_two_bufs", CHANGE2_AT=20),
-            "stat": _build(tmp, "loops_stat", STAT_AT=30)}
+    return {"base": _build_loops(tmp, "loops"),
+            "in_run": _build_loops(tmp, "loops_in_run", CHANGE_AT=150),
+            "run_start": _build_loops(tmp, "loops_run_start", CHANGE_AT=2),
+            "after_run": _build_loops(tmp, "loops_after_run", SEEK_TO=1),
+            "two_bufs": _build_loops(tmp, "loops_two_bufs", CHANGE2_AT=20),
+            "stat": _build_loops(tmp, "loops_stat", STAT_AT=30)}
 
 
 @pytest.fixture(scope="module")
@@ -168,13 +166,6 @@ def test_loops_are_answered_by_the_lean_callbacks(recorded: Any,
     assert counting["backend"] < 10, counting
 
 
-def _same_report(fast: ReplayResult, slow: ReplayResult) -> None:
-    a, b = fast.divergence, slow.divergence
-    assert a is not None and b is not None
-    assert (a.kind, a.seq, a.summary, a.expected, a.actual, a.fields, a.history) == \
-        (b.kind, b.seq, b.summary, b.expected, b.actual, b.fields, b.history)
-    assert [str(f) for f in a.backtrace] == [str(f) for f in b.backtrace]
-    assert fast.entries_consumed == slow.entries_consumed
 
 
 def _without_fast_paths(monkeypatch: pytest.MonkeyPatch, journal: Path,
@@ -208,7 +199,8 @@ def test_divergence_inside_a_loop_of_repeats(recorded: Any, builds: dict[str, Pa
     if offset == 2:  # across the batch boundary: open, writes before the loop's run
         assert "path_open(" in d.history[-3]
     assert all("fd_write(fd=" in h for h in d.history[-2:])
-    _same_report(fast, _without_fast_paths(monkeypatch, recorded.journal, builds[variant]))
+    slow = _without_fast_paths(monkeypatch, recorded.journal, builds[variant])
+    assert_same_report(fast, slow)
 
 
 def test_divergence_in_the_second_buffer_of_a_loop(recorded: Any, builds: dict[str, Path],
@@ -218,7 +210,8 @@ def test_divergence_in_the_second_buffer_of_a_loop(recorded: Any, builds: dict[s
     assert d is not None and d.kind is DivergenceKind.CALL_MISMATCH
     assert d.seq == _first_write_seq(recorded.journal) + 2 * N + 1 + 20
     assert [f.what for f in d.fields] == ["input iovs[1]"]
-    _same_report(fast, _without_fast_paths(monkeypatch, recorded.journal, builds["two_bufs"]))
+    slow = _without_fast_paths(monkeypatch, recorded.journal, builds["two_bufs"])
+    assert_same_report(fast, slow)
 
 
 def test_divergence_in_a_path_loop(recorded: Any, builds: dict[str, Path],
@@ -229,7 +222,8 @@ def test_divergence_in_a_path_loop(recorded: Any, builds: dict[str, Path],
     stats = [e.seq for e in _syscalls(recorded.journal) if e.name == "path_filestat_get"]
     assert len(stats) == 40 and d.seq == stats[30]
     assert [f.what for f in d.fields] == ["input path"]
-    _same_report(fast, _without_fast_paths(monkeypatch, recorded.journal, builds["stat"]))
+    slow = _without_fast_paths(monkeypatch, recorded.journal, builds["stat"])
+    assert_same_report(fast, slow)
 
 
 def test_divergence_right_after_a_loop(recorded: Any, builds: dict[str, Path],
@@ -240,7 +234,8 @@ def test_divergence_right_after_a_loop(recorded: Any, builds: dict[str, Path],
     assert d.seq == _first_write_seq(recorded.journal) + N
     assert [f.what for f in d.fields] == ["param offset"]
     assert len(d.history) == 5 and all("fd_write(fd=" in h for h in d.history)
-    _same_report(fast, _without_fast_paths(monkeypatch, recorded.journal, builds["after_run"]))
+    slow = _without_fast_paths(monkeypatch, recorded.journal, builds["after_run"])
+    assert_same_report(fast, slow)
 
 
 def test_repeats_spread_over_many_frames(recorded: Any, builds: dict[str, Path],
@@ -254,7 +249,7 @@ def test_repeats_spread_over_many_frames(recorded: Any, builds: dict[str, Path],
     assert result.ok and out == recorded.stdout
     whole, _ = _replay(recorded.journal, builds["in_run"])
     split, _ = _replay(cut, builds["in_run"])
-    _same_report(split, whole)
+    assert_same_report(split, whole)
 
 
 def test_verify_still_re_executes_every_call(recorded: Any, counting: dict[str, int]) -> None:
@@ -296,10 +291,7 @@ int main(void) {
 
 
 def test_a_cached_write_that_becomes_stdout_is_output(tmp_path: Path) -> None:
-    try:
-        wasm = compile_source(RENUMBER_C, tmp_path, "renumber_loop")
-    except GuestBuildError as exc:
-        pytest.fail(f"cannot build: {exc}")
+    wasm = build_variant(RENUMBER_C, tmp_path, "renumber_loop")
     rec = record_guest(wasm, tmp_path / "r.wrr", tmpfs=["/data"])
     assert rec.result.exit_code == 0 and rec.stdout == b"to the file\n" * 10
     writes = [e for e in _syscalls(rec.journal) if e.name == "fd_write"]
@@ -332,10 +324,7 @@ int main(void) {
 
 
 def test_loops_in_memory_the_guest_grew(tmp_path: Path, counting: dict[str, int]) -> None:
-    try:
-        wasm = compile_source(GROW_C, tmp_path, "grow_loop")
-    except GuestBuildError as exc:
-        pytest.fail(f"cannot build: {exc}")
+    wasm = build_variant(GROW_C, tmp_path, "grow_loop")
     rec = record_guest(wasm, tmp_path / "g.wrr", tmpfs=["/data"])
     assert rec.result.exit_code == 0
     result, _ = _replay(rec.journal)

@@ -10,8 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from guestbuild import GuestBuildError, compile_source
-from replay_helpers import read_all, record_guest, rewrite_journal
+from replay_helpers import (
+    assert_same_report,
+    build_variant,
+    read_all,
+    record_guest,
+    rewrite_journal,
+)
 
 from wasi_rr.host import fastcall
 from wasi_rr.journal import SyscallEntry
@@ -67,28 +72,21 @@ int main(void) {
 """
 
 
-def _build(tmp: Path, name: str, **defines: int) -> Path:
-    src = LOOPS_C
-    for key, value in defines.items():
-        old = f"#define {key} "
-        line = next(ln for ln in src.splitlines() if ln.startswith(old))
-        src = src.replace(line, f"{old}{value}")
-    try:
-        return compile_source(src, tmp, name, strip=False)
-    except GuestBuildError as exc:
-        pytest.fail(f"cannot build {name}: {exc}")
-        raise
+
+
+def _build_loops(tmp: Path, name: str, **defines: int) -> Path:
+    return build_variant(LOOPS_C, tmp, name, **defines)
 
 
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     tmp = tmp_path_factory.mktemp("shim")
-    return {"base": _build(tmp, "shim_loops"),
-            "in_run": _build(tmp, "shim_in_run", CHANGE_AT=150),
-            "after_growth": _build(tmp, "shim_after_growth", CHANGE_AT=N // 2 + 20),
-            "run_end": _build(tmp, "shim_run_end", CHANGE_AT=N - 3),
-            "read": _build(tmp, "shim_read", READ_CHANGE_AT=77),
-            "trap": _build(tmp, "shim_trap", TRAP_AT=120)}
+    return {"base": _build_loops(tmp, "shim_loops"),
+            "in_run": _build_loops(tmp, "shim_in_run", CHANGE_AT=150),
+            "after_growth": _build_loops(tmp, "shim_after_growth", CHANGE_AT=N // 2 + 20),
+            "run_end": _build_loops(tmp, "shim_run_end", CHANGE_AT=N - 3),
+            "read": _build_loops(tmp, "shim_read", READ_CHANGE_AT=77),
+            "trap": _build_loops(tmp, "shim_trap", TRAP_AT=120)}
 
 
 @pytest.fixture(scope="module")
@@ -125,13 +123,6 @@ def _replay(journal: Path, module: Path | None = None, *, shim: bool = True
     return result, out.getvalue()
 
 
-def _same_report(a_result: ReplayResult, b_result: ReplayResult) -> None:
-    a, b = a_result.divergence, b_result.divergence
-    assert a is not None and b is not None
-    assert (a.kind, a.seq, a.summary, a.expected, a.actual, a.fields, a.history) == \
-        (b.kind, b.seq, b.summary, b.expected, b.actual, b.fields, b.history)
-    assert [str(f) for f in a.backtrace] == [str(f) for f in b.backtrace]
-    assert a_result.entries_consumed == b_result.entries_consumed
 
 
 def test_loops_are_answered_inside_wasm(recorded: Any, python_calls: list[int]) -> None:
@@ -159,7 +150,7 @@ def test_divergence_inside_an_armed_run(recorded: Any, builds: dict[str, Path],
     plain, _ = _replay(recorded.journal, builds[variant], shim=False)
     d = shimmed.divergence
     assert d is not None, variant
-    _same_report(shimmed, plain)
+    assert_same_report(shimmed, plain)
     writes = [e.seq for e in read_all(recorded.journal)[2]
               if isinstance(e, SyscallEntry) and e.name == "fd_write"]
     reads = [e.seq for e in read_all(recorded.journal)[2]
@@ -184,7 +175,7 @@ def test_a_trap_inside_an_armed_run(recorded: Any, builds: dict[str, Path]) -> N
     writes = [e.seq for e in read_all(recorded.journal)[2]
               if isinstance(e, SyscallEntry) and e.name == "fd_write"]
     assert d.seq == writes[120]
-    _same_report(shimmed, plain)
+    assert_same_report(shimmed, plain)
     assert shimmed.trap == plain.trap is not None
 
 
@@ -208,7 +199,7 @@ def test_a_journal_cut_in_small_frames(recorded: Any, builds: dict[str, Path],
     assert result.entries_consumed == _replay(recorded.journal)[0].entries_consumed
     split, _ = _replay(cut, builds["in_run"])
     whole, _ = _replay(recorded.journal, builds["in_run"], shim=False)
-    _same_report(split, whole)
+    assert_same_report(split, whole)
 
 
 def test_verify_builds_no_shim(recorded: Any, python_calls: list[int]) -> None:
