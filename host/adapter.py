@@ -337,69 +337,40 @@ class HostAdapter:
         return callback
 
     def _observed_callback(self, sig: Signature, handler: Handler) -> fastcall.RawCallback:
-        slots_type = fastcall.raw_slots(len(sig.params))
-        unpack_from = sig.raw_struct.unpack_from
-        pack_into = _ERRNO.pack_into
         mem = self.memory
         assert isinstance(mem, ObservedMemory)
-        stop = self._stop_guest
-        has_result = sig.result is not None
-        observed_call = self._observed_call
         call_for = getattr(self.interceptor, "call_for", None)
         if call_for is not None:
             return self._intercepted_callback(sig, handler, call_for(sig))
+        observed_call = self._observed_call
 
-        last_args = 0
-        last_slots = fastcall.idle_slots(slots_type)
-
-        def callback(env: Any, caller: Any, args: int, count: int) -> int:
-            nonlocal last_args, last_slots
-            try:
-                if args != last_args:  # see _fast_callback
-                    last_slots = fastcall.slots_at(slots_type, args)
-                    last_args = args
-                slots = last_slots
-                errno = observed_call(sig, handler, mem, unpack_from(slots))
-            except BaseException as e:  # noqa: BLE001 - see _stop_guest
-                return stop(sig, e)
-            if has_result:
-                pack_into(slots, 0, errno)
-            return 0
-        return callback
+        def call(p: tuple[int, ...]) -> int:
+            return observed_call(sig, handler, mem, p)
+        return self._params_callback(sig, call)
 
     def _intercepted_callback(self, sig: Signature, handler: Handler,
                               intercept: Any) -> fastcall.RawCallback:
         """The observed callback for an interceptor offering ``call_for``: its
         per-import function answers first (replay's fast path), else the call
         takes the observed path (without asking the interceptor again)."""
-        slots_type = fastcall.raw_slots(len(sig.params))
-        unpack_from = sig.raw_struct.unpack_from
-        pack_into = _ERRNO.pack_into
         mem = self.memory
         assert isinstance(mem, ObservedMemory)
-        stop = self._stop_guest
-        has_result = sig.result is not None
         observe = self._observe
-        last_args = 0
-        last_slots = fastcall.idle_slots(slots_type)
 
-        def callback(env: Any, caller: Any, args: int, count: int) -> int:
-            nonlocal last_args, last_slots
-            try:
-                if args != last_args:  # see _fast_callback
-                    last_slots = fastcall.slots_at(slots_type, args)
-                    last_args = args
-                slots = last_slots
-                p = unpack_from(slots)
-                errno = intercept(p)
-                if errno is None:
-                    errno = observe(sig, handler, mem, p)
-            except BaseException as e:  # noqa: BLE001 - see _stop_guest
-                return stop(sig, e)
-            if has_result:
-                pack_into(slots, 0, errno)
-            return 0
-        return callback
+        def call(p: tuple[int, ...]) -> int:
+            errno = intercept(p)
+            return observe(sig, handler, mem, p) if errno is None else int(errno)
+        return self._params_callback(sig, call)
+
+    def _params_callback(self, sig: Signature, call: Callable[[tuple[int, ...]], int]
+                         ) -> fastcall.RawCallback:
+        """``fastcall.params_callback`` for ``sig``, stopping the guest on errors."""
+        stop = self._stop_guest
+
+        def stop_here(exc: BaseException) -> int:
+            return stop(sig, exc)
+        return fastcall.params_callback(len(sig.params), sig.raw_struct.unpack_from, call,
+                                        stop_here, sig.result is not None)
 
     def _observed_call(self, sig: Signature, handler: Handler, mem: ObservedMemory,
                        p: tuple[int, ...]) -> int:

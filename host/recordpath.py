@@ -655,38 +655,13 @@ def _build_lanes(adapter: HostAdapter, sink: RecordSink) -> tuple[
         lane = lanes.get(sig.name) if sig.module == PREVIEW1 else None
         if lane is not None:
             return lane(sig, rec, ctx.fid)
-        return _plain_callback(adapter, sig, full(rec, _nothing))
+        return adapter._params_callback(sig, full(rec, _nothing))
 
     return callback_for, sync
 
 
 def _nothing() -> None:
     """The refresh of a full recorder without a lane."""
-
-
-def _plain_callback(adapter: HostAdapter, sig: Signature, rec: Recorder
-                    ) -> fastcall.RawCallback:
-    """The wasmtime callback of a full recorder without a lane."""
-    slots_type = fastcall.raw_slots(len(sig.params))
-    unpack_from = sig.raw_struct.unpack_from
-    pack_into = _ERRNO.pack_into
-    stop = adapter._stop_guest
-    last_args = 0
-    last_slots = fastcall.idle_slots(slots_type)
-
-    def callback(env: Any, caller: Any, args: int, count: int) -> int:
-        nonlocal last_args, last_slots
-        try:
-            if args != last_args:  # see HostAdapter._fast_callback
-                last_slots = fastcall.slots_at(slots_type, args)
-                last_args = args
-            slots = last_slots
-            errno = rec(unpack_from(slots))
-        except BaseException as e:  # noqa: BLE001 - see HostAdapter._stop_guest
-            return stop(sig, e)
-        pack_into(slots, 0, errno)
-        return 0
-    return callback
 
 
 def recording_callback(adapter: HostAdapter, sig: Signature, handler: Handler,
