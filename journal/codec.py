@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import struct
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union, overload
 
@@ -285,6 +285,18 @@ def _run_length(raw: bytes, end: int, unit: bytes, fixed: list[int], most: int) 
     return good
 
 
+_Fresh = tuple[list[tuple[Any, ...]], Callable[[tuple[Any, ...]], None], int,
+               dict[int, RepeatTemplate], dict[int, int], Callable[[int], "int | None"],
+               dict[int, int]]
+
+
+def _fresh_batch(size: int) -> _Fresh:
+    """The decoder's per-batch state, empty (see ``FrameDecoder.decode_batches``)."""
+    out: list[tuple[Any, ...]] = []
+    widths: dict[int, int] = {}
+    return out, out.append, size, {}, widths, widths.get, {}
+
+
 class FrameDecoder:
     """Decodes the frames of one journal in order, carrying state across frames.
 
@@ -339,17 +351,12 @@ class FrameDecoder:
         last = self._last
         seq0 = self.seq
         pid = self.pid
-        out: list[tuple[Any, ...]] = []
-        append = out.append
-        tmpls: dict[int, RepeatTemplate] = {}
-        widths: dict[int, int] = {}
-        """By repeat tag: the template's length of a repeat array (1 + writes),
-        for the tags whose repeats are passed on as decoded (the hot path)."""
-        wget = widths.get
-        alias: dict[int, int] = {}
-        """By repeat tag, once its function's template changed within the batch:
-        the batch's key of the new template (see ``SyscallBatch``)."""
-        left = size
+        # per batch: its items; its templates by key; ``widths``: by repeat tag,
+        # the length of a repeat array (1 + writes) for the tags whose repeats
+        # are passed on as decoded (the hot path); ``alias``: by repeat tag, once
+        # its function's template changed within the batch, the batch's key of
+        # the new template (see ``SyscallBatch``); ``left``: room in the batch
+        out, append, left, tmpls, widths, wget, alias = _fresh_batch(size)
         seen = 0  # objects before ``out`` (``out`` adds its length)
         # The repeat branch is the loop's hot path (every op costs ~1% of a
         # replayed call): its data are checked for ``bytes`` lazily, by
@@ -369,13 +376,7 @@ class FrameDecoder:
                         seen += len(out)
                         yield SyscallBatch(seq0, pid, out, tmpls)
                         seq0 += len(out)
-                        out = []
-                        append = out.append
-                        left = size
-                        tmpls = {}
-                        widths = {}
-                        wget = widths.get
-                        alias = {}
+                        out, append, left, tmpls, widths, wget, alias = _fresh_batch(size)
                     continue
                 if type(head) is int:
                     if head < 0 and head in tmpls:
@@ -409,13 +410,8 @@ class FrameDecoder:
                             seen += run.count
                             yield SyscallBatch(seq0, pid, _RunItems(run), {head: t}, run=run)
                             seq0 += run.count
-                            out = []
-                            append = out.append
-                            left = size
-                            tmpls = {}
-                            widths = {}
-                            wget = widths.get
-                            alias = {}
+                            out, append, left, tmpls, widths, wget, alias = \
+                                _fresh_batch(size)
                             continue
                     else:
                         fid, params, errno, inputs, writes = obj[:5]
@@ -434,13 +430,8 @@ class FrameDecoder:
                         seen += len(out)
                         yield SyscallBatch(seq0, pid, out, tmpls)
                         seq0 += len(out)
-                        out = []
-                        append = out.append
-                        left = size
-                        tmpls = {}  # every tag gets a run check per batch
-                        widths = {}
-                        wget = widths.get
-                        alias = {}
+                        # (new maps: every tag gets a run check per batch)
+                        out, append, left, tmpls, widths, wget, alias = _fresh_batch(size)
                 elif type(head) is str:
                     seen += 1
                     seq = seq0 + len(out)
