@@ -32,6 +32,8 @@ from pathlib import Path
 
 import wasmtime
 
+from . import wasmbin
+
 __all__ = [
     "DEFAULT_ASYNCIFY_IMPORTS",
     "GLOBAL_EXPORT_PREFIX",
@@ -151,66 +153,7 @@ def _check_memories(wasm: bytes) -> None:
     This walks only the import and memory sections (the module is already
     validated by wasmtime).
     """
-    memories: list[int] = []  # limits flags of each memory
-    pos = 8
-
-    def leb(p: int) -> tuple[int, int]:
-        result = shift = 0
-        while True:
-            byte = wasm[p]
-            p += 1
-            result |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                return result, p
-
-    def name(p: int) -> int:
-        n, p = leb(p)
-        return p + n
-
-    def limits(p: int) -> tuple[int, int]:
-        flags = wasm[p]
-        _, p = leb(p + 1)
-        if flags & 1:
-            _, p = leb(p)
-        return flags, p
-
-    while pos < len(wasm):
-        section = wasm[pos]
-        size, body = leb(pos + 1)
-        pos = body + size
-        if section == 2:  # imports
-            count, p = leb(body)
-            for _ in range(count):
-                p = name(name(p))
-                kind = wasm[p]
-                p += 1
-                if kind == 0:  # function: type index
-                    _, p = leb(p)
-                elif kind == 1:  # table: reftype + limits
-                    ref = wasm[p]
-                    p += 1
-                    if ref in (0x63, 0x64):  # (ref null? heaptype)
-                        _, p = leb(p)
-                    _, p = limits(p)
-                elif kind == 2:
-                    flags, p = limits(p)
-                    memories.append(flags)
-                elif kind == 3:  # global: valtype + mutability
-                    ref = wasm[p]
-                    p += 1
-                    if ref in (0x63, 0x64):
-                        _, p = leb(p)
-                    p += 1
-                elif kind == 4:  # tag
-                    _, p = leb(p + 1)
-                else:
-                    raise InstrumentationError(f"unknown import kind {kind}")
-        elif section == 5:  # memories
-            count, p = leb(body)
-            for _ in range(count):
-                flags, p = limits(p)
-                memories.append(flags)
+    memories = [m.flags for m in wasmbin.memories(wasm)]  # limits flags of each
     if len(memories) != 1:
         raise InstrumentationError(
             f"snapshots need exactly one linear memory, the module has {len(memories)}"
@@ -233,8 +176,8 @@ def _validate(wasm: bytes) -> None:
         raise InstrumentationError(f"invalid WebAssembly module: {first}") from None
     try:
         _check_memories(wasm)
-    except IndexError:
-        raise InstrumentationError("truncated WebAssembly module") from None
+    except wasmbin.WasmFormatError as exc:
+        raise InstrumentationError(f"unreadable WebAssembly module: {exc}") from None
 
 
 def _parse_output(blob: bytes) -> tuple[dict[str, object], tuple[GlobalSpec, ...], bytes]:

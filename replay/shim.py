@@ -51,6 +51,15 @@ from wasmtime import (
 
 from wasi_rr.errors import ModuleError
 from wasi_rr.host import fastcall
+from wasi_rr.host.wasmbin import (
+    IMPORT_SECTION,
+    MEMORY_SECTION,
+    WasmFormatError,
+    memories,
+    read_uleb,
+    sections,
+    write_uleb,
+)
 from wasi_rr.host.process import ModuleCache, compile_module
 
 __all__ = ["ImportedMemory", "ShimFunc", "ShimControl", "import_memory", "shim_wat",
@@ -64,107 +73,6 @@ SHIM_NAME: Final = "wasi_rr_shim"
 (``wasi_rr_shim!...``), which lets a divergence report leave them out."""
 
 # -- the guest rewrite ----------------------------------------------------------
-
-
-class _Malformed(Exception):
-    """The bytes are not a module this rewrite understands (no shim then)."""
-
-
-def read_uleb(data: bytes, pos: int) -> tuple[int, int]:
-    """An unsigned LEB128 at ``pos``: ``(value, position after it)``."""
-    result = shift = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise _Malformed("bad LEB128")
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, pos
-        shift += 7
-
-
-def write_uleb(n: int) -> bytes:
-    """``n`` (>= 0) as unsigned LEB128."""
-    if n < 0:
-        raise ValueError(n)
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _sections(wasm: bytes) -> list[tuple[int, int, int, int]]:
-    """``(id, header start, body start, body end)`` per section (positions
-    only: a guest's code section is most of it, and is never copied apart)."""
-    if len(wasm) < 8 or wasm[:4] != b"\0asm" or wasm[4:8] != b"\x01\0\0\0":
-        raise _Malformed("not a core wasm module")
-    out: list[tuple[int, int, int, int]] = []
-    pos = 8
-    while pos < len(wasm):
-        sid = wasm[pos]
-        size, p = read_uleb(wasm, pos + 1)
-        if p + size > len(wasm):
-            raise _Malformed("section past the end")
-        out.append((sid, pos, p, p + size))
-        pos = p + size
-    return out
-
-
-def _skip_name(body: bytes, pos: int) -> int:
-    n, pos = read_uleb(body, pos)
-    if pos + n > len(body):
-        raise _Malformed("name past the end")
-    return pos + n
-
-
-def _skip_limits(body: bytes, pos: int) -> int:
-    flags, pos = read_uleb(body, pos)
-    _, pos = read_uleb(body, pos)
-    if flags & 1:
-        _, pos = read_uleb(body, pos)
-    return pos
-
-
-def _imports_a_memory(body: bytes) -> bool:
-    """Whether an import section imports a memory (then it is left alone)."""
-    count, pos = read_uleb(body, 0)
-    for _ in range(count):
-        pos = _skip_name(body, pos)
-        pos = _skip_name(body, pos)
-        if pos >= len(body):
-            raise _Malformed("import past the end")
-        kind = body[pos]
-        pos += 1
-        if kind == 0x00:  # func: type index
-            _, pos = read_uleb(body, pos)
-        elif kind == 0x01:  # table: reftype, limits
-            if pos < len(body) and body[pos] in (0x63, 0x64):  # (ref null? ht)
-                pos += 1
-                _, pos = read_uleb(body, pos)  # heap type (s33; skipped as bytes)
-            else:
-                pos += 1
-            pos = _skip_limits(body, pos)
-        elif kind == 0x02:
-            return True
-        elif kind == 0x03:  # global: valtype, mutability
-            if pos < len(body) and body[pos] in (0x63, 0x64):
-                pos += 1
-                _, pos = read_uleb(body, pos)
-            else:
-                pos += 1
-            pos += 1
-        elif kind == 0x04:  # tag: attribute, type index
-            pos += 1
-            _, pos = read_uleb(body, pos)
-        else:
-            raise _Malformed(f"unknown import kind {kind}")
-    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,49 +96,36 @@ def import_memory(wasm: bytes, module: str = SHIM_MODULE,
     a shared or 64-bit memory, or bytes this parser does not understand."""
     try:
         return _import_memory(wasm, module.encode(), name.encode())
-    except _Malformed:
+    except WasmFormatError:
         return None
 
 
 def _import_memory(wasm: bytes, module: bytes, name: bytes) -> ImportedMemory | None:
-    secs = _sections(wasm)
-    mems = [sec for sec in secs if sec[0] == 5]
-    if len(mems) != 1:
-        return None
-    _, mem_head, mem_body, mem_end = mems[0]
-    count, p = read_uleb(wasm, mem_body)
-    if count != 1:
-        return None
-    limits = wasm[p:mem_end]
-    flags, q = read_uleb(limits, 0)
-    if flags not in (0x00, 0x01):  # 0x02/0x03 shared, 0x04+ memory64, 0x08 page size
-        return None
-    minimum, q = read_uleb(limits, q)
-    maximum: int | None = None
-    if flags & 1:
-        maximum, q = read_uleb(limits, q)
-    if q != len(limits):
-        return None
+    secs = sections(wasm)
+    mems = memories(wasm, secs)
+    if len(mems) != 1 or mems[0].imported or not mems[0].plain:
+        return None  # (0x02/0x03 shared, 0x04+ memory64, 0x08 custom page size)
+    mem = mems[0]
+    mem_sec = next(sec for sec in secs if sec.id == MEMORY_SECTION)
+    limits = wasm[mem.start:mem.end]
     entry = write_uleb(len(module)) + module + write_uleb(len(name)) + name + b"\x02" + limits
-    imports = [sec for sec in secs if sec[0] == 2]
+    imports = [sec for sec in secs if sec.id == IMPORT_SECTION]
     if len(imports) > 1:
         return None
     if imports:
-        _, head, body, end = imports[0]
-        if _imports_a_memory(wasm[body:end]):
-            return None
-        n, r = read_uleb(wasm, body)
+        head, end = imports[0].head, imports[0].end
+        n, r = read_uleb(wasm, imports[0].body)
         new = write_uleb(n + 1) + wasm[r:end] + entry
     else:
         # a new import section right before the first section that must follow
         # it (the order is type, import, function, ...; custom ones anywhere)
-        head = end = next(sec[1] for sec in secs if sec[0] not in (0, 1))
+        head = end = next(sec.head for sec in secs if sec.id not in (0, 1))
         new = write_uleb(1) + entry
-    if end > mem_head:
+    if end > mem_sec.head:
         return None  # sections out of order: not a valid module
     out = b"".join((wasm[:head], b"\x02", write_uleb(len(new)), new,
-                    wasm[end:mem_head], wasm[mem_end:]))
-    return ImportedMemory(out, minimum, maximum, len(out) - len(wasm))
+                    wasm[end:mem_sec.head], wasm[mem_sec.end:]))
+    return ImportedMemory(out, mem.minimum, mem.maximum, len(out) - len(wasm))
 
 
 # -- the shim module --------------------------------------------------------------

@@ -25,7 +25,8 @@ from wasmtime import (
 
 from wasi_rr.host import fastcall
 from wasi_rr.replay import shim
-from wasi_rr.replay.shim import ShimFunc, import_memory, read_uleb, shim_wat, write_uleb
+from wasi_rr.host.wasmbin import read_uleb, write_uleb
+from wasi_rr.replay.shim import ShimFunc, import_memory, shim_wat
 
 
 @pytest.mark.parametrize("n, encoded", [(0, b"\x00"), (127, b"\x7f"), (128, b"\x80\x01"),
