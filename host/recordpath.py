@@ -125,19 +125,23 @@ class _Ctx:
 
 # -- full recorders: one full journal entry per call ---------------------------------
 
-def _clock_time_get(c: _Ctx) -> Recorder:
-    adapter, mem, kernel, slow = c.adapter, c.mem, c.kernel, c.slow
+def _u64_result(c: _Ctx, ptr_at: int, valid: Callable[[Params], bool],
+                compute: Callable[[Params], int]) -> Recorder:
+    """A call without inputs that writes one u64 at ``p[ptr_at]``: its value is
+    ``compute(p)`` (may raise ``WasiError``); ``valid`` is the decoding check
+    (an enum in range) whose failure takes the observed path."""
+    adapter, mem, slow = c.adapter, c.mem, c.slow
     write_call, fid = c.sink.write_call, c.fid
     pack = _U64.pack
 
     def rec(p: Params) -> int:
-        clock, precision, ptr = p
-        if ptr + 8 > mem.size or clock > 3:
+        ptr = p[ptr_at]
+        if ptr + 8 > mem.size or not valid(p):
             return slow(p)
         seq = adapter.seq
         adapter.seq = seq + 1
         try:
-            data = pack(kernel.clock_time_get(clock, precision))
+            data = pack(compute(p))
         except WasiError as e:
             write_call(fid, seq, p, (), int(e.errno), ())
             return int(e.errno)
@@ -145,29 +149,21 @@ def _clock_time_get(c: _Ctx) -> Recorder:
         write_call(fid, seq, p, (), 0, ((ptr, data),))
         return 0
     return rec
+
+
+def _clock_time_get(c: _Ctx) -> Recorder:
+    now = c.kernel.clock_time_get
+    return _u64_result(c, 2, lambda p: p[0] <= 3, lambda p: int(now(p[0], p[1])))
 
 
 def _fd_seek(c: _Ctx) -> Recorder:
-    adapter, mem, kernel, slow = c.adapter, c.mem, c.kernel, c.slow
-    write_call, fid = c.sink.write_call, c.fid
-    pack = _U64.pack
+    seek = c.kernel.fd_seek
 
-    def rec(p: Params) -> int:
-        fd, offset, whence, ptr = p
-        if ptr + 8 > mem.size or whence > 2:
-            return slow(p)
-        seq = adapter.seq
-        adapter.seq = seq + 1
-        try:
-            data = pack(kernel.fd_seek(fd, offset - (1 << 64) if offset >= 1 << 63
-                                       else offset, whence))
-        except WasiError as e:
-            write_call(fid, seq, p, (), int(e.errno), ())
-            return int(e.errno)
-        mem.view[ptr:ptr + 8] = data
-        write_call(fid, seq, p, (), 0, ((ptr, data),))
-        return 0
-    return rec
+    def compute(p: Params) -> int:
+        fd, offset, whence, _ = p
+        signed = offset - (1 << 64) if offset >= 1 << 63 else offset
+        return int(seek(fd, signed, whence))
+    return _u64_result(c, 3, lambda p: p[2] <= 2, compute)
 
 
 def _fd_close(c: _Ctx) -> Recorder:
