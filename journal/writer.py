@@ -236,7 +236,7 @@ class JournalWriter:
 
     def function_id(self, module: str, name: str) -> int:
         """The id of ``module::name`` (defined in the journal now if new), for
-        ``write_call``/``repeat_lane``: a recorder that knows which function it
+        ``write_call`` and the lane protocol: a recorder that knows which function it
         serves looks it up once instead of once per call."""
         self._check_open()
         return self._define(module, name)
