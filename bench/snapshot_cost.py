@@ -24,8 +24,8 @@ sys.path.insert(0, str(REPO / "tests" / "snapshot"))
 import guestbuild  # noqa: E402
 from minihost import MiniHost  # noqa: E402
 
-from wasi_rr.host.instrument import instrument  # noqa: E402
-from wasi_rr.host.snapshot import Snapshot  # noqa: E402
+from wasi_rr.host.runtime.instrument import instrument  # noqa: E402
+from wasi_rr.host.runtime.snapshot import Snapshot  # noqa: E402
 
 
 def ms(seconds: float) -> str:
@@ -101,9 +101,9 @@ def product() -> None:
     import io
 
     from wasi_rr.api import RunConfig, build_kernel, make_group
-    from wasi_rr.host.procs import SnapshotPolicy
-    from wasi_rr.host.process import make_engine
-    from wasi_rr.host.wasifs import WasiFs
+    from wasi_rr.host.runtime.procs import SnapshotPolicy
+    from wasi_rr.host.runtime.process import make_engine
+    from wasi_rr.host.kernel.wasifs import WasiFs
     from wasi_rr.journal import SnapshotEvent, open_journal
     from wasi_rr.record import record
     from wasi_rr.snapshots import load_snapshot

@@ -38,7 +38,7 @@ import guestbuild  # noqa: E402
 from guestrun import Invocation, Outcome, run_reference  # noqa: E402
 
 from wasi_rr import RunConfig, run  # noqa: E402
-from wasi_rr.host.abi import SyscallRecord  # noqa: E402
+from wasi_rr.host.table.abi import SyscallRecord  # noqa: E402
 
 CLOCK_TARGET_US = 3.0
 FILES_SPEEDUP_TARGET = 5.0

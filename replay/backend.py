@@ -19,8 +19,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, NoReturn, Protocol
 
-from wasi_rr.host.adapter import PendingCall
-from wasi_rr.host.wasi_types import ProcExit, WasiError
+from wasi_rr.host.boundary.adapter import PendingCall
+from wasi_rr.host.kernel.wasi_types import ProcExit, WasiError
 from wasi_rr.journal import SyscallEntry
 
 from .cursor import JournalCursor

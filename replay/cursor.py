@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-from wasi_rr.host.adapter import GuestAbort
+from wasi_rr.host.boundary.adapter import GuestAbort
 from wasi_rr.journal import (
     Entry,
     ExitEvent,

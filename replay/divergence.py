@@ -17,8 +17,8 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from wasi_rr.host.abi import SIGNATURES, Role, Signature, SyscallRecord, format_call
-from wasi_rr.host.adapter import GuestAbort
+from wasi_rr.host.table.abi import SIGNATURES, Role, Signature, SyscallRecord, format_call
+from wasi_rr.host.boundary.adapter import GuestAbort
 from wasi_rr.journal import InputDigest, SyscallEntry
 
 __all__ = [
@@ -140,7 +140,7 @@ def format_entry(entry: SyscallEntry) -> str:
 def format_question(seq: int, module: str, name: str, params: tuple[int, ...],
                     inputs: Sequence[bytes]) -> str:
     """What the guest asked (no answer yet): ``name(args)``."""
-    from wasi_rr.host.abi import format_params
+    from wasi_rr.host.table.abi import format_params
 
     sig = SIGNATURES.get((module, name))
     if sig is None:
@@ -196,7 +196,7 @@ def _param_text(sig: Signature | None, index: int, value: int) -> str:
         return str(value)
     p = sig.params[index]
     if p.role in (Role.FLAGS, Role.ENUM) and p.type is not None:
-        from wasi_rr.host.abi import enum_name, flag_names
+        from wasi_rr.host.table.abi import enum_name, flag_names
 
         name = (flag_names(p.type, value) if p.role is Role.FLAGS  # type: ignore[arg-type]
                 else enum_name(p.type, value))  # type: ignore[arg-type]

@@ -28,8 +28,8 @@ from wasmtime import Engine, Module, Trap, WasmtimeError
 
 from wasi_rr.errors import ModuleError, WasiRrError
 from wasi_rr.exitcodes import ExitStatus
-from wasi_rr.host.adapter import HostAdapter
-from wasi_rr.host.process import (
+from wasi_rr.host.boundary.adapter import HostAdapter
+from wasi_rr.host.runtime.process import (
     ModuleCache,
     Outcome,
     Process,

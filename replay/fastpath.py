@@ -38,13 +38,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wasi_rr.host import fastcall
-from wasi_rr.host.abi import Role, Signature
-from wasi_rr.host.adapter import HostAdapter
-from wasi_rr.host.fastcall import RawCallback
-from wasi_rr.host.handlers import Handler
-from wasi_rr.host.memory import GuestMemory
-from wasi_rr.host.wasi_types import WasiError
+from wasi_rr.host.boundary import fastcall
+from wasi_rr.host.table.abi import Role, Signature
+from wasi_rr.host.boundary.adapter import HostAdapter
+from wasi_rr.host.boundary.fastcall import RawCallback
+from wasi_rr.host.boundary.handlers import Handler
+from wasi_rr.host.boundary.memory import GuestMemory
+from wasi_rr.host.kernel.wasi_types import WasiError
 from wasi_rr.journal import SyscallEntry
 from wasi_rr.journal.codec import FrameDecodeError, RepeatTemplate
 

@@ -26,11 +26,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from wasi_rr.host.abi import Signature
-from wasi_rr.host.adapter import PendingCall
-from wasi_rr.host.kernel import WasiKernel
-from wasi_rr.host.process import Outcome, make_engine
-from wasi_rr.host.procs import GuestProc, ProcessGroup, ProcKernel
+from wasi_rr.host.table.abi import Signature
+from wasi_rr.host.boundary.adapter import PendingCall
+from wasi_rr.host.kernel.kernel import WasiKernel
+from wasi_rr.host.runtime.process import Outcome, make_engine
+from wasi_rr.host.runtime.procs import GuestProc, ProcessGroup, ProcKernel
 from wasi_rr.exitcodes import ExitStatus
 from wasi_rr.journal import (
     Entry,

@@ -50,8 +50,8 @@ from wasmtime import (
 )
 
 from wasi_rr.errors import ModuleError
-from wasi_rr.host import fastcall
-from wasi_rr.host.wasmbin import (
+from wasi_rr.host.boundary import fastcall
+from wasi_rr.host.runtime.wasmbin import (
     IMPORT_SECTION,
     MEMORY_SECTION,
     WasmFormatError,
@@ -60,7 +60,7 @@ from wasi_rr.host.wasmbin import (
     sections,
     write_uleb,
 )
-from wasi_rr.host.process import ModuleCache, compile_module
+from wasi_rr.host.runtime.process import ModuleCache, compile_module
 
 __all__ = ["ImportedMemory", "ShimFunc", "ShimControl", "import_memory", "shim_wat",
            "install_shim", "BLOCK_SIZE", "MAX_PARAMS"]

@@ -33,13 +33,13 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from wasi_rr.host.abi import OutKind, Role, Signature
-from wasi_rr.host.adapter import PendingCall
-from wasi_rr.host.hostdir import MountMode
-from wasi_rr.host.kernel import WasiKernel
-from wasi_rr.host.memory import ObservedMemory
-from wasi_rr.host.wasi_types import Errno, Filetype, ProcExit, WasiError
-from wasi_rr.host.wasifs import MountSpec, WasiFs
+from wasi_rr.host.table.abi import OutKind, Role, Signature
+from wasi_rr.host.boundary.adapter import PendingCall
+from wasi_rr.host.kernel.hostdir import MountMode
+from wasi_rr.host.kernel.kernel import WasiKernel
+from wasi_rr.host.boundary.memory import ObservedMemory
+from wasi_rr.host.kernel.wasi_types import Errno, Filetype, ProcExit, WasiError
+from wasi_rr.host.kernel.wasifs import MountSpec, WasiFs
 from wasi_rr.journal import JournalReader, PreopenMode, SyscallEntry
 
 from .engine import ReplayError
@@ -227,7 +227,7 @@ class KernelVerifier:
         diffs = self._compare(call.signature, call.params, entry, errno, writes)
         if not diffs:
             return None
-        from wasi_rr.host.abi import SyscallRecord, format_call
+        from wasi_rr.host.table.abi import SyscallRecord, format_call
 
         got = format_call(SyscallRecord(entry.seq, entry.module, entry.name, entry.params,
                                         list(call.inputs), errno, writes))
@@ -286,7 +286,7 @@ class KernelVerifier:
 
     def _compare(self, sig: Signature, params: tuple[int, ...], entry: SyscallEntry,
                  errno: int, writes: list[tuple[int, bytes]]) -> list[FieldDiff]:
-        from wasi_rr.host.abi import errno_name
+        from wasi_rr.host.table.abi import errno_name
 
         diffs: list[FieldDiff] = []
         if errno != entry.errno:

@@ -16,12 +16,12 @@ from typing import BinaryIO
 from wasmtime import Engine, Module, WasmtimeError, wat2wasm
 
 from .errors import ConfigError, ModuleError
-from .host.adapter import HostAdapter, SyscallObserver
-from .host.hostdir import MountError, MountMode
-from .host.instrument import InstrumentationError, InstrumentedModule, instrument
-from .host.kernel import WasiKernel
-from .host.procs import ProcessEvents, ProcessGroup, SnapshotPolicy, needs_procs
-from .host.process import (
+from wasi_rr.host.boundary.adapter import HostAdapter, SyscallObserver
+from wasi_rr.host.kernel.hostdir import MountError, MountMode
+from wasi_rr.host.runtime.instrument import InstrumentationError, InstrumentedModule, instrument
+from wasi_rr.host.kernel.kernel import WasiKernel
+from wasi_rr.host.runtime.procs import ProcessEvents, ProcessGroup, SnapshotPolicy, needs_procs
+from wasi_rr.host.runtime.process import (
     ModuleCache,
     Outcome,
     Process,
@@ -31,8 +31,8 @@ from .host.process import (
     make_engine,
     read_module_file,
 )
-from .host.sources import Clock, RandomSource
-from .host.wasifs import MountSpec, WasiFs
+from wasi_rr.host.kernel.sources import Clock, RandomSource
+from wasi_rr.host.kernel.wasifs import MountSpec, WasiFs
 
 __all__ = ["DirMount", "MountMode", "RunConfig", "RunResult", "run", "build_kernel",
            "load_module", "SnapshotPolicy", "instrument_module", "make_group", "run_group"]

@@ -28,11 +28,11 @@ import msgpack
 from .api import RunConfig, RunResult, build_kernel, make_group, run_group
 from .cmd_run import parse_dir, report
 from .errors import ConfigError, ModuleError
-from .host.freeze import FreezeError
-from .host.hostdir import MountError, MountMode
-from .host.process import make_engine
-from .host.snapshot import SnapshotError
-from .host.wasifs import WasiFs
+from wasi_rr.host.kernel.freeze import FreezeError
+from wasi_rr.host.kernel.hostdir import MountError, MountMode
+from wasi_rr.host.runtime.process import make_engine
+from wasi_rr.host.runtime.snapshot import SnapshotError
+from wasi_rr.host.kernel.wasifs import WasiFs
 from .journal import (
     ExitEvent,
     ForkEvent,

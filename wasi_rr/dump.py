@@ -3,7 +3,7 @@
     wasi-rr dump [--json] [--stats] [--header] JOURNAL [RANGE...]
 
 One line per syscall: ``#SEQ name(arg=value, ...) = ERRNO {results}``, flags and
-enums decoded by the signature table (``wasi_rr.host.abi.format_call``), process
+enums decoded by the signature table (``wasi_rr.host.table.abi.format_call``), process
 events as ``+++ ... +++`` lines; syscalls of a process other than the first are
 prefixed ``[pid N]`` (as ``strace -f`` does). RANGEs select syscalls by sequence number:
 ``5``, ``100-200`` (inclusive), ``100-end``; several ranges are a union. With
@@ -106,7 +106,7 @@ def _placeholder_inputs(inputs: Iterable[bytes | InputDigest]) -> list[bytes]:
 def format_entry(entry: Entry, *, show_pid: bool = False) -> str:
     """One strace-like line for any entry (``[pid N] `` first when ``show_pid``)."""
     if isinstance(entry, SyscallEntry):
-        from .host.abi import SyscallRecord, format_call
+        from wasi_rr.host.table.abi import SyscallRecord, format_call
 
         rec = SyscallRecord(entry.seq, entry.module, entry.name, tuple(entry.params),
                             _placeholder_inputs(entry.inputs), entry.errno,
@@ -168,7 +168,7 @@ def _jbytes(data: bytes | InputDigest) -> Any:
 def entry_to_json(entry: Entry) -> dict[str, Any]:
     """The full decoded entry as a JSON-ready dict."""
     if isinstance(entry, SyscallEntry):
-        from .host.abi import errno_name
+        from wasi_rr.host.table.abi import errno_name
 
         return {"kind": "syscall", "seq": entry.seq, "pid": entry.pid,
                 "module": entry.module, "name": entry.name, "params": list(entry.params),

@@ -30,8 +30,8 @@ from typing import Any
 from .api import RunConfig, RunResult, run
 from .errors import WasiRrError
 from .exitcodes import ExitStatus
-from .host.abi import SyscallRecord
-from .host.process import read_module_file, wasmtime_version
+from wasi_rr.host.table.abi import SyscallRecord
+from wasi_rr.host.runtime.process import read_module_file, wasmtime_version
 from .journal import (
     ExitEvent,
     JournalError,

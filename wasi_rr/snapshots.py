@@ -24,9 +24,9 @@ import msgpack
 
 from .errors import ConfigError, WasiRrError
 from .exitcodes import ExitStatus
-from .host.process import Outcome
-from .host.procs import Capture, Member, SnapshotPolicy
-from .host.snapshot import Snapshot, SnapshotError
+from wasi_rr.host.runtime.process import Outcome
+from wasi_rr.host.runtime.procs import Capture, Member, SnapshotPolicy
+from wasi_rr.host.runtime.snapshot import Snapshot, SnapshotError
 from .journal import (
     ExitEvent,
     ForkEvent,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
-from wasi_rr.host.wasi_types import (
+from wasi_rr.host.kernel.wasi_types import (
     Dirent,
     Errno,
     Event,

@@ -8,9 +8,9 @@ from typing import Any
 
 import wasmtime
 
-from wasi_rr.host.abi import SIGNATURES, Signature, SyscallRecord
-from wasi_rr.host.adapter import Backend, HostAdapter, LiveBackend
-from wasi_rr.host.process import Outcome, Process, compile_module, make_engine
+from wasi_rr.host.table.abi import SIGNATURES, Signature, SyscallRecord
+from wasi_rr.host.boundary.adapter import Backend, HostAdapter, LiveBackend
+from wasi_rr.host.runtime.process import Outcome, Process, compile_module, make_engine
 
 RESULT_ADDR = 0x8000
 """Where the generated ``_start`` stores the i32 result of its calls (4 bytes each)."""

@@ -6,7 +6,7 @@ import struct
 import subprocess
 import sys
 
-from wasi_rr.host.abi import PREVIEW1, SIGNATURES, WASIX, Role, SyscallRecord, format_call
+from wasi_rr.host.table.abi import PREVIEW1, SIGNATURES, WASIX, Role, SyscallRecord, format_call
 
 PREVIEW1_NAMES = {
     "args_get", "args_sizes_get", "environ_get", "environ_sizes_get", "clock_res_get",
@@ -80,7 +80,7 @@ def test_format_read_data_and_unknown() -> None:
 
 
 def test_abi_imports_without_wasmtime() -> None:
-    code = ("import sys; import wasi_rr.host.abi, wasi_rr; "
+    code = ("import sys; import wasi_rr.host.table.abi, wasi_rr; "
             "assert 'wasmtime' not in sys.modules, 'wasmtime imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 

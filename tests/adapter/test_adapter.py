@@ -11,11 +11,11 @@ from adapter_fake_kernel import FakeKernel
 from adapter_wat import RESULT_ADDR, Recorder, call_module, run_wat, sig
 from wasi_rr.errors import ModuleError, UnknownImportsError
 from wasi_rr.exitcodes import ExitStatus
-from wasi_rr.host.abi import SIGNATURES, Role, SyscallRecord, format_call
-from wasi_rr.host.abi import Signature
-from wasi_rr.host.adapter import GuestAbort, HostAdapter, PendingCall, handler_for
-from wasi_rr.host.process import Process, compile_module, make_engine
-from wasi_rr.host.wasi_types import Errno, ProcExit
+from wasi_rr.host.table.abi import SIGNATURES, Role, SyscallRecord, format_call
+from wasi_rr.host.table.abi import Signature
+from wasi_rr.host.boundary.adapter import GuestAbort, HostAdapter, PendingCall, handler_for
+from wasi_rr.host.runtime.process import Process, compile_module, make_engine
+from wasi_rr.host.kernel.wasi_types import Errno, ProcExit
 
 WILD = 0xFFFF_FFF0
 GOOD = 0x100  # zero-filled, valid region for every other pointer

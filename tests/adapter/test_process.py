@@ -11,7 +11,7 @@ import wasmtime
 
 from wasi_rr import ModuleError, RunConfig, run
 from wasi_rr.exitcodes import ExitStatus
-from wasi_rr.host.process import ModuleCache, compile_module, make_engine
+from wasi_rr.host.runtime.process import ModuleCache, compile_module, make_engine
 
 HELLO = r"""(module
   (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))

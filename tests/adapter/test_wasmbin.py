@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import wasmtime
 
-from wasi_rr.host import wasmbin
+from wasi_rr.host.runtime import wasmbin
 
 WAT = """
 (module

@@ -16,7 +16,7 @@ from wasi_rr.cli import main
 from wasi_rr.cmd_run import parse_dir, parse_env
 from wasi_rr.errors import ConfigError
 from wasi_rr.exitcodes import ExitStatus
-from wasi_rr.host.hostdir import MountMode
+from wasi_rr.host.kernel.hostdir import MountMode
 
 WASI_RR = Path(sys.executable).with_name("wasi-rr")
 

@@ -97,7 +97,7 @@ def test_wasix_fd_calls_record_and_replay_in_a_group(guest: Callable[[str], Path
     """fd_dup/fd_dup2/fd_pipe behave the same on the instrumented path (snapshots
     on) as on the fast path, and the journal replays (also from a snapshot)."""
     from wasi_rr.api import DirMount
-    from wasi_rr.host.procs import SnapshotPolicy
+    from wasi_rr.host.runtime.procs import SnapshotPolicy
     from wasi_rr.record import record
 
     def config(data: Path, out: io.BytesIO, **kw: object) -> RunConfig:

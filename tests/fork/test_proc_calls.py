@@ -48,7 +48,7 @@ def test_proc_calls_errnos(tmp_path: Path) -> None:
 
 
 def test_join_results_are_formatted_by_name() -> None:
-    from wasi_rr.host.abi import OutKind, SyscallRecord, format_call
+    from wasi_rr.host.table.abi import OutKind, SyscallRecord, format_call
 
     assert OutKind.OPTION_PID is not OutKind.PRESTAT  # distinct members, same layout
     rec = SyscallRecord(3, "wasix_32v1", "proc_join", (64, 0, 72), [bytes(8)], 0,

@@ -187,7 +187,7 @@ def test_round_trip_repeated_calls(ops: list[object], check: int, frame_bytes: i
 
 
 def test_clock_loop_uses_repeat_entries(tmp_path: Path) -> None:
-    from wasi_rr.host.abi import SyscallRecord
+    from wasi_rr.host.table.abi import SyscallRecord
 
     path = tmp_path / "c.wrr"
     with JournalWriter(path, JournalHeader(module_sha256="")) as w:

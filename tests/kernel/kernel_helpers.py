@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import io
 
-from wasi_rr.host.kernel import WasiKernel
-from wasi_rr.host.sources import SeededRandom, VirtualClock
-from wasi_rr.host.wasi_types import RIGHTS_ALL, OFlags, Rights
-from wasi_rr.host.wasifs import MountSpec, WasiFs
+from wasi_rr.host.kernel.kernel import WasiKernel
+from wasi_rr.host.kernel.sources import SeededRandom, VirtualClock
+from wasi_rr.host.kernel.wasi_types import RIGHTS_ALL, OFlags, Rights
+from wasi_rr.host.kernel.wasifs import MountSpec, WasiFs
 
 ALL = int(RIGHTS_ALL)
 

@@ -8,9 +8,9 @@ import os
 import pytest
 
 from kernel_helpers import ALL, create, make_kernel, open_file, read_all
-from wasi_rr.host.kernel import WasiKernel
-from wasi_rr.host.sources import SeededRandom, SystemClock, VirtualClock
-from wasi_rr.host.wasi_types import (
+from wasi_rr.host.kernel.kernel import WasiKernel
+from wasi_rr.host.kernel.sources import SeededRandom, SystemClock, VirtualClock
+from wasi_rr.host.kernel.wasi_types import (
     ClockId,
     Errno,
     FdFlags,
@@ -22,7 +22,7 @@ from wasi_rr.host.wasi_types import (
     WasiError,
     Whence,
 )
-from wasi_rr.host.wasifs import WasiFs
+from wasi_rr.host.kernel.wasifs import WasiFs
 
 
 def errno_of(fn, *args) -> Errno:  # type: ignore[no-untyped-def]
@@ -197,7 +197,7 @@ def test_hostile_sizes_and_offsets(k: WasiKernel) -> None:
 
 
 def test_hostile_offsets_on_a_host_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from wasi_rr.host.wasifs import MountSpec
+    from wasi_rr.host.kernel.wasifs import MountSpec
 
     k = WasiKernel(fs=WasiFs([MountSpec("/h", tmp_path)]))
     fd = open_file(k, "f", OFlags.CREAT)

@@ -8,9 +8,9 @@ import os
 import pytest
 
 from kernel_helpers import ALL, create, make_kernel, open_file, read_all
-from wasi_rr.host.kernel import WasiKernel
-from wasi_rr.host.sources import VirtualClock
-from wasi_rr.host.wasi_types import (
+from wasi_rr.host.kernel.kernel import WasiKernel
+from wasi_rr.host.kernel.sources import VirtualClock
+from wasi_rr.host.kernel.wasi_types import (
     Errno,
     EventRwFlags,
     EventType,

@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kernel_helpers import ALL
-from wasi_rr.host.kernel import WasiKernel
-from wasi_rr.host.sources import SeededRandom, VirtualClock
-from wasi_rr.host.wasi_types import OFlags, WasiError
-from wasi_rr.host.wasifs import MountSpec, WasiFs
+from wasi_rr.host.kernel.kernel import WasiKernel
+from wasi_rr.host.kernel.sources import SeededRandom, VirtualClock
+from wasi_rr.host.kernel.wasi_types import OFlags, WasiError
+from wasi_rr.host.kernel.wasifs import MountSpec, WasiFs
 
 NAMES = ["a", "b", "c"]
 op_st = st.tuples(

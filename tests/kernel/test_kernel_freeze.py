@@ -20,11 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kernel_helpers import ALL
-from wasi_rr.host.freeze import FreezeError
-from wasi_rr.host.kernel import WasiKernel
-from wasi_rr.host.sources import SeededRandom, VirtualClock
-from wasi_rr.host.wasi_types import Errno, FdFlags, Filestat, Filetype, FstFlags, OFlags, Rights, WasiError
-from wasi_rr.host.wasifs import MountMode, MountSpec, WasiFs
+from wasi_rr.host.kernel.freeze import FreezeError
+from wasi_rr.host.kernel.kernel import WasiKernel
+from wasi_rr.host.kernel.sources import SeededRandom, VirtualClock
+from wasi_rr.host.kernel.wasi_types import Errno, FdFlags, Filestat, Filetype, FstFlags, OFlags, Rights, WasiError
+from wasi_rr.host.kernel.wasifs import MountMode, MountSpec, WasiFs
 
 READ = int(Rights.FD_READ | Rights.FD_SEEK | Rights.FD_TELL | Rights.FD_FILESTAT_GET | Rights.FD_READDIR)
 WRITE = int(Rights.FD_WRITE | Rights.FD_SEEK | Rights.FD_TELL | Rights.FD_FILESTAT_SET_SIZE)

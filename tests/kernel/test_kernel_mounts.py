@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from kernel_helpers import ALL, create, open_file, read_all
-from wasi_rr.host.hostdir import MountError
-from wasi_rr.host.kernel import WasiKernel
-from wasi_rr.host.wasi_types import Errno, FdFlags, Filetype, FstFlags, OFlags, Rights, WasiError
-from wasi_rr.host.wasifs import MountMode, MountSpec, WasiFs
+from wasi_rr.host.kernel.hostdir import MountError
+from wasi_rr.host.kernel.kernel import WasiKernel
+from wasi_rr.host.kernel.wasi_types import Errno, FdFlags, Filetype, FstFlags, OFlags, Rights, WasiError
+from wasi_rr.host.kernel.wasifs import MountMode, MountSpec, WasiFs
 
 READ = int(Rights.FD_READ | Rights.FD_SEEK | Rights.FD_TELL | Rights.FD_FILESTAT_GET)
 
@@ -196,7 +196,7 @@ def test_overlay_lower_directory_rename_and_times(host_kernel: Callable[..., Was
     assert read_all(k, "nd/moved/a-moved") == b"alpha"
     assert snapshot(seeded) == before
     # and it all survives freeze/unfreeze
-    from wasi_rr.host.wasifs import WasiFs as _Fs
+    from wasi_rr.host.kernel.wasifs import WasiFs as _Fs
 
     k2 = WasiKernel(fs=_Fs.unfreeze(k.fs.freeze()))
     assert read_all(k2, "nd/moved/inner") == b"in"

@@ -23,12 +23,12 @@ from pathlib import Path
 import pytest
 
 from kernel_helpers import ALL
-from wasi_rr.host.wasi_types import Rights
+from wasi_rr.host.kernel.wasi_types import Rights
 
 READ = int(Rights.FD_READ | Rights.FD_READDIR | Rights.PATH_OPEN | Rights.FD_SEEK)
-from wasi_rr.host.kernel import WasiKernel
-from wasi_rr.host.wasi_types import Errno, LookupFlags, OFlags, WasiError
-from wasi_rr.host.wasifs import MountMode
+from wasi_rr.host.kernel.kernel import WasiKernel
+from wasi_rr.host.kernel.wasi_types import Errno, LookupFlags, OFlags, WasiError
+from wasi_rr.host.kernel.wasifs import MountMode
 
 FOLLOW = int(LookupFlags.SYMLINK_FOLLOW)
 

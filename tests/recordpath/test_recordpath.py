@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from wasi_rr.api import RunConfig
-from wasi_rr.host import recordpath
-from wasi_rr.host.abi import SyscallRecord
-from wasi_rr.host.sources import VirtualClock
+from wasi_rr.host.boundary import recordpath
+from wasi_rr.host.table.abi import SyscallRecord
+from wasi_rr.host.kernel.sources import VirtualClock
 from wasi_rr.journal import SyscallEntry, open_journal
 from wasi_rr.record import record
 from wasi_rr.replay import replay

@@ -18,7 +18,7 @@ from replay_helpers import (
     rewrite_journal,
 )
 
-from wasi_rr.host import fastcall
+from wasi_rr.host.boundary import fastcall
 from wasi_rr.journal import SyscallEntry
 from wasi_rr.replay import DivergenceKind, ReplayResult, replay
 

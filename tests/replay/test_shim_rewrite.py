@@ -23,9 +23,9 @@ from wasmtime import (
     wat2wasm,
 )
 
-from wasi_rr.host import fastcall
+from wasi_rr.host.boundary import fastcall
 from wasi_rr.replay import shim
-from wasi_rr.host.wasmbin import read_uleb, write_uleb
+from wasi_rr.host.runtime.wasmbin import read_uleb, write_uleb
 from wasi_rr.replay.shim import ShimFunc, import_memory, shim_wat
 
 

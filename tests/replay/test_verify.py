@@ -12,7 +12,7 @@ from replay_helpers import TRACES, wasi_rr
 
 from wasi_rr.api import DirMount, RunConfig
 from wasi_rr.exitcodes import ExitStatus
-from wasi_rr.host.kernel import WasiKernel
+from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.record import record
 from wasi_rr.replay import DivergenceKind, replay
 from wasi_rr.replay.fscapture import CAPTURE_KEY, capture_dirs, record_with_capture
@@ -45,7 +45,7 @@ def test_verify_fails_loudly_on_a_broken_kernel(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_verify_catches_a_wrong_errno(monkeypatch: pytest.MonkeyPatch) -> None:
-    from wasi_rr.host.wasi_types import Errno, WasiError
+    from wasi_rr.host.kernel.wasi_types import Errno, WasiError
 
     def refuse(self: WasiKernel, *args: object) -> None:
         raise WasiError(Errno.ACCES)

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from minihost import Guest  # noqa: E402
 
-from wasi_rr.host.instrument import instrument  # noqa: E402
+from wasi_rr.host.runtime.instrument import instrument  # noqa: E402
 
 
 @pytest.fixture(scope="session")

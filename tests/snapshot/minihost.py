@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, replace
 
 import wasmtime
 
-from wasi_rr.host.instrument import InstrumentedModule
-from wasi_rr.host.snapshot import InterruptedCall, Snapshot, SnapshotController
+from wasi_rr.host.runtime.instrument import InstrumentedModule
+from wasi_rr.host.runtime.snapshot import InterruptedCall, Snapshot, SnapshotController
 
 ENOSYS = 52
 EBADF = 8

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-from wasi_rr.host import instrument as instr
-from wasi_rr.host.instrument import (
+from wasi_rr.host.runtime import instrument as instr
+from wasi_rr.host.runtime.instrument import (
     ASYNCIFY_EXPORTS,
     GLOBAL_EXPORT_PREFIX,
     GlobalType,

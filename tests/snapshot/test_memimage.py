@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wasi_rr.host import memimage
-from wasi_rr.host.memimage import PAGE_SIZE, MemoryImageError, PageMap
+from wasi_rr.host.runtime import memimage
+from wasi_rr.host.runtime.memimage import PAGE_SIZE, MemoryImageError, PageMap
 
 # A memory: a size (not always page-aligned) and a few writes, mostly sparse.
 writes = st.lists(

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from wasi_rr.host.freeze import unfreeze_fs
+from wasi_rr.host.kernel.freeze import unfreeze_fs
 from wasi_rr.journal import SnapshotEvent, SyscallEntry, open_journal
 from wasi_rr.snapshots import list_snapshots, load_snapshot
 

@@ -10,9 +10,9 @@ import pytest
 import wasmtime
 from minihost import Guest, HostState, MiniHost
 
-from wasi_rr.host import memimage
-from wasi_rr.host.instrument import instrument
-from wasi_rr.host.snapshot import Phase, InterruptedCall, Snapshot, SnapshotController, SnapshotError
+from wasi_rr.host.runtime import memimage
+from wasi_rr.host.runtime.instrument import instrument
+from wasi_rr.host.runtime.snapshot import Phase, InterruptedCall, Snapshot, SnapshotController, SnapshotError
 
 STDIN = b"the quick brown fox jumps over the lazy dog\n12345"
 

@@ -13,8 +13,8 @@ import pytest
 import wasmtime
 from minihost import HostState, MiniHost
 
-from wasi_rr.host.instrument import instrument
-from wasi_rr.host.snapshot import Snapshot
+from wasi_rr.host.runtime.instrument import instrument
+from wasi_rr.host.runtime.snapshot import Snapshot
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "thirdparty"))
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import wasmtime
 
-from . import wasmbin
+from wasi_rr.host.runtime import wasmbin
 
 __all__ = [
     "DEFAULT_ASYNCIFY_IMPORTS",

@@ -47,9 +47,9 @@ from typing import Union
 import msgpack
 import wasmtime
 
-from . import memimage
-from .instrument import ASYNCIFY_EXPORTS, GlobalType, InstrumentedModule
-from .memimage import PageMap
+from wasi_rr.host.runtime import memimage
+from wasi_rr.host.runtime.instrument import ASYNCIFY_EXPORTS, GlobalType, InstrumentedModule
+from wasi_rr.host.runtime.memimage import PageMap
 
 __all__ = [
     "AsyncifyState",

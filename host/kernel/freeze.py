@@ -39,12 +39,12 @@ from typing import Any
 
 import msgpack
 
-from .fdtable import Description, FdTable
-from .hostdir import HostDir, MountError, MountMode
-from .inode import Inode, Kind, Pipe
-from .sources import Clock, VirtualClock
-from .tree import FsTree, Mount
-from .wasifs import Stdio, WasiFs
+from wasi_rr.host.kernel.fdtable import Description, FdTable
+from wasi_rr.host.kernel.hostdir import HostDir, MountError, MountMode
+from wasi_rr.host.kernel.inode import Inode, Kind, Pipe
+from wasi_rr.host.kernel.sources import Clock, VirtualClock
+from wasi_rr.host.kernel.tree import FsTree, Mount
+from wasi_rr.host.kernel.wasifs import Stdio, WasiFs
 
 __all__ = ["freeze_fs", "unfreeze_fs", "freeze_family", "unfreeze_family", "FREEZE_VERSION", "FreezeError"]
 

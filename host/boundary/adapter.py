@@ -34,12 +34,12 @@ from typing import Any, Final, Protocol, runtime_checkable
 
 from wasmtime import FuncType, Instance, Linker, Memory, Module, Store
 
-from ..errors import ModuleError, UnknownImportsError
-from . import fastcall
-from .abi import PREVIEW1, SIGNATURES, WASIX, Signature, SyscallRecord, WasmType
-from .handlers import PREVIEW1_HANDLERS, WASIX_HANDLERS, Decoded, Handler
-from .memory import GuestMemory, ObservedMemory
-from .wasi_types import ProcExit, WasiError
+from wasi_rr.errors import ModuleError, UnknownImportsError
+from wasi_rr.host.boundary import fastcall
+from wasi_rr.host.table.abi import PREVIEW1, SIGNATURES, WASIX, Signature, SyscallRecord, WasmType
+from wasi_rr.host.boundary.handlers import PREVIEW1_HANDLERS, WASIX_HANDLERS, Decoded, Handler
+from wasi_rr.host.boundary.memory import GuestMemory, ObservedMemory
+from wasi_rr.host.kernel.wasi_types import ProcExit, WasiError
 
 _ERRNO: Final = struct.Struct("<i")
 _HANDLERS: Final[dict[str, dict[str, Handler]]] = {
@@ -253,7 +253,7 @@ class HostAdapter:
         cb: fastcall.RawCallback | None = None
         sink = self._record_sink()
         if sink is not None:
-            from .recordpath import recording_callback
+            from wasi_rr.host.boundary.recordpath import recording_callback
 
             cb = recording_callback(self, sig, handler, sink)
         if cb is None:

@@ -23,10 +23,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .wasi_types import Errno, WasiError
+from wasi_rr.host.kernel.wasi_types import Errno, WasiError
 
 if TYPE_CHECKING:
-    from .inode import Inode
+    from wasi_rr.host.kernel.inode import Inode
 
 __all__ = ["MountMode", "HostDir", "oserror_errno", "wasi_error_from_os"]
 

@@ -60,13 +60,13 @@ from array import array
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from . import fastcall
-from .abi import PREVIEW1, Signature
-from .wasi_types import WasiError
+from wasi_rr.host.boundary import fastcall
+from wasi_rr.host.table.abi import PREVIEW1, Signature
+from wasi_rr.host.kernel.wasi_types import WasiError
 
 if TYPE_CHECKING:
-    from .adapter import HostAdapter
-    from .handlers import Handler
+    from wasi_rr.host.boundary.adapter import HostAdapter
+    from wasi_rr.host.boundary.handlers import Handler
 
 __all__ = ["RecordSink", "RecordLanes", "recording_callback", "FUSED_RECORDERS"]
 

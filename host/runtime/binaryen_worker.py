@@ -7,7 +7,7 @@ state.  Running it in a short-lived child keeps both away from the host: a
 module Binaryen cannot handle becomes a clean ``InstrumentationError`` in the
 parent, and two instrumentations never share pass options.
 
-Protocol (private to ``wasi_rr.host.instrument``)::
+Protocol (private to ``wasi_rr.host.runtime.instrument``)::
 
     argv:   LIBBINARYEN_PATH  JSON_OPTIONS
     stdin:  the module bytes

@@ -26,8 +26,8 @@ import struct
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 
-from .memory import U16, U32, U64, GuestMemory
-from .wasi_types import (
+from wasi_rr.host.boundary.memory import U16, U32, U64, GuestMemory
+from wasi_rr.host.kernel.wasi_types import (
     Advice,
     ClockId,
     Dirent,

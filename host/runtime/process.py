@@ -26,9 +26,9 @@ from typing import Final
 
 from wasmtime import Config, Engine, Func, Linker, Module, Store, Trap, WasmtimeError
 
-from ..errors import ModuleError
-from ..exitcodes import ExitStatus
-from .adapter import HostAdapter, StopKind
+from wasi_rr.errors import ModuleError
+from wasi_rr.exitcodes import ExitStatus
+from wasi_rr.host.boundary.adapter import HostAdapter, StopKind
 
 _CACHE_MAGIC: Final = b"WRRC"
 """Cache file = magic + sha256(payload) + ``Module.serialize()`` payload."""

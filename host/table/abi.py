@@ -19,7 +19,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Final
 
-from .wasi_types import (
+from wasi_rr.host.kernel.wasi_types import (
     Advice,
     ClockId,
     Errno,

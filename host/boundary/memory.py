@@ -22,7 +22,7 @@ import struct
 from collections.abc import Callable
 from typing import Final
 
-from .wasi_types import Errno, WasiError
+from wasi_rr.host.kernel.wasi_types import Errno, WasiError
 
 ViewSource = Callable[[], memoryview]
 """Returns a fresh byte view over the whole current linear memory."""

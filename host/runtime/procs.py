@@ -44,18 +44,18 @@ from typing import Any, Final, Protocol
 
 from wasmtime import Engine, Module
 
-from ..exitcodes import ExitStatus
-from .abi import WASIX, Signature, SyscallRecord
-from .adapter import HostAdapter, LiveBackend, SyscallObserver
-from .fdtable import PIPE_READ, PIPE_WRITE
-from .handlers import SUBSCRIPTION
-from .instrument import InstrumentedModule
-from .kernel import WasiKernel
-from .memory import GuestMemory
-from .process import Outcome, Process
-from .snapshot import InterruptedCall, Phase, Snapshot, SnapshotController, SnapshotError
-from .wasi_types import Errno, FdFlags, WasiError
-from .wasifs import WasiFs
+from wasi_rr.exitcodes import ExitStatus
+from wasi_rr.host.table.abi import WASIX, Signature, SyscallRecord
+from wasi_rr.host.boundary.adapter import HostAdapter, LiveBackend, SyscallObserver
+from wasi_rr.host.kernel.fdtable import PIPE_READ, PIPE_WRITE
+from wasi_rr.host.boundary.handlers import SUBSCRIPTION
+from wasi_rr.host.runtime.instrument import InstrumentedModule
+from wasi_rr.host.kernel.kernel import WasiKernel
+from wasi_rr.host.boundary.memory import GuestMemory
+from wasi_rr.host.runtime.process import Outcome, Process
+from wasi_rr.host.runtime.snapshot import InterruptedCall, Phase, Snapshot, SnapshotController, SnapshotError
+from wasi_rr.host.kernel.wasi_types import Errno, FdFlags, WasiError
+from wasi_rr.host.kernel.wasifs import WasiFs
 
 __all__ = [
     "Trigger", "SnapshotPolicy", "Capture", "ProcessEvents", "NoEvents", "ProcKernel",
@@ -664,7 +664,7 @@ class ProcessGroup:
             proc.fork_answer = m.fork_answer
             if m.parked:
                 call = m.snapshot.pending
-                from .abi import SIGNATURES
+                from wasi_rr.host.table.abi import SIGNATURES
                 cond = self.block_rule(proc, SIGNATURES[(call.module, call.name)],
                                        call.params)
                 proc.blocked = cond
