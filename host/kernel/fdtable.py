@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from wasi_rr.host.kernel.inode import Inode, Kind
-from wasi_rr.host.kernel.wasi_types import Errno, Rights, WasiError
+from .inode import Inode, Kind
+from .wasi_types import Errno, Rights, WasiError
 
 if TYPE_CHECKING:
     pass

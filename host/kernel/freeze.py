@@ -37,22 +37,19 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]  # msgpack ships no type information
 
-from wasi_rr.host.kernel.fdtable import Description, FdTable
-from wasi_rr.host.kernel.hostdir import HostDir, MountError, MountMode
-from wasi_rr.host.kernel.inode import Inode, Kind, Pipe
-from wasi_rr.host.kernel.sources import Clock, VirtualClock
-from wasi_rr.host.kernel.tree import FsTree, Mount
-from wasi_rr.host.kernel.wasifs import Stdio, WasiFs
+from .errors import FreezeError, MountError
+from .fdtable import Description, FdTable
+from .hostdir import HostDir, MountMode
+from .inode import Inode, Kind, Pipe
+from .sources import Clock, VirtualClock
+from .tree import FsTree, Mount
+from .wasifs import Stdio, WasiFs
 
 __all__ = ["freeze_fs", "unfreeze_fs", "freeze_family", "unfreeze_family", "FREEZE_VERSION", "FreezeError"]
 
 FREEZE_VERSION = 1
-
-
-class FreezeError(Exception):
-    """The frozen bytes are not a WasiFs image this version can read."""
 
 
 def freeze_fs(fs: WasiFs) -> bytes:

@@ -16,19 +16,19 @@ from __future__ import annotations
 import enum
 import errno as _errno
 import os
-import stat as _stat
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wasi_rr.host.kernel.wasi_types import Errno, WasiError
+from .errors import MountError
+from .wasi_types import Errno, WasiError
 
 if TYPE_CHECKING:
-    from wasi_rr.host.kernel.inode import Inode
+    from .inode import Inode
 
-__all__ = ["MountMode", "HostDir", "oserror_errno", "wasi_error_from_os"]
+__all__ = ["HostDir", "MountError", "MountMode", "oserror_errno", "wasi_error_from_os"]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _DIRFD_CACHE = 32
@@ -274,9 +274,3 @@ class HostDir:
             del self.nodes[p]
 
 
-class MountError(Exception):
-    """A user error: a mount's host directory cannot be opened."""
-
-
-def is_dir_mode(mode: int) -> bool:
-    return _stat.S_ISDIR(mode)

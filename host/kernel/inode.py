@@ -23,10 +23,10 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from wasi_rr.host.kernel.wasi_types import Filetype
+from .wasi_types import Filetype
 
 if TYPE_CHECKING:
-    from wasi_rr.host.kernel.hostdir import HostDir
+    from .hostdir import HostDir
 
 
 class Kind(enum.IntEnum):

@@ -14,17 +14,17 @@ import select
 from collections.abc import Iterator, Mapping, Sequence
 from typing import BinaryIO, NoReturn
 
-from wasi_rr.host.kernel.fdtable import (
+from .fdtable import (
     PIPE_READ,
     PIPE_WRITE,
     Description,
     rights_for,
 )
-from wasi_rr.host.kernel.hostdir import MountMode, wasi_error_from_os
-from wasi_rr.host.kernel.inode import Inode, Kind, Pipe
-from wasi_rr.host.kernel.sources import Clock, RandomSource, SystemClock, SystemRandom
-from wasi_rr.host.kernel.tree import Resolved
-from wasi_rr.host.kernel.wasi_types import (
+from .hostdir import MountMode, wasi_error_from_os
+from .inode import Inode, Kind, Pipe
+from .sources import Clock, RandomSource, SystemClock, SystemRandom
+from .tree import Resolved
+from .wasi_types import (
     Advice,
     Dirent,
     Errno,
@@ -45,7 +45,7 @@ from wasi_rr.host.kernel.wasi_types import (
     SubclockFlags,
     WasiError,
 )
-from wasi_rr.host.kernel.wasifs import WasiFs
+from .wasifs import WasiFs
 
 __all__ = ["WasiKernel"]
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-from wasi_rr.host.kernel.wasi_types import ClockId, Errno, WasiError
+from .wasi_types import ClockId, Errno, WasiError
 
 __all__ = [
     "Clock",

@@ -19,10 +19,10 @@ import os
 import stat as _stat
 from dataclasses import dataclass
 
-from wasi_rr.host.kernel.hostdir import HostDir, MountMode
-from wasi_rr.host.kernel.inode import Inode, Kind
-from wasi_rr.host.kernel.sources import Clock
-from wasi_rr.host.kernel.wasi_types import Errno, Filestat, WasiError
+from .hostdir import HostDir, MountMode
+from .inode import Inode, Kind
+from .sources import Clock
+from .wasi_types import Errno, Filestat, WasiError
 
 __all__ = ["Mount", "Resolved", "FsTree", "MAX_SYMLINKS", "NAME_MAX", "DEFAULT_MAX_FILE_SIZE"]
 

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from wasi_rr.host.kernel.fdtable import DIR_INHERITING, DIR_RIGHTS, STDIN_RIGHTS, STDOUT_RIGHTS, Description, FdTable
-from wasi_rr.host.kernel.hostdir import MountError, MountMode
-from wasi_rr.host.kernel.inode import Inode, Kind
-from wasi_rr.host.kernel.sources import Clock, VirtualClock
-from wasi_rr.host.kernel.tree import DEFAULT_MAX_FILE_SIZE, FsTree, Mount, Resolved
-from wasi_rr.host.kernel.wasi_types import Errno, WasiError
+from .fdtable import DIR_INHERITING, DIR_RIGHTS, STDIN_RIGHTS, STDOUT_RIGHTS, Description, FdTable
+from .errors import MountError
+from .hostdir import MountMode
+from .inode import Inode, Kind
+from .sources import Clock, VirtualClock
+from .tree import DEFAULT_MAX_FILE_SIZE, FsTree, Mount, Resolved
+from .wasi_types import Errno, WasiError
 
 __all__ = ["MountSpec", "MountMode", "MountError", "Stdio", "WasiFs", "Kind", "Inode"]
 
@@ -204,7 +205,7 @@ class WasiFs:
     # -- freeze / unfreeze (implemented in freeze.py) ---------------------
 
     def freeze(self) -> bytes:
-        from wasi_rr.host.kernel.freeze import freeze_fs
+        from .freeze import freeze_fs
 
         return freeze_fs(self)
 
@@ -218,14 +219,14 @@ class WasiFs:
     ) -> WasiFs:
         """Rebuild a frozen ``WasiFs``; ``host_dirs`` (guest path -> host dir)
         relocates host mounts."""
-        from wasi_rr.host.kernel.freeze import unfreeze_fs
+        from .freeze import unfreeze_fs
 
         return unfreeze_fs(data, clock=clock, host_dirs=host_dirs)
 
     @staticmethod
     def freeze_family(processes: Sequence[WasiFs]) -> bytes:
         """Freeze a fork family (processes sharing this tree) together."""
-        from wasi_rr.host.kernel.freeze import freeze_family
+        from .freeze import freeze_family
 
         return freeze_family(processes)
 
@@ -236,6 +237,6 @@ class WasiFs:
         clock: Clock | None = None,
         host_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
     ) -> list[WasiFs]:
-        from wasi_rr.host.kernel.freeze import unfreeze_family
+        from .freeze import unfreeze_family
 
         return unfreeze_family(data, clock=clock, host_dirs=host_dirs)
