@@ -10,14 +10,11 @@ counted down) when the last fd referring to it is closed.
 
 from __future__ import annotations
 
+import heapq
 import os
-from typing import TYPE_CHECKING
 
 from .inode import Inode, Kind
 from .wasi_types import Errno, Rights, WasiError
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = [
     "Description",
@@ -173,13 +170,23 @@ class Description:
 
 
 class FdTable:
-    """fd number -> Description for one process."""
+    """fd number -> Description for one process.
 
-    __slots__ = ("fds", "max_fds")
+    New fds get the lowest free number (POSIX), found without scanning the
+    table: every number at or above ``_top`` is free, and ``_holes`` is a
+    min-heap of exactly the free numbers below it (closed fds, and the gap a
+    ``fd_dup2`` minimum jumped over). Taking the lowest free fd and closing
+    one are O(log n); finding the lowest free fd at or above a ``fd_dup2``
+    minimum visits only the holes below that minimum.
+    """
+
+    __slots__ = ("_holes", "_top", "fds", "max_fds")
 
     def __init__(self, max_fds: int = 1 << 20) -> None:
         self.fds: dict[int, Description] = {}
         self.max_fds = max_fds
+        self._holes: list[int] = []
+        self._top = 0
 
     def get(self, fd: int) -> Description:
         try:
@@ -188,26 +195,86 @@ class FdTable:
             raise WasiError(Errno.BADF, f"fd {fd}") from None
 
     def lowest_free(self, minimum: int = 0) -> int:
-        fd = minimum
-        fds = self.fds
-        while fd in fds:
-            fd += 1
+        """The lowest free fd at or above ``minimum`` (MFILE past ``max_fds``)."""
+        fd = self._find(minimum)[0]
         if fd >= self.max_fds:
             raise WasiError(Errno.MFILE)
         return fd
 
-    def install(self, desc: Description, fd: int | None = None, minimum: int = 0) -> int:
-        """Put ``desc`` at ``fd`` (closing what was there) or at the lowest free slot."""
-        if fd is None:
-            fd = self.lowest_free(minimum)
+    def _find(self, minimum: int) -> tuple[int, int]:
+        """(lowest free fd >= minimum, its index in ``_holes``, or -1 when it is
+        at or above ``_top``)."""
+        holes = self._holes
+        if holes and holes[0] >= minimum:
+            return holes[0], 0
+        best, where = max(self._top, minimum), -1
+        if not holes or minimum >= self._top:
+            return best, where
+        # A heap is not sorted, but a node is the smallest of its subtree: a
+        # node at or above the best so far prunes its subtree, a node in
+        # [minimum, best) is the new best (its subtree cannot beat it), and
+        # only nodes below the minimum are looked beneath.
+        n = len(holes)
+        stack = [0]
+        while stack:
+            i = stack.pop()
+            v = holes[i]
+            if v >= best:
+                continue
+            if v >= minimum:
+                best, where = v, i
+                continue
+            child = 2 * i + 1
+            if child < n:
+                stack.append(child)
+                if child + 1 < n:
+                    stack.append(child + 1)
+        return best, where
+
+    def _take(self, minimum: int) -> int:
+        """Allocate the lowest free fd at or above ``minimum``."""
+        fd, where = self._find(minimum)
+        if fd >= self.max_fds:
+            raise WasiError(Errno.MFILE)
+        if where >= 0:
+            _heap_remove(self._holes, where)
         else:
-            old = self.fds.get(fd)
+            self._raise_top(fd)
+        return fd
+
+    def _raise_top(self, fd: int) -> None:
+        """``fd`` (at or above ``_top``) is taken: the numbers it skips become holes."""
+        top = self._top
+        if fd > top:
+            # Every hole is below top and these are ascending: still a heap.
+            self._holes.extend(range(top, fd))
+        self._top = fd + 1
+
+    def _claim(self, fd: int) -> None:
+        """A free ``fd`` chosen by the caller is taken."""
+        if fd >= self._top:
+            self._raise_top(fd)
+        else:
+            # Only an explicit install into a hole gets here (the kernel never
+            # does it: renumber targets are open, fresh tables fill upwards).
+            _heap_remove(self._holes, self._holes.index(fd))
+
+    def install(self, desc: Description, fd: int | None = None, minimum: int = 0) -> int:
+        """Put ``desc`` at ``fd`` (closing what was there) or at the lowest free
+        fd at or above ``minimum``."""
+        fds = self.fds
+        if fd is None:
+            fd = self._take(minimum)
+        else:
+            old = fds.get(fd)
             if old is desc:
                 return fd
             if old is not None:
                 self._drop(old)
+            else:
+                self._claim(fd)
         desc.refs += 1
-        self.fds[fd] = desc
+        fds[fd] = desc
         return fd
 
     def _drop(self, desc: Description) -> None:
@@ -219,6 +286,7 @@ class FdTable:
         desc = self.fds.pop(fd, None)
         if desc is None:
             raise WasiError(Errno.BADF, f"fd {fd}")
+        heapq.heappush(self._holes, fd)
         self._drop(desc)
 
     def renumber(self, fd: int, to: int) -> None:
@@ -233,6 +301,8 @@ class FdTable:
         """A new table with the same fds pointing at the same descriptions."""
         child = FdTable(self.max_fds)
         child.fds = dict(self.fds)
+        child._holes = list(self._holes)
+        child._top = self._top
         for desc in child.fds.values():
             desc.refs += 1
         return child
@@ -240,3 +310,14 @@ class FdTable:
     def close_all(self) -> None:
         for fd in list(self.fds):
             self.close(fd)
+
+
+def _heap_remove(heap: list[int], i: int) -> None:
+    """Remove ``heap[i]`` in O(log n): walk it up to the root, each parent on
+    the way moving down one level (a parent is no larger than anything below
+    it, so order holds), then pop the root."""
+    while i:
+        parent = (i - 1) >> 1
+        heap[i] = heap[parent]
+        i = parent
+    heapq.heappop(heap)
