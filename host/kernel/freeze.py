@@ -88,9 +88,8 @@ def freeze_family(processes: Sequence[WasiFs]) -> bytes:
 
     for m in tree.mounts:
         visit(m.root)
-        if m.host is not None:
-            for node in m.host.nodes.values():
-                visit(node)
+        for node in m.nodes.values():
+            visit(node)
     descs: list[Description] = []
     dindex: dict[int, int] = {}
     for fs in processes:
@@ -228,7 +227,7 @@ def unfreeze_family(
             assert hd is not None
             n.host = hd
             n.host_path = tuple(host[1])
-            hd.nodes[n.host_path] = n
+            tree.mounts[host[0]].nodes[n.host_path] = n
             st = hd.lstat(n.host_path)
             if st is not None:
                 tree.host_ids.setdefault((hd.index, st.st_dev, st.st_ino), n.ino)

@@ -20,13 +20,8 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 from .errors import MountError
 from .wasi_types import Errno, WasiError
-
-if TYPE_CHECKING:
-    from .inode import Inode
 
 __all__ = ["HostDir", "MountError", "MountMode", "oserror_errno", "wasi_error_from_os"]
 
@@ -71,12 +66,8 @@ def wasi_error_from_os(exc: OSError) -> WasiError:
 
 
 class HostDir:
-    """One mounted host directory: its root fd, mode and node cache.
-
-    ``nodes`` maps a path relative to the root to the ``Inode`` the filesystem
-    created for it on first observation, so that inode numbers, overlay upper
-    layers and open descriptions stay attached to the same object.
-    """
+    """One mounted host directory: its root fd and mode, and every access to
+    what is below it (the filesystem's inodes for it are cached by the tree)."""
 
     def __init__(self, host_path: Path, mode: MountMode, index: int) -> None:
         self.host_path = Path(host_path)
@@ -86,7 +77,6 @@ class HostDir:
             self.root_fd = os.open(self.host_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as exc:
             raise MountError(f"cannot mount host directory {str(host_path)!r}: {exc.strerror}") from exc
-        self.nodes: dict[tuple[str, ...], Inode] = {}
         # Directory fds by relative path, so that resolving a deep path does
         # not re-walk it from the root for every component.  The cache only
         # lives for one syscall: ``FsTree`` calls ``invalidate(())`` whenever it
@@ -200,6 +190,38 @@ class HostDir:
         """Open a regular file (never following a final symlink)."""
         return self._at(path, os.open, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)  # type: ignore[no-any-return]
 
+    def create_file(self, path: tuple[str, ...]) -> None:
+        """Create an empty regular file (EEXIST if the name is taken)."""
+        os.close(self.open_file(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+
+    def read_file(self, path: tuple[str, ...]) -> bytes:
+        """The whole contents of a regular file (an overlay copy-up)."""
+        fd = self.open_file(path, os.O_RDONLY)
+        try:
+            chunks = []
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        except OSError as exc:
+            raise wasi_error_from_os(exc) from None
+        finally:
+            os.close(fd)
+
+    def write_file(self, path: tuple[str, ...], data: bytes) -> None:
+        """Replace the contents of an existing regular file."""
+        fd = self.open_file(path, os.O_WRONLY | os.O_TRUNC)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        except OSError as exc:
+            raise wasi_error_from_os(exc) from None
+        finally:
+            os.close(fd)
+
+    def stat_root(self) -> os.stat_result:
+        return os.fstat(self.root_fd)
+
     def open_dir(self, path: tuple[str, ...]) -> int:
         """A new OS fd on a directory (O_NOFOLLOW), owned by the caller.
 
@@ -253,24 +275,3 @@ class HostDir:
             os.link(old[-1], new[-1], src_dir_fd=sfd, dst_dir_fd=dfd, follow_symlinks=False)
         except OSError as exc:
             raise wasi_error_from_os(exc) from None
-
-    # -- cache maintenance ------------------------------------------------
-
-    def rekey(self, old: tuple[str, ...], new: tuple[str, ...]) -> None:
-        """After a rename, move cached nodes under ``old`` to ``new``."""
-        n = len(old)
-        moved = [(p, node) for p, node in self.nodes.items() if p[:n] == old]
-        for p, _ in moved:
-            del self.nodes[p]
-        for p, node in moved:
-            np = new + p[n:]
-            node.host_path = np
-            self.nodes[np] = node
-
-    def forget(self, path: tuple[str, ...]) -> None:
-        """After a delete, drop cached nodes at and under ``path``."""
-        n = len(path)
-        for p in [p for p in self.nodes if p[:n] == path]:
-            del self.nodes[p]
-
-

@@ -176,11 +176,7 @@ class WasiFs:
             node.mtim = node.ctim = self.tree.now()
         elif node.host is not None and node.kind is Kind.REGULAR_FILE:
             self.tree.check_writable(res.parent) if res.parent is not None else None
-            fd = node.host.open_file(node.host_path, os.O_WRONLY | os.O_TRUNC)
-            try:
-                os.write(fd, data)
-            finally:
-                os.close(fd)
+            node.host.write_file(node.host_path, data)
         else:
             raise WasiError(Errno.ISDIR if node.kind is Kind.DIRECTORY else Errno.INVAL)
 
@@ -192,14 +188,7 @@ class WasiFs:
         if node.data is not None:
             return bytes(node.data)
         if node.host is not None and node.kind is Kind.REGULAR_FILE:
-            fd = node.host.open_file(node.host_path, os.O_RDONLY)
-            try:
-                chunks = []
-                while b := os.read(fd, 1 << 20):
-                    chunks.append(b)
-                return b"".join(chunks)
-            finally:
-                os.close(fd)
+            return node.host.read_file(node.host_path)
         raise WasiError(Errno.ISDIR if node.kind is Kind.DIRECTORY else Errno.INVAL)
 
     # -- freeze / unfreeze (implemented in freeze.py) ---------------------
