@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
 from .errors import MountError
 from .wasi_types import Errno, WasiError
 

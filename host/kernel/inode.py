@@ -62,23 +62,23 @@ class Inode:
     """
 
     __slots__ = (
-        "ino",
-        "kind",
-        "dev",
-        "nlink",
+        "__weakref__",
         "atim",
-        "mtim",
+        "children",
         "ctim",
         "data",
-        "children",
-        "target",
-        "parent",
+        "dev",
         "host",
         "host_path",
+        "ino",
+        "kind",
+        "mtim",
+        "nlink",
+        "parent",
         "pipe",
         "stdio",
+        "target",
         "times_override",
-        "__weakref__",
     )
 
     def __init__(self, ino: int, kind: Kind, dev: int, now: int) -> None:

@@ -19,11 +19,11 @@ from .wasi_types import ClockId, Errno, WasiError
 
 __all__ = [
     "Clock",
-    "SystemClock",
-    "VirtualClock",
     "RandomSource",
-    "SystemRandom",
     "SeededRandom",
+    "SystemClock",
+    "SystemRandom",
+    "VirtualClock",
 ]
 
 
@@ -92,7 +92,7 @@ class SystemClock:
             res = time.get_clock_info("process_time").resolution
         else:
             res = time.get_clock_info("thread_time").resolution
-        return max(1, int(round(res * 1e9)))
+        return max(1, round(res * 1e9))
 
     def sleep(self, ns: int) -> None:
         # time.sleep cannot take a u64 nanosecond count: a day at a time.
@@ -112,7 +112,7 @@ class VirtualClock:
     EBADF unless ``cpu_clocks`` (as ``SystemClock``).
     """
 
-    __slots__ = ("_elapsed", "realtime_origin", "tick", "_res", "cpu_clocks")
+    __slots__ = ("_elapsed", "_res", "cpu_clocks", "realtime_origin", "tick")
 
     def __init__(
         self,

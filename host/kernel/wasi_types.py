@@ -10,7 +10,7 @@ next to each dataclass because the adapter encodes them byte for byte.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class Errno(enum.IntEnum):
@@ -315,6 +315,10 @@ class Dirent:
     filetype: Filetype
 
 
+_NO_SUBCLOCK_FLAGS = SubclockFlags(0)
+_NO_RW_FLAGS = EventRwFlags(0)
+
+
 @dataclass(frozen=True, slots=True)
 class Subscription:
     """``subscription`` (48 bytes: userdata u64 @0, tag u8 @8, union @16).
@@ -328,7 +332,7 @@ class Subscription:
     clock_id: int = 0
     timeout: int = 0
     precision: int = 0
-    flags: SubclockFlags = SubclockFlags(0)
+    flags: SubclockFlags = _NO_SUBCLOCK_FLAGS
     fd: int = 0
 
 
@@ -341,7 +345,7 @@ class Event:
     error: Errno
     type: EventType
     nbytes: int = 0
-    flags: EventRwFlags = EventRwFlags(0)
+    flags: EventRwFlags = _NO_RW_FLAGS
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import os
 
 import pytest
-
-from kernel_helpers import ALL, create, make_kernel, open_file, read_all
+from kernel_helpers import create, make_kernel, open_file, read_all
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.kernel.sources import SeededRandom, SystemClock, VirtualClock
 from wasi_rr.host.kernel.wasi_types import (

@@ -6,8 +6,7 @@ import io
 import os
 
 import pytest
-
-from kernel_helpers import ALL, create, make_kernel, open_file, read_all
+from kernel_helpers import create, make_kernel, open_file, read_all
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.kernel.sources import VirtualClock
 from wasi_rr.host.kernel.wasi_types import (
@@ -15,7 +14,6 @@ from wasi_rr.host.kernel.wasi_types import (
     EventRwFlags,
     EventType,
     FdFlags,
-    OFlags,
     SubclockFlags,
     Subscription,
     WasiError,

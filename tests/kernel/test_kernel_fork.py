@@ -14,7 +14,6 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from kernel_helpers import ALL
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.kernel.sources import SeededRandom, VirtualClock

@@ -18,12 +18,20 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from kernel_helpers import ALL
 from wasi_rr.host.kernel.freeze import FreezeError
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.kernel.sources import SeededRandom, VirtualClock
-from wasi_rr.host.kernel.wasi_types import Errno, FdFlags, Filestat, Filetype, FstFlags, OFlags, Rights, WasiError
+from wasi_rr.host.kernel.wasi_types import (
+    Errno,
+    FdFlags,
+    Filestat,
+    Filetype,
+    FstFlags,
+    OFlags,
+    Rights,
+    WasiError,
+)
 from wasi_rr.host.kernel.wasifs import MountMode, MountSpec, WasiFs
 
 READ = int(Rights.FD_READ | Rights.FD_SEEK | Rights.FD_TELL | Rights.FD_FILESTAT_GET | Rights.FD_READDIR)

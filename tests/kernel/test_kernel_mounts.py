@@ -8,11 +8,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from kernel_helpers import ALL, create, open_file, read_all
 from wasi_rr.host.kernel.hostdir import MountError
 from wasi_rr.host.kernel.kernel import WasiKernel
-from wasi_rr.host.kernel.wasi_types import Errno, FdFlags, Filetype, FstFlags, OFlags, Rights, WasiError
+from wasi_rr.host.kernel.wasi_types import (
+    Errno,
+    FdFlags,
+    Filetype,
+    FstFlags,
+    OFlags,
+    Rights,
+    WasiError,
+)
 from wasi_rr.host.kernel.wasifs import MountMode, MountSpec, WasiFs
 
 READ = int(Rights.FD_READ | Rights.FD_SEEK | Rights.FD_TELL | Rights.FD_FILESTAT_GET)

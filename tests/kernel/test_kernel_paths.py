@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from kernel_helpers import ALL, create, make_kernel, open_file, read_all
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.kernel.wasi_types import (

@@ -21,7 +21,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from kernel_helpers import ALL
 from wasi_rr.host.kernel.wasi_types import Rights
 

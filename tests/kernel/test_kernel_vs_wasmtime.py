@@ -21,9 +21,9 @@ import pytest
 
 wasmtime = pytest.importorskip("wasmtime")
 
-from wasi_rr.host.kernel.kernel import WasiKernel  # noqa: E402
-from wasi_rr.host.kernel.wasi_types import EventType, Rights, Subscription, WasiError  # noqa: E402
-from wasi_rr.host.kernel.wasifs import MountSpec, WasiFs  # noqa: E402
+from wasi_rr.host.kernel.kernel import WasiKernel
+from wasi_rr.host.kernel.wasi_types import EventType, Rights, Subscription, WasiError
+from wasi_rr.host.kernel.wasifs import MountSpec, WasiFs
 
 WAT = r"""
 (module
