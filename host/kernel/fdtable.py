@@ -1,173 +1,40 @@
-"""File descriptors and the open file descriptions they share.
+"""``FdTable``: fd numbers -> the open file descriptions they share.
 
-A ``Description`` is POSIX's *open file description*: the inode, the offset,
-the status flags and the rights.  The ``FdTable`` maps fd numbers to
-descriptions; ``dup``/``fd_dup2``/``fd_renumber`` and ``fork`` make several fds
-(possibly in several tables) point at *one* description, so they share the
-offset and flags.  A description is released (host fd closed, pipe end
-counted down) when the last fd referring to it is closed.
+``dup``/``fd_dup2``/``fd_renumber`` and ``fork`` make several fds (possibly in
+several tables) point at *one* description (``fd.Description`` and its
+classes), so they share the offset and flags. A description is released (host
+fd closed, pipe end counted down) when the last fd referring to it is closed,
+in whichever table.
 """
 
 from __future__ import annotations
 
 import heapq
-import os
 
-from .inode import Inode, Kind
-from .wasi_types import Errno, Rights, WasiError
+from .fd import Description
+from .rights import (
+    DIR_INHERITING,
+    DIR_RIGHTS,
+    FILE_RIGHTS,
+    STDIN_RIGHTS,
+    STDOUT_RIGHTS,
+    rights_for,
+)
+from .streams import PIPE_READ, PIPE_WRITE
+from .wasi_types import Errno, WasiError
 
 __all__ = [
-    "Description",
-    "FdTable",
+    "DIR_INHERITING",
     "DIR_RIGHTS",
     "FILE_RIGHTS",
-    "DIR_INHERITING",
+    "PIPE_READ",
+    "PIPE_WRITE",
+    "STDIN_RIGHTS",
+    "STDOUT_RIGHTS",
+    "Description",
+    "FdTable",
     "rights_for",
 ]
-
-R = Rights
-
-FILE_RIGHTS: int = int(
-    R.FD_DATASYNC
-    | R.FD_READ
-    | R.FD_SEEK
-    | R.FD_FDSTAT_SET_FLAGS
-    | R.FD_SYNC
-    | R.FD_TELL
-    | R.FD_WRITE
-    | R.FD_ADVISE
-    | R.FD_ALLOCATE
-    | R.FD_FILESTAT_GET
-    | R.FD_FILESTAT_SET_SIZE
-    | R.FD_FILESTAT_SET_TIMES
-    | R.POLL_FD_READWRITE
-)
-"""Rights that make sense on a regular file (and stdio / pipes)."""
-
-DIR_RIGHTS: int = int(
-    R.FD_FDSTAT_SET_FLAGS
-    | R.FD_SYNC
-    | R.FD_ADVISE
-    | R.PATH_CREATE_DIRECTORY
-    | R.PATH_CREATE_FILE
-    | R.PATH_LINK_SOURCE
-    | R.PATH_LINK_TARGET
-    | R.PATH_OPEN
-    | R.FD_READDIR
-    | R.PATH_READLINK
-    | R.PATH_RENAME_SOURCE
-    | R.PATH_RENAME_TARGET
-    | R.PATH_FILESTAT_GET
-    | R.PATH_FILESTAT_SET_SIZE
-    | R.PATH_FILESTAT_SET_TIMES
-    | R.FD_FILESTAT_GET
-    | R.FD_FILESTAT_SET_TIMES
-    | R.PATH_SYMLINK
-    | R.PATH_REMOVE_DIRECTORY
-    | R.PATH_UNLINK_FILE
-    | R.POLL_FD_READWRITE
-)
-"""Rights that make sense on a directory.  No FD_DATASYNC: wasi-libc's
-``fcntl(F_GETFL)`` counts it as a *write* right, and a directory must read
-back as ``O_RDONLY``."""
-
-STDIN_RIGHTS: int = int(R.FD_READ | R.FD_FDSTAT_SET_FLAGS | R.FD_FILESTAT_GET | R.POLL_FD_READWRITE)
-STDOUT_RIGHTS: int = int(R.FD_WRITE | R.FD_FDSTAT_SET_FLAGS | R.FD_FILESTAT_GET | R.POLL_FD_READWRITE)
-"""stdio rights: stdin reads back as O_RDONLY, stdout/stderr as O_WRONLY
-(``fcntl(F_GETFL)`` derives the access mode from the rights), and neither has
-FD_SEEK/FD_TELL, which is also what makes wasi-libc's ``isatty`` say yes."""
-
-DIR_INHERITING = DIR_RIGHTS | FILE_RIGHTS
-"""What a preopened directory passes on to what is opened beneath it."""
-
-
-PIPE_READ = 1
-PIPE_WRITE = 2
-
-
-def rights_for(kind: Kind) -> int:
-    """The largest base rights an fd of this kind can hold."""
-    return DIR_RIGHTS if kind is Kind.DIRECTORY else FILE_RIGHTS
-
-
-class Description:
-    """An open file description (shared by dup'ed / forked / renumbered fds).
-
-    Rights and flags are plain ints (``Rights``/``FdFlags`` values): enum
-    flag arithmetic costs microseconds and these are tested on every call.
-
-    ``host_fd`` is an OS fd for host-backed regular files; ``origin`` is the
-    (parent directory, name) the file was opened through, kept so that an
-    OVERLAY mount can copy the file up to memory later.  ``refs`` counts the
-    fd-table entries (over all forked tables) that point here.
-    """
-
-    __slots__ = (
-        "inode",
-        "rights_base",
-        "rights_inheriting",
-        "flags",
-        "offset",
-        "refs",
-        "host_fd",
-        "host_writable",
-        "preopen",
-        "origin",
-        "pipe_end",
-    )
-
-    def __init__(
-        self,
-        inode: Inode,
-        rights_base: int,
-        rights_inheriting: int,
-        flags: int = 0,
-        *,
-        preopen: str | None = None,
-        pipe_end: int = 0,
-    ) -> None:
-        self.inode = inode
-        self.rights_base = rights_base
-        self.rights_inheriting = rights_inheriting
-        self.flags = flags
-        self.offset = 0
-        self.refs = 0
-        self.host_fd = -1
-        self.host_writable = False
-        self.preopen = preopen
-        self.origin: tuple[Inode, str] | None = None
-        # 1 = read end, 2 = write end of ``inode.pipe`` (not derived from the
-        # rights, which the guest may narrow with fd_fdstat_set_rights).
-        self.pipe_end = pipe_end
-        pipe = inode.pipe
-        if pipe is not None:
-            if pipe_end == PIPE_READ:
-                pipe.readers += 1
-            elif pipe_end == PIPE_WRITE:
-                pipe.writers += 1
-
-    def release(self) -> None:
-        """The last fd went away: free OS resources and pipe ends."""
-        if self.host_fd >= 0:
-            try:
-                os.close(self.host_fd)
-            except OSError:
-                pass
-            self.host_fd = -1
-        pipe = self.inode.pipe
-        if pipe is not None:
-            if self.pipe_end == PIPE_READ:
-                pipe.readers -= 1
-            elif self.pipe_end == PIPE_WRITE:
-                pipe.writers -= 1
-
-    def require(self, right: int) -> None:
-        if not self.rights_base & right:
-            raise WasiError(Errno.NOTCAPABLE, f"missing right {Rights(right)!r}")
-
-    def __repr__(self) -> str:
-        return f"<Description {self.inode!r} off={self.offset} flags={self.flags!r}>"
-
 
 class FdTable:
     """fd number -> Description for one process.

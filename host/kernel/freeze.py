@@ -40,14 +40,16 @@ from typing import Any
 import msgpack  # type: ignore[import-untyped]  # msgpack ships no type information
 
 from .errors import FreezeError, MountError
-from .fdtable import Description, FdTable
+from .fd import Description
+from .fdtable import FdTable
 from .hostdir import HostDir, MountMode
 from .inode import Inode, Kind, Pipe
+from .opening import restore
 from .sources import Clock, VirtualClock
 from .tree import FsTree, Mount
 from .wasifs import Stdio, WasiFs
 
-__all__ = ["freeze_fs", "unfreeze_fs", "freeze_family", "unfreeze_family", "FREEZE_VERSION", "FreezeError"]
+__all__ = ["FREEZE_VERSION", "FreezeError", "freeze_family", "freeze_fs", "unfreeze_family", "unfreeze_fs"]
 
 FREEZE_VERSION = 1
 
@@ -234,24 +236,23 @@ def unfreeze_family(
         if pipe is not None:
             n.pipe = pipes.setdefault(id(n), Pipe(capacity=pipe[0], buffer=bytearray(pipe[1])))
 
+    stdio = Stdio()
     descs: list[Description] = []
     for inode_idx, base, inh, flags, offset, preopen, host_writable, origin, pipe_end in image["descs"]:
-        node = nodes[inode_idx]
-        d = Description(node, base, inh, flags, preopen=preopen, pipe_end=pipe_end)
+        d = restore(
+            tree,
+            nodes[inode_idx],
+            base,
+            inh,
+            flags,
+            preopen=preopen,
+            pipe_end=pipe_end,
+            host_writable=host_writable,
+            origin=None if origin is None else (nodes[origin[0]], origin[1]),
+            streams=stdio.streams,
+        )
         d.offset = offset
-        d.host_writable = host_writable
-        if origin is not None:
-            d.origin = (nodes[origin[0]], origin[1])
-        if node.host is not None and node.data is None and preopen is None:
-            try:
-                if node.kind is Kind.REGULAR_FILE:
-                    d.host_fd = node.host.open_file(node.host_path, os.O_RDWR if host_writable else os.O_RDONLY)
-                elif node.kind is Kind.DIRECTORY:
-                    d.host_fd = node.host.open_dir(node.host_path)
-            except Exception:
-                d.host_fd = -1  # the host node is gone: I/O on this fd fails with EBADF
         descs.append(d)
-    stdio = Stdio()
     family: list[WasiFs] = []
     for table in image["tables"]:
         fds = FdTable()

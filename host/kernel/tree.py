@@ -8,9 +8,16 @@ READ_ONLY mount fails with EROFS.
 
 from __future__ import annotations
 
-from .hostdir import HostDir, MountMode
+from .hostdir import MountMode
 from .inode import Inode, Kind
-from .namespace import DEFAULT_MAX_FILE_SIZE, MAX_SYMLINKS, NAME_MAX, Mount, Namespace, Resolved
+from .namespace import (
+    DEFAULT_MAX_FILE_SIZE,
+    MAX_SYMLINKS,
+    NAME_MAX,
+    Mount,
+    Namespace,
+    Resolved,
+)
 from .wasi_types import Errno, WasiError
 
 __all__ = ["DEFAULT_MAX_FILE_SIZE", "MAX_SYMLINKS", "NAME_MAX", "FsTree", "Mount", "Resolved"]

@@ -15,15 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .fdtable import DIR_INHERITING, DIR_RIGHTS, STDIN_RIGHTS, STDOUT_RIGHTS, Description, FdTable
 from .errors import MountError
+from .fdtable import FdTable
+from .files import DirFile
 from .hostdir import MountMode
 from .inode import Inode, Kind
+from .rights import DIR_INHERITING, DIR_RIGHTS, STDIN_RIGHTS, STDOUT_RIGHTS
 from .sources import Clock, VirtualClock
+from .streams import StdinFile, StdoutFile
 from .tree import DEFAULT_MAX_FILE_SIZE, FsTree, Mount, Resolved
 from .wasi_types import Errno, WasiError
 
-__all__ = ["MountSpec", "MountMode", "MountError", "Stdio", "WasiFs", "Kind", "Inode"]
+__all__ = ["Inode", "Kind", "MountError", "MountMode", "MountSpec", "Stdio", "WasiFs"]
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,10 @@ class WasiFs:
         for slot in range(3):
             node = self.tree.new_inode(Kind.CHARACTER_DEVICE, 0)
             node.stdio = slot
-            rights = STDIN_RIGHTS if slot == 0 else STDOUT_RIGHTS
-            self.fds.install(Description(node, rights, 0), slot)
+            if slot == 0:
+                self.fds.install(StdinFile(self.tree, node, STDIN_RIGHTS, self.stdio.streams), slot)
+            else:
+                self.fds.install(StdoutFile(self.tree, node, STDOUT_RIGHTS, self.stdio.streams), slot)
         try:
             for spec in mounts:
                 self.add_mount(spec)
@@ -110,7 +115,7 @@ class WasiFs:
         return self.preopen(mount)
 
     def preopen(self, mount: Mount) -> int:
-        desc = Description(mount.root, DIR_RIGHTS, DIR_INHERITING, preopen=mount.guest)
+        desc = DirFile(self.tree, mount.root, DIR_RIGHTS, DIR_INHERITING, preopen=mount.guest)
         return self.fds.install(desc, minimum=3)
 
     @property
