@@ -9,8 +9,7 @@ pointing at the *same* open descriptions (shared offsets and flags).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -18,6 +17,7 @@ from typing import BinaryIO
 from .errors import MountError
 from .fdtable import FdTable
 from .files import DirFile
+from .frozen import HostDirs, decode, encode
 from .hostdir import MountMode
 from .inode import Inode, Kind
 from .rights import DIR_INHERITING, DIR_RIGHTS, STDIN_RIGHTS, STDOUT_RIGHTS
@@ -196,41 +196,34 @@ class WasiFs:
             return node.host.read_file(node.host_path)
         raise WasiError(Errno.ISDIR if node.kind is Kind.DIRECTORY else Errno.INVAL)
 
-    # -- freeze / unfreeze (implemented in freeze.py) ---------------------
+    # -- freeze / unfreeze (the image: frozen.py) ---------------------------
 
     def freeze(self) -> bytes:
-        from .freeze import freeze_fs
-
-        return freeze_fs(self)
+        """Everything the guest can observe of this process's files, as bytes."""
+        return encode(self.tree, [self.fds])
 
     @classmethod
-    def unfreeze(
-        cls,
-        data: bytes,
-        *,
-        clock: Clock | None = None,
-        host_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
-    ) -> WasiFs:
-        """Rebuild a frozen ``WasiFs``; ``host_dirs`` (guest path -> host dir)
-        relocates host mounts."""
-        from .freeze import unfreeze_fs
-
-        return unfreeze_fs(data, clock=clock, host_dirs=host_dirs)
+    def unfreeze(cls, data: bytes, *, clock: Clock | None = None, host_dirs: HostDirs | None = None) -> WasiFs:
+        """Rebuild a frozen ``WasiFs`` (the first process of a frozen family);
+        ``host_dirs`` (guest path -> host dir) relocates host mounts."""
+        return cls.unfreeze_family(data, clock=clock, host_dirs=host_dirs)[0]
 
     @staticmethod
     def freeze_family(processes: Sequence[WasiFs]) -> bytes:
-        """Freeze a fork family (processes sharing this tree) together."""
-        from .freeze import freeze_family
-
-        return freeze_family(processes)
+        """Freeze a fork family (processes sharing one tree) together: the tree
+        and every description are stored once, so sharing survives."""
+        if not processes:
+            raise ValueError("freeze_family needs at least one process")
+        tree = processes[0].tree
+        if any(p.tree is not tree for p in processes):
+            raise ValueError("freeze_family: the processes do not share one filesystem tree")
+        return encode(tree, [p.fds for p in processes])
 
     @staticmethod
     def unfreeze_family(
-        data: bytes,
-        *,
-        clock: Clock | None = None,
-        host_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
+        data: bytes, *, clock: Clock | None = None, host_dirs: HostDirs | None = None
     ) -> list[WasiFs]:
-        from .freeze import unfreeze_family
-
-        return unfreeze_family(data, clock=clock, host_dirs=host_dirs)
+        """Rebuild every frozen process, sharing one new tree and stdio."""
+        stdio = Stdio()
+        tree, tables = decode(data, clock=clock, host_dirs=host_dirs, streams=stdio.streams)
+        return [WasiFs._from_parts(tree, fds, stdio, clock is not None) for fds in tables]
