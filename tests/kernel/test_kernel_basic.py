@@ -37,6 +37,17 @@ def test_args_env() -> None:
     assert k2.environ_get() == [b"K=V", b"Z="]
 
 
+def test_args_and_environ_sizes() -> None:
+    """(count, bytes of the strings with their NULs): what the guest allocates
+    before args_get/environ_get."""
+    k = WasiKernel(args=["prog", b"x\xff", ""], env={"K": "V", "\u00e9": "1"})
+    assert k.args_sizes_get() == (3, 5 + 3 + 1)
+    assert k.environ_sizes_get() == (2, 4 + len("\u00e9=1".encode()) + 1)
+    assert WasiKernel().args_sizes_get() == (0, 0) == WasiKernel().environ_sizes_get()
+    for strings, sizes in ((k.args_get(), k.args_sizes_get()), (k.environ_get(), k.environ_sizes_get())):
+        assert sizes == (len(strings), len(b"".join(s + b"\0" for s in strings)))
+
+
 def test_clocks(k: WasiKernel) -> None:
     t0 = k.clock_time_get(ClockId.MONOTONIC, 0)
     k.clock.sleep(5)

@@ -99,6 +99,7 @@ def test_unfreeze_gives_back_the_classes(lower: Path, tmp_path: Path) -> None:
     k2 = WasiKernel(fs=WasiFs.unfreeze(k.fs.freeze()))
     try:
         assert kinds(k2) == kinds(k)
+        assert [k2.stdio_of(fd) for fd in (0, 1, 2)] == [0, 1, 2]
         assert k2.fd_read(lower_fd, 10) == b"lower"
     finally:
         for kk in (k, k2):

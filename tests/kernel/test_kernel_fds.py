@@ -67,6 +67,24 @@ def test_renumber(k: WasiKernel) -> None:
     assert k.fd_prestat_dir_name(1) == b"/tmp"
 
 
+def test_stdio_of(k: WasiKernel) -> None:
+    """Which fds are the guest's stdout (1) and stderr (2) consoles right now."""
+    assert [k.stdio_of(fd) for fd in (0, 1, 2, 3, 99)] == [0, 1, 2, 0, 0]
+    dup = k.fd_dup(1)
+    high = k.fd_dup2(2, 40, 0)
+    assert (k.stdio_of(dup), k.stdio_of(high)) == (1, 2)
+    create(k, "f")
+    fd = open_file(k, "f")
+    k.fd_renumber(1, fd)  # stdout moved to fd; fd 1 is closed
+    assert (k.stdio_of(fd), k.stdio_of(1)) == (1, 0)
+    r, w = k.fd_pipe()
+    k.fd_renumber(w, 2)  # a pipe at fd 2 is not the console
+    assert (k.stdio_of(2), k.stdio_of(high)) == (0, 2)
+    child = k.fork()
+    k.fd_close(high)
+    assert (k.stdio_of(high), child.stdio_of(high), child.stdio_of(fd)) == (0, 2, 1)
+
+
 def test_pipe_semantics(k: WasiKernel) -> None:
     r, w = k.fd_pipe()
     assert errno_of(k.fd_read, r, 10) is Errno.AGAIN
