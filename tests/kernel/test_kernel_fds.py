@@ -77,7 +77,7 @@ def test_stdio_of(k: WasiKernel) -> None:
     fd = open_file(k, "f")
     k.fd_renumber(1, fd)  # stdout moved to fd; fd 1 is closed
     assert (k.stdio_of(fd), k.stdio_of(1)) == (1, 0)
-    r, w = k.fd_pipe()
+    _, w = k.fd_pipe()
     k.fd_renumber(w, 2)  # a pipe at fd 2 is not the console
     assert (k.stdio_of(2), k.stdio_of(high)) == (0, 2)
     child = k.fork()
