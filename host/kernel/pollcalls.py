@@ -69,11 +69,11 @@ class PollCalls(KernelBase):
         if waiters:
             readable = wait_readable([f for _, _, f in waiters], first)
             fired = [(i, ready(sub, 1)) for i, sub, f in waiters if f in readable]
-            if fired:
+            if fired or first is None:
                 return fired
         elif first is None:
             # Only pipes that nobody else can fill in this single-threaded host.
             raise WasiError(Errno.AGAIN, "poll_oneoff would block forever")
         else:
             self.clock.sleep(first)
-        return [(i, Event(s.userdata, Errno.SUCCESS, EventType.CLOCK)) for r, i, s in timers if r <= (first or 0)]
+        return [(i, Event(s.userdata, Errno.SUCCESS, EventType.CLOCK)) for r, i, s in timers if r <= first]

@@ -57,8 +57,8 @@ def _check_id(clock_id: int, cpu_clocks: bool) -> None:
 class SystemClock:
     """The host's real clocks (``time.*_ns``).
 
-    ``now`` is a single tuple index plus one call so that ``clock_time_get``
-    stays well under a microsecond of Python.
+    ``now`` is a single tuple index plus one call: ``clock_time_get`` is the
+    most frequent syscall of many guests, and this is all of its Python.
 
     The CPU-time clocks (ids 2 and 3) answer EBADF unless ``cpu_clocks`` is
     set: that is what wasmtime (the reference host) does, and a guest's CPU
