@@ -66,7 +66,8 @@ class KernelBase:
             # wasmtime: a path operation relative to a non-directory fd is EBADF
             # (path_open alone says ENOTDIR, see there).
             raise WasiError(Errno.BADF, "not a directory fd")
-        desc.need(right)
+        if not desc.rights_base & right:
+            raise WasiError(Errno.NOTCAPABLE)
         return desc
 
     def _times(self, fst_flags: int, atim: int, mtim: int) -> tuple[int | None, int | None]:

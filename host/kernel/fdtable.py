@@ -131,7 +131,14 @@ class FdTable:
         fd at or above ``minimum``."""
         fds = self.fds
         if fd is None:
-            fd = self._take(minimum)
+            holes = self._holes
+            if holes and holes[0] >= minimum and holes[0] < self.max_fds:
+                fd = heapq.heappop(holes)  # the common case, inline: a closed fd
+            elif not holes and minimum <= self._top < self.max_fds:
+                fd = self._top  # no holes: the next fd up
+                self._top = fd + 1
+            else:
+                fd = self._take(minimum)
         else:
             old = fds.get(fd)
             if old is desc:

@@ -133,9 +133,11 @@ class PathCalls(KernelBase):
 
     def _open_checks(self, fd: int, oflags: int, fdflags: int, path: str) -> Description:
         """The errors path_open gives before looking at the path (wasmtime's order)."""
-        if self._desc(fd).inode.kind is not _DIR:
+        d = self._desc(fd)
+        if d.inode.kind is not _DIR:
             raise WasiError(Errno.NOTDIR, "path_open relative to a non-directory")
-        d = self._dir(fd, R_PATH_OPEN)
+        if not d.rights_base & R_PATH_OPEN:
+            raise WasiError(Errno.NOTCAPABLE)
         if oflags & ~0xF or fdflags & ~F_ALL:
             raise WasiError(Errno.INVAL)
         if fdflags & F_SYNCS:
