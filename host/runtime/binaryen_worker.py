@@ -26,7 +26,9 @@ Protocol (private to ``wasi_rr.host.runtime.instrument``)::
 
 The header lists every exported mutable global as
 ``{"index": i, "export": name, "type": "i32"|"i64"|"f32"|"f64"}`` and, under
-``"stats"``, seconds per stage and the worker's peak RSS (for the benchmark).
+``"stats"``, seconds per stage (``read_s``, ``asyncify_s``, ``write_s``), the
+worker's CPU seconds (``cpu_total``) and peak RSS (``peak_rss_mib``), for the
+benchmark.
 """
 
 from __future__ import annotations
@@ -105,8 +107,11 @@ class _Stages:
 
     def finish(self) -> dict[str, float]:
         self._close()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        # CPU time (all threads): on a shared machine it varies less than wall time.
+        self.stats["cpu_total"] = round(usage.ru_utime + usage.ru_stime, 1)
         # ru_maxrss is KiB on Linux (bytes on macOS; the benchmark runs on Linux).
-        self.stats["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        self.stats["peak_rss_mib"] = round(usage.ru_maxrss / 1024, 1)
         return self.stats
 
     def _close(self) -> None:

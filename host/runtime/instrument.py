@@ -95,16 +95,23 @@ _KEPT_CUSTOM_SECTIONS = ("target_features",)
 @dataclass(frozen=True, slots=True)
 class Settings:
     """How Binaryen is driven.  ``SETTINGS`` is what wasi-rr uses; the fields
-    exist so the benchmark can compare (docs/snapshots.md has the numbers).
+    exist so ``bench/instrument_cost.py`` can compare (numbers in
+    docs/snapshots.md and bench/README.md).
 
-    ``optimize_level``/``shrink_level``: asyncify optimizes the functions it
-    instruments at ``optimize_level > 0`` (levels 1 and 2 give identical output;
-    0 keeps every local save: larger, slower to run *and* slower to produce).
-    ``strip_custom``: remove DWARF/names/producers before Binaryen (it would
-    parse them and write the DWARF back unchanged, i.e. stale).
+    ``strip_custom`` is what changed with cache format 2: Binaryen 116 parses
+    DWARF when it is present (+330 MB peak RSS for CPython's 13 MB of it) and
+    writes it back unchanged, i.e. stale after the rewrite; removing the custom
+    sections first saves that and 40 % of the output.  The function names are
+    put back afterwards.  ``optimize_level`` only switches asyncify's own
+    optimizations on (> 0): its inner pass runners do not inherit the global
+    level, so 1 and 2 (and any ``shrink_level``) give byte-identical output in
+    the same time; 0 keeps every local save (CPython: 2x slower to instrument,
+    1.9x peak memory, and the guest runs 20x slower).  ``ignore_indirect``
+    (``asyncify-ignore-indirect``) is unsound for programs that reach a syscall
+    through a function pointer (CPython: nearly all) and saved only ~15 % CPU.
     """
 
-    optimize_level: int = 1
+    optimize_level: int = 2
     shrink_level: int = 1
     strip_custom: bool = True
     low_memory_unused: bool = False
