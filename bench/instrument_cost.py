@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import hashlib
 import os
 import shutil
 import sys
@@ -152,15 +153,18 @@ def yosys_runner(path: Path) -> Callable[[bytes], float]:
 
 
 _ENGINE = wasmtime.Engine()
-_COMPILED: dict[int, wasmtime.Module] = {}
+_COMPILED: dict[bytes, wasmtime.Module] = {}
+"""Compiled modules by sha256 of their bytes (not by ``id()``: ids are reused
+once the previous program's modules are freed)."""
 
 
 def run_wasi(wasm: bytes, argv: list[str], dirs: dict[str, str]) -> float:
     """Run time (seconds, instantiate + ``_start``) under wasmtime's WASI;
     compilation is done once per module and not counted."""
-    module = _COMPILED.get(id(wasm))
+    key = hashlib.sha256(wasm).digest()
+    module = _COMPILED.get(key)
     if module is None:
-        module = _COMPILED[id(wasm)] = wasmtime.Module(_ENGINE, wasm)
+        module = _COMPILED[key] = wasmtime.Module(_ENGINE, wasm)
     store = wasmtime.Store(_ENGINE)
     config = wasmtime.WasiConfig()
     config.argv = argv
@@ -254,6 +258,7 @@ def bench_module(name: str, variants: list[tuple[str, Settings]], repeat: int) -
     best = {label: min(run(out) for _ in range(repeat)) for label, out in outputs.items()}
     print("  run time, best of", repeat, ": " + ", ".join(
         f"{label} {t:.3f} s ({t / best['plain']:.2f}x)" for label, t in best.items()))
+    _COMPILED.clear()
 
 
 if __name__ == "__main__":

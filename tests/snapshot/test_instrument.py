@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import wasmtime
-
 from wasi_rr.host.runtime import instrument as instr
 from wasi_rr.host.runtime.instrument import (
     ASYNCIFY_EXPORTS,
