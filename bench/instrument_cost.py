@@ -205,7 +205,7 @@ def scan_table(names: list[tuple[str, Program]]) -> None:
         try:
             wasm = fetch(name, program).read_bytes()
         except fetch_programs.RegistryUnavailable as exc:
-            print(f"  {name:10s} unavailable: {exc}")
+            print(f"  {name:12s} unavailable: {exc}")
             continue
         best = float("inf")
         for _ in range(5):
@@ -213,7 +213,7 @@ def scan_table(names: list[tuple[str, Program]]) -> None:
             reason = asyncify_scan.refusal(asyncify_scan.scan(wasm))
             best = min(best, time.perf_counter() - t0)
         verdict = reason.split(";")[0] if reason else "instrumentable"
-        print(f"  {name:10s} {len(wasm) / 1e6:6.1f} MB  {best * 1000:6.2f} ms  {verdict}")
+        print(f"  {name:12s} {len(wasm) / 1e6:6.1f} MB  {best * 1000:6.2f} ms  {verdict}")
 
 
 def main() -> int:
