@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import wasmtime
-
 from wasi_rr.host.runtime import instrument as instr
 from wasi_rr.host.runtime.instrument import (
     ASYNCIFY_EXPORTS,
@@ -129,8 +128,24 @@ def test_binaryen_fatal_error_does_not_kill_the_host() -> None:
     """Binaryen exits its process on unreadable input: the worker isolates that."""
     lib, _ = instr.find_libbinaryen()
     opts = {"imports": ["a.*"], "export_prefix": "x", "optimize_level": 2}
-    with pytest.raises(InstrumentationError, match="binaryen failed: .*parsing"):
+    with pytest.raises(InstrumentationError, match="binaryen failed: .*parsing") as info:
         instr._run_worker(lib, opts, b"\0asm\x01\0\0\0\xff\xff")
+    # Binaryen prints "[parse exception: X]Fatal: Y" glued on one line: both kept, readable.
+    message = str(info.value)
+    assert len(message.splitlines()) == 1 and "]Fatal" not in message
+    assert message.endswith("error in parsing wasm binary (unexpected end of input (at 0:10))")
+
+
+def test_worker_stages_reach_the_callback() -> None:
+    lib, _ = instr.find_libbinaryen()
+    wasm = wasmtime.wat2wasm(WAT_TWO_GLOBALS)
+    stages: list[str] = []
+    opts = instr.SETTINGS.worker_options(instr.DEFAULT_ASYNCIFY_IMPORTS)
+    header, specs, out = instr._parse_output(instr._run_worker(lib, opts, wasm, stages.append))
+    assert stages == ["read", "asyncify", "write"]
+    assert {"read_s", "asyncify_s", "write_s", "cpu_total", "peak_rss_mib"} <= set(
+        header["stats"])  # type: ignore[arg-type]
+    assert len(specs) == 3 and out.startswith(b"\0asm")
 
 
 def test_missing_binaryen_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
