@@ -108,7 +108,8 @@ def dask_workers(scheduler: str | None = None, jobs: int | None = None) -> Itera
         if scheduler is None:
             cluster = stack.enter_context(distributed.LocalCluster(
                 n_workers=jobs or cpu_count(), threads_per_worker=1, processes=True,
-                host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR))
+                host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}))
             client = stack.enter_context(distributed.Client(cluster))
         else:
             try:

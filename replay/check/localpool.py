@@ -299,7 +299,15 @@ class LocalPool(Executor):
             return
         now = time.monotonic()
         for index, worker in enumerate(self._workers):
-            if worker.task is not None and now - worker.started >= self.task_timeout:
+            if worker.task is None or now - worker.started < self.task_timeout:
+                continue
+            # The dispatcher may have been late (a busy machine, a slow join): a reply
+            # or an exit that is already there wins over the deadline.
+            if worker.conn.poll():
+                self._receive(index, worker)
+            elif not worker.process.is_alive():
+                self._replace(index, WorkerDied(worker.process.pid, _exitcode(worker)))
+            else:
                 worker.process.kill()
                 self.stats.timed_out += 1
                 self._replace(index, TaskTimeout(self.task_timeout, worker.process.pid),
