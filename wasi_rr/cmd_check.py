@@ -98,7 +98,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="send workers journal paths (shared filesystem) or bytes; auto: "
                              "paths when every worker runs on this host")
     parser.add_argument("--batch", type=int, default=None, metavar="N",
-                        help="traces per task (default: 1 locally, up to 64 on Dask)")
+                        help="traces per task (default: up to 4 locally, up to 64 on Dask)")
     parser.add_argument("--junit", metavar="FILE", default=None,
                         help="write JUnit XML (one testcase per trace)")
     parser.add_argument("--json", metavar="FILE", default=None,

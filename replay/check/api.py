@@ -70,8 +70,8 @@ def check(paths: Iterable[str | os.PathLike[str] | Found], *, executor: Any = No
     walk the tree twice).
     ``executor``: see ``open_workers``. ``verify``: replay with ``--verify``.
     ``timeout``: seconds per trace (``TraceStatus.TIMEOUT`` past it). ``ship``:
-    a ``Ship`` or its value. ``batch``: traces per task (default: 1 on a local
-    pool, enough per Dask task to amortize the scheduler's cost).
+    a ``Ship`` or its value. ``batch``: traces per task (default: up to 4 on a
+    local pool, up to 64 per Dask task: enough to amortize the per-task cost).
     ``on_result`` is called with each trace's result as it arrives (in the
     caller's thread). Raises ``CheckError`` when there is nothing to check or
     no executor; a trace's failure is never raised, it is in the report.
@@ -87,7 +87,7 @@ def check(paths: Iterable[str | os.PathLike[str] | Found], *, executor: Any = No
     with open_workers(executor, jobs=jobs, scheduler=scheduler, timeout=timeout) as workers:
         mode = Ship(ship)
         ship_bytes = mode is Ship.BYTES or (mode is Ship.AUTO and not workers.same_paths)
-        options = ReplayOptions(verify, None if workers.kills_hung else timeout)
+        options = ReplayOptions(verify, timeout)
         size = batch or batch_size_for(len(found), workers.slots, workers.max_batch)
         runner = Runner(workers, options, ship_bytes, size, on_result)
         start = time.perf_counter()

@@ -7,12 +7,14 @@ what the scheduler needs to know, travels with the executor in ``Workers``:
 - how many tasks run at once (``slots``: how much to keep in flight);
 - whether the workers can open the client's paths (else journals are shipped
   as bytes);
-- whether the executor kills a task that overruns its timeout itself (the
-  local pool does; elsewhere the worker enforces it with a watchdog thread and
-  the worker is then replaced through ``recycle``);
-- how many traces to put in one task: a Dask task costs the scheduler about a
-  millisecond of CPU, as much as replaying a small trace, so Dask tasks carry
-  batches; a local pool task costs ~0.2 ms and carries one trace.
+- how to replace a worker whose replay thread the per-trace watchdog gave up
+  on (``recycle``: a Dask worker is restarted; a local pool worker retires
+  itself after its reply, and the pool also kills a task that overruns a hard
+  deadline, for a hang the watchdog cannot see);
+- how many traces to put in one task: a Dask task costs the scheduler and
+  client about a millisecond of CPU, and a local pool task ~0.3 ms in this
+  process, next to ~4 ms to replay a small trace on the same two cores, so
+  tasks carry small batches (docs/scale.md has the measurements).
 
 Three sources: ``local_workers`` (``LocalPool``, the default), ``dask_workers``
 (a running scheduler, or a ``LocalCluster`` it starts), ``wrap_executor`` (an
@@ -37,6 +39,7 @@ from .worker import warm_up
 
 __all__ = [
     "DASK_MAX_BATCH",
+    "LOCAL_MAX_BATCH",
     "Workers",
     "cpu_count",
     "dask_workers",
@@ -47,6 +50,12 @@ __all__ = [
 DASK_MAX_BATCH = 64
 """Traces per Dask task at most: past this the per-task cost is noise, and smaller
 tasks keep the end of a run balanced across workers."""
+LOCAL_MAX_BATCH = 4
+"""Traces per local pool task at most: 4 cuts this process's CPU per trace from
+~0.32 to ~0.13 ms (1 -> 2 workers: 1.67x -> 1.9x on two cores)."""
+BACKSTOP_GRACE = 10.0
+"""Seconds past ``timeout x batch`` after which the local pool kills a task: the
+watchdog answers first unless the replay holds the GIL in C code."""
 READY_TIMEOUT = 300.0
 
 
@@ -58,7 +67,6 @@ class Workers:
     name: str
     slots: int
     same_paths: bool
-    kills_hung: bool = False
     max_batch: int = 1
     recycle: Callable[[str], None] | None = None
     """Replace the worker named by ``BatchOutcome.worker`` (a replay thread hangs there)."""
@@ -78,10 +86,11 @@ def local_workers(jobs: int | None = None, *, timeout: float | None = None) -> I
     """A ``LocalPool`` of ``jobs`` processes (default: the cores), warm before the run."""
     count = jobs or cpu_count()
     start = time.perf_counter()
-    pool = LocalPool(count, task_timeout=timeout, initializer=warm_up)
+    backstop = None if timeout is None else timeout * LOCAL_MAX_BATCH + BACKSTOP_GRACE
+    pool = LocalPool(count, task_timeout=backstop, initializer=warm_up)
     try:
         pool.wait_ready(READY_TIMEOUT)
-        yield Workers(pool, "local", count, same_paths=True, kills_hung=True, max_batch=1,
+        yield Workers(pool, "local", count, same_paths=True, max_batch=LOCAL_MAX_BATCH,
                       startup_s=time.perf_counter() - start)
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -136,8 +145,8 @@ def client_workers(client: Any) -> Workers:
             client.restart_workers([address], raise_for_error=False)
 
     return Workers(client.get_executor(pure=False), "dask", slots,
-                   same_paths=hosts == {socket.gethostname()}, kills_hung=False,
-                   max_batch=DASK_MAX_BATCH, recycle=recycle)
+                   same_paths=hosts == {socket.gethostname()}, max_batch=DASK_MAX_BATCH,
+                   recycle=recycle)
 
 
 def wrap_executor(executor: Any, slots: int | None = None) -> Workers:
@@ -146,7 +155,7 @@ def wrap_executor(executor: Any, slots: int | None = None) -> Workers:
     Dask ``Client`` / ``ClientExecutor``."""
     if isinstance(executor, LocalPool):
         return Workers(executor, "local", executor.max_workers, same_paths=True,
-                       kills_hung=executor.task_timeout is not None)
+                       max_batch=LOCAL_MAX_BATCH)
     client = _dask_client_of(executor)
     if client is not None:
         return client_workers(client)

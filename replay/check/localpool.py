@@ -12,7 +12,9 @@ thread hands a task to an idle worker, waits on every pipe and process sentinel
 at once, and enforces ``task_timeout`` by killing the worker (SIGKILL) and
 starting a fresh one. A worker announces itself ready after its
 ``initializer`` (e.g. importing wasmtime), so start-up never counts against a
-task's timeout. Workers ignore SIGINT: Ctrl-C is the parent's to handle, and
+task's timeout. A task whose result has a true ``retire_worker`` attribute
+retires its worker after the reply (``check``'s watchdog gave up on a replay
+thread that still runs there), and a fresh one takes its place. Workers ignore SIGINT: Ctrl-C is the parent's to handle, and
 the parent's ``shutdown`` stops them. Spawned, not forked: the parent has
 threads (this dispatcher, a progress bar), and forking a threaded process can
 deadlock the child.
@@ -81,6 +83,7 @@ class _Worker:
     process: BaseProcess
     conn: Connection
     ready: bool = False
+    retiring: bool = False
     task: _Task | None = None
     started: float = 0.0
 
@@ -92,6 +95,7 @@ class PoolStats:
     started: int = 0
     died: int = 0
     timed_out: int = 0
+    retired: int = 0
 
 
 def _worker_main(conn: Connection, initializer: Callable[[], Any] | None) -> None:
@@ -116,6 +120,16 @@ def _worker_main(conn: Connection, initializer: Callable[[], Any] | None) -> Non
             conn.send(reply)
         except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable result
             conn.send((False, RuntimeError(f"cannot send the result back: {exc!r}")))
+        if _retires(reply):
+            # at once: a normal interpreter exit would wait on the abandoned thread
+            conn.close()
+            os._exit(0)
+
+
+def _retires(reply: tuple[bool, Any]) -> bool:
+    """The task asked for a fresh worker after it (module docstring)."""
+    ok, value = reply
+    return ok and bool(getattr(value, "retire_worker", False))
 
 
 class LocalPool(Executor):
@@ -236,7 +250,7 @@ class LocalPool(Executor):
 
     def _assign(self) -> None:
         for worker in self._workers:
-            if not worker.ready or worker.task is not None:
+            if not worker.ready or worker.retiring or worker.task is not None:
                 continue
             with self._lock:
                 task = self._pending.popleft() if self._pending else None
@@ -262,7 +276,8 @@ class LocalPool(Executor):
             if worker.conn in ready:
                 self._receive(index, worker)
             elif worker.process.sentinel in ready:
-                self._replace(index, WorkerDied(worker.process.pid, _exitcode(worker)))
+                self._replace(index, WorkerDied(worker.process.pid, _exitcode(worker)),
+                              died=not worker.retiring)
         self._expire()
 
     def _next_deadline(self) -> float | None:
@@ -277,7 +292,8 @@ class LocalPool(Executor):
         try:
             message = worker.conn.recv()
         except (EOFError, OSError):
-            self._replace(index, WorkerDied(worker.process.pid, _exitcode(worker)))
+            self._replace(index, WorkerDied(worker.process.pid, _exitcode(worker)),
+                          died=not worker.retiring)
             return
         except Exception as exc:  # noqa: BLE001 - a reply that cannot be unpickled here
             message = (False, RuntimeError(f"cannot read the worker's reply: {exc!r}"))
@@ -286,6 +302,7 @@ class LocalPool(Executor):
             self._boot_failures = 0
             return
         task, worker.task = worker.task, None
+        worker.retiring = _retires(message)
         if task is None:
             return
         ok, value = message
@@ -320,6 +337,8 @@ class LocalPool(Executor):
         worker.conn.close()
         if died:
             self.stats.died += 1
+        elif worker.retiring:
+            self.stats.retired += 1
         if worker.task is not None:
             worker.task.future.set_exception(error)
             worker.task = None

@@ -12,9 +12,11 @@ memory, and a worker loss only puts the window's traces back in the queue.
 
 A trace whose worker died is queued again once, alone (so in a batch only the
 culprit pays); a second death is reported as ``error``. A hung trace is
-``timeout``: the local pool kills its worker; elsewhere the worker's watchdog
-gives up on it, the rest of its batch goes back to the queue, and the worker
-is replaced through ``Workers.recycle``.
+``timeout``: the worker's watchdog gives up on it, the rest of its batch goes
+back to the queue, and the worker is replaced (a local pool worker retires
+itself, a Dask worker goes through ``Workers.recycle``). Should the watchdog
+never answer, the local pool's hard deadline kills the task: its traces are
+tried again alone, and the one that is killed alone is the ``timeout``.
 """
 
 from __future__ import annotations
@@ -130,11 +132,13 @@ class Runner:
     def _settle(self, future: Future[BatchOutcome], jobs: tuple[TraceJob, ...]) -> None:
         try:
             outcome = future.result()
-        except TaskTimeout as exc:
-            for job in jobs:
-                self._finish(TraceResult(job.path, TraceStatus.TIMEOUT, exc.seconds,
-                                         timeout_message(exc.seconds), attempts=job.attempt,
-                                         worker=f"pid {exc.pid}"))
+        except TaskTimeout as exc:  # the local pool's backstop killed the task
+            if len(jobs) > 1:
+                self._retry(jobs, exc)  # alone, the hung trace is found out
+            else:
+                self._finish(TraceResult(jobs[0].path, TraceStatus.TIMEOUT, exc.seconds,
+                                         timeout_message(exc.seconds),
+                                         attempts=jobs[0].attempt, worker=f"pid {exc.pid}"))
         except (Exception, CancelledError) as exc:  # noqa: BLE001 - reported per trace
             if is_worker_lost(exc):
                 self._retry(jobs, exc)

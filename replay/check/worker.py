@@ -43,12 +43,13 @@ report is one ``wasi-rr replay`` away)."""
 class ReplayOptions:
     """How each trace is replayed.
 
-    ``timeout`` (seconds) is enforced here only when the executor cannot kill a
-    task itself (Dask, or any ``concurrent.futures`` executor): the replay runs
-    in a thread, and past the deadline the batch stops and reports the trace as
-    timed out. The thread cannot be stopped (wasmtime offers no way to interrupt
-    an engine built without epochs), so the outcome says ``poisoned`` and the
-    caller replaces that worker.
+    ``timeout`` (seconds) is enforced here, per trace, whatever the executor:
+    the replay runs in a thread, and past the deadline the batch stops and
+    reports the trace as timed out (the rest of the batch goes back to the
+    queue). The thread cannot be stopped (wasmtime offers no way to interrupt an
+    engine built without epochs), so the outcome says ``poisoned``: a
+    ``LocalPool`` worker then exits after its reply (``retire_worker``), a Dask
+    worker is restarted by the client.
     """
 
     verify: bool = False
@@ -65,6 +66,11 @@ class BatchOutcome:
     poisoned: bool = False
     """A replay thread is still running here: replace this worker."""
     worker: str = ""
+
+    @property
+    def retire_worker(self) -> bool:
+        """``LocalPool``'s protocol: a poisoned worker exits after its reply."""
+        return self.poisoned
 
 
 def warm_up() -> None:

@@ -107,11 +107,26 @@ def splice_module(src: Path, wasm: bytes, dst: Path) -> Path:
 
 def build_variant(guest_source: Path, edit: tuple[str, str], directory: Path,
                   name: str) -> bytes:
-    from guestbuild import compile_source
+    """Another build of a corpus guest: its source with ``edit`` applied, compiled
+    once and cached by content next to the corpus builds (like ``guestbuild``)."""
+    import hashlib
+
+    from guestbuild import CACHE, CFLAGS, compile_source, zig_version
 
     source = guest_source.read_text()
     assert edit[0] in source, f"{guest_source.name} changed: update the test's edit"
-    return compile_source(source.replace(edit[0], edit[1]), directory, name).read_bytes()
+    edited = source.replace(edit[0], edit[1])
+    headers = b"".join(h.read_bytes() for h in sorted(guest_source.parent.glob("*.h")))
+    key = hashlib.sha256(edited.encode() + headers + " ".join(CFLAGS).encode()
+                         + zig_version().encode()).hexdigest()
+    cached = CACHE / f"variant-{key}.wasm"
+    if not cached.is_file():
+        built = compile_source(edited, directory, name)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_name(f".{cached.name}.{os.getpid()}")
+        tmp.write_bytes(built.read_bytes())
+        os.replace(tmp, cached)  # concurrent sessions race harmlessly
+    return cached.read_bytes()
 
 
 def spoil(data: bytes, how: str) -> bytes:

@@ -103,18 +103,36 @@ def test_dask_worker_killed_mid_run(corpus: Corpus, fresh_dask_client: Any,
     assert report.ok, [(t.path, t.message) for t in report.failures()]
 
 
-def test_local_timeout_kills_and_replaces_the_worker(corpus: Corpus, spinning_journal: Path,
-                                                    tmp_path: Path) -> None:
+def test_local_timeout_retires_the_worker(corpus: Corpus, spinning_journal: Path,
+                                          tmp_path: Path) -> None:
     paths = small_corpus(corpus, tmp_path, (spinning_journal, "spinning.wrr"))
-    with LocalPool(2, task_timeout=TIMEOUT) as pool:
-        report = check(paths, executor=pool)
+    with LocalPool(2) as pool:
+        report = check(paths, executor=pool, timeout=TIMEOUT, batch=4)
         stats = pool.stats
     assert_each_once(report, paths)
     spun = next(t for t in report.traces if t.path.endswith("spinning.wrr"))
     assert spun.status is TraceStatus.TIMEOUT and f"within {TIMEOUT:g} s" in spun.message
-    assert stats.timed_out == 1 and stats.started == 3  # killed, and a fresh one started
+    assert spun.seconds >= TIMEOUT
+    # the watchdog answered; the worker with the spinning thread exited after its reply
+    assert (stats.retired, stats.started, stats.died, stats.timed_out) == (1, 3, 0, 0)
     assert report.count(TraceStatus.PASSED) == SMALL
     assert report.exit_status == ExitStatus.TOOL_ERROR
+
+
+def test_local_backstop_kills_a_hung_batch(corpus: Corpus, spinning_journal: Path,
+                                           tmp_path: Path) -> None:
+    # no watchdog (no timeout given to check): the pool's own deadline kills the
+    # batch; its traces are tried again alone, and the spinning one times out alone
+    paths = small_corpus(corpus, tmp_path, (spinning_journal, "spinning.wrr"))
+    with LocalPool(2, task_timeout=TIMEOUT) as pool:
+        report = check(paths, executor=pool, batch=4)
+        stats = pool.stats
+    assert_each_once(report, paths)
+    spun = next(t for t in report.traces if t.path.endswith("spinning.wrr"))
+    assert spun.status is TraceStatus.TIMEOUT and spun.attempts == 2
+    assert (stats.timed_out, stats.started, stats.died) == (2, 4, 0)
+    assert report.count(TraceStatus.PASSED) == SMALL
+    assert 1 <= report.retried <= 4  # the spinning trace's batch, put back one by one
 
 
 def test_cli_timeout(corpus: Corpus, spinning_journal: Path, tmp_path: Path) -> None:
