@@ -8,10 +8,10 @@ each, mostly the embedded module) and checked, side by side in one run, by:
 * a Dask ``LocalCluster`` (single-threaded worker processes on 127.0.0.1) with 1
   and with 2 workers, through the same ``check`` call.
 
-Every executor is started and warmed (one untimed pass) before timing, so the
-numbers are a warm run's: start-up is printed apart. The configurations run in
-rounds, interleaved (drift on the shared machine hits all alike); each keeps its
-best of ``--repeat`` rounds. Every run must pass every trace, so a fast-but-wrong
+Every executor is started and warmed (one untimed pass) before its timed pass,
+so the numbers are a warm run's: start-up is printed apart. One executor exists
+at a time; the configurations take turns, round after round (drift on the shared
+machine hits all alike), and each keeps its best of ``--repeat`` rounds. Every run must pass every trace, so a fast-but-wrong
 run cannot count.
 
 Printed:
@@ -93,39 +93,45 @@ class Run:
     """Mean time inside ``replay()`` per trace."""
     worker_s: float
     """Mean wall time per trace in its worker (``TraceResult.seconds``)."""
+    client_cpu_s: float
+    """This process's CPU time per trace: the runner and the pool's dispatcher, or
+    the Dask client and the LocalCluster's scheduler (which runs in-process)."""
 
 
 def timed_check(found: list[Found], executor: Any, ship: str) -> Run:
+    cpu = time.process_time()
     report = check(found, executor=executor, ship=ship)
+    cpu = time.process_time() - cpu
     if not report.ok:
         raise SystemExit(f"check failed: {[(t.path, t.message) for t in report.failures()]}")
     return Run(report.traces_per_s, report.wall_s,
                statistics.fmean(t.replay_seconds for t in report.traces),
-               statistics.fmean(t.seconds for t in report.traces))
+               statistics.fmean(t.seconds for t in report.traces), cpu / report.total)
+
+
+CONFIGS = ("local x1", "local x2", "dask x1", "dask x2")
 
 
 @contextmanager
-def executors(stack: ExitStack) -> Iterator[dict[str, tuple[Any, float]]]:
-    """name -> (executor, start-up seconds), every one warm."""
+def started(name: str) -> Iterator[tuple[Any, float]]:
+    """The executor ``name`` (warm), and its start-up seconds; closed on exit."""
     import distributed
 
-    made: dict[str, tuple[Any, float]] = {}
-    for n in (1, 2):
-        start = time.perf_counter()
-        pool = stack.enter_context(LocalPool(n, initializer=warm_up))
-        pool.wait_ready()
-        made[f"local x{n}"] = (pool, time.perf_counter() - start)
-    for n in (1, 2):
-        start = time.perf_counter()
-        cluster = stack.enter_context(distributed.LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=None, silence_logs=logging.ERROR,
-            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}))
-        client = stack.enter_context(distributed.Client(cluster))
-        client.wait_for_workers(n)
-        client.run(warm_up)
-        made[f"dask x{n}"] = (client, time.perf_counter() - start)
-    yield made
+    kind, n = name.split(" x")[0], int(name.split(" x")[1])
+    start = time.perf_counter()
+    with ExitStack() as stack:
+        if kind == "local":
+            executor: Any = stack.enter_context(LocalPool(n, initializer=warm_up))
+            executor.wait_ready()
+        else:
+            cluster = stack.enter_context(distributed.LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address=None, silence_logs=logging.ERROR,
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}))
+            executor = stack.enter_context(distributed.Client(cluster))
+            executor.wait_for_workers(n)
+            executor.run(warm_up)
+        yield executor, time.perf_counter() - start
 
 
 def replay_seconds(journal: Path, repeat: int) -> float:
@@ -168,17 +174,21 @@ def shipped_bytes(found: list[Found]) -> tuple[float, float]:
             len(pickle.dumps((paths, options))) / len(sample))
 
 
-def run_rounds(found: list[Found], made: dict[str, tuple[Any, float]],
-               repeat: int) -> dict[str, Run]:
+def run_rounds(found: list[Found], repeat: int) -> tuple[dict[str, Run], dict[str, float]]:
+    """Best run and start-up per configuration. One executor exists at a time (an
+    idle Dask cluster's event loops would tax the others' runs); the configurations
+    take turns, round after round, so drift on the machine hits all alike."""
     best: dict[str, Run] = {}
-    for name, (executor, _) in made.items():
-        timed_check(found, executor, "auto")  # warm: every worker has seen the module
+    startup: dict[str, float] = {}
     for _ in range(repeat):
-        for name, (executor, _) in made.items():
-            run = timed_check(found, executor, "auto")
+        for name in CONFIGS:
+            with started(name) as (executor, seconds):
+                timed_check(found, executor, "auto")  # warm: every worker has the module
+                run = timed_check(found, executor, "auto")
+            startup[name] = min(seconds, startup.get(name, seconds))
             if name not in best or run.traces_per_s > best[name].traces_per_s:
                 best[name] = run
-    return best
+    return best, startup
 
 
 def main() -> int:
@@ -187,31 +197,31 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+    with tempfile.TemporaryDirectory() as tmp:
         found = make_corpus(Path(tmp) / "corpus", args.traces)
         sizes = [f.size for f in found]
         print(f"corpus: {len(found)} traces, {statistics.fmean(sizes) / 1024:.1f} KiB mean "
               f"({min(sizes)}-{max(sizes)} bytes)")
         lines = syscall_cost(Path(tmp), args.repeat)
-        with executors(stack) as made:
-            load = os.getloadavg()[0]
-            best = run_rounds(found, made, args.repeat)
-            print(f"load average (1 min) before / after the runs: {load:.2f} / "
-                  f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (other processes "
-                  "competing for the cores skew every ratio: rerun on an idle machine)")
-            return report(best, made, lines, shipped_bytes(found), args.check)
+        load = os.getloadavg()[0]
+        best, startup = run_rounds(found, args.repeat)
+        print(f"load average (1 min) before / after the runs: {load:.2f} / "
+              f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (other processes "
+              "competing for the cores skew every ratio: rerun on an idle machine)")
+        return report(best, startup, lines, shipped_bytes(found), args.check)
 
 
-def report(best: dict[str, Run], made: dict[str, tuple[Any, float]],
+def report(best: dict[str, Run], startup: dict[str, float],
            lines: dict[str, tuple[float, float]], shipped: tuple[float, float],
            check_targets: bool) -> int:
     print(f"\n{'executor':<10} {'start-up s':>10} {'wall s':>8} {'traces/s':>9} "
-          f"{'replay ms':>10} {'in-worker ms':>13} {'overhead ms':>12}")
+          f"{'replay ms':>10} {'in-worker ms':>13} {'overhead ms':>12} {'client cpu ms':>14}")
     for name, run in best.items():
         workers = int(name[-1])
         overhead = workers / run.traces_per_s - run.replay_s  # per trace, per worker
-        print(f"{name:<10} {made[name][1]:>10.2f} {run.wall_s:>8.3f} {run.traces_per_s:>9.1f} "
-              f"{run.replay_s * 1e3:>10.2f} {run.worker_s * 1e3:>13.2f} {overhead * 1e3:>12.2f}")
+        print(f"{name:<10} {startup[name]:>10.2f} {run.wall_s:>8.3f} {run.traces_per_s:>9.1f} "
+              f"{run.replay_s * 1e3:>10.2f} {run.worker_s * 1e3:>13.2f} {overhead * 1e3:>12.2f} "
+              f"{run.client_cpu_s * 1e3:>14.3f}")
     local_scale = best["local x2"].traces_per_s / best["local x1"].traces_per_s
     dask_scale = best["dask x2"].traces_per_s / best["dask x1"].traces_per_s
     dask_vs_local = best["dask x2"].traces_per_s / best["local x2"].traces_per_s
