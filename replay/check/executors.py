@@ -93,7 +93,7 @@ def local_workers(jobs: int | None = None, *, timeout: float | None = None) -> I
         yield Workers(pool, "local", count, same_paths=True, max_batch=LOCAL_MAX_BATCH,
                       startup_s=time.perf_counter() - start)
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.terminate()  # Ctrl-C or an error of the run: stop the workers now
         raise
     pool.shutdown(wait=True)
 

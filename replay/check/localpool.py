@@ -22,6 +22,7 @@ deadlock the child.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -29,7 +30,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -101,9 +102,14 @@ class PoolStats:
 def _worker_main(conn: Connection, initializer: Callable[[], Any] | None) -> None:
     """A worker's loop: run tasks until told to stop or the parent goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if initializer is not None:
         initializer()
-    conn.send(_READY)
+    try:
+        conn.send(_READY)
+    except OSError:
+        return  # the parent went away while this worker started
     while True:
         try:
             message = conn.recv()
@@ -118,6 +124,8 @@ def _worker_main(conn: Connection, initializer: Callable[[], Any] | None) -> Non
             reply = (False, exc)
         try:
             conn.send(reply)
+        except OSError:
+            return  # the parent is gone
         except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable result
             conn.send((False, RuntimeError(f"cannot send the result back: {exc!r}")))
         if _retires(reply):
@@ -186,6 +194,13 @@ class LocalPool(Executor):
         if wait:
             self._thread.join()
 
+    def terminate(self) -> None:
+        """Stop now (Ctrl-C): cancel the pending tasks and kill every worker; the
+        running tasks fail with ``WorkerDied``. Does not wait."""
+        self.shutdown(wait=False, cancel_futures=True)
+        for worker in list(self._workers):
+            worker.process.kill()
+
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Block until every worker finished its initializer (benchmarks: measure
         warm workers only). False if ``timeout`` passed first."""
@@ -212,10 +227,13 @@ class LocalPool(Executor):
                 pass  # the pipe is full: the dispatcher is awake anyway
 
     def _spawn(self) -> _Worker:
+        """Start a worker with SIGINT blocked (inherited through exec): a Ctrl-C
+        while it boots is discarded once ``_worker_main`` ignores SIGINT."""
         parent, child = self._ctx.Pipe()
         process = self._ctx.Process(target=_worker_main, args=(child, self._initializer),
                                     name="wasi-rr check worker", daemon=True)
-        process.start()
+        with _sigint_blocked():
+            process.start()
         child.close()
         self.stats.started += 1
         return _Worker(process, parent)
@@ -272,12 +290,11 @@ class LocalPool(Executor):
         ready = set(multiprocessing.connection.wait(waitables, self._next_deadline()))
         if self._wake_r in ready:
             os.read(self._wake_r, 4096)
-        for index, worker in enumerate(self._workers):
+        for worker in list(self._workers):
             if worker.conn in ready:
-                self._receive(index, worker)
+                self._receive(worker)
             elif worker.process.sentinel in ready:
-                self._replace(index, WorkerDied(worker.process.pid, _exitcode(worker)),
-                              died=not worker.retiring)
+                self._replace(worker, WorkerDied(worker.process.pid, _exitcode(worker)))
         self._expire()
 
     def _next_deadline(self) -> float | None:
@@ -288,12 +305,11 @@ class LocalPool(Executor):
             return None
         return max(0.0, min(started) + self.task_timeout - time.monotonic())
 
-    def _receive(self, index: int, worker: _Worker) -> None:
+    def _receive(self, worker: _Worker) -> None:
         try:
             message = worker.conn.recv()
         except (EOFError, OSError):
-            self._replace(index, WorkerDied(worker.process.pid, _exitcode(worker)),
-                          died=not worker.retiring)
+            self._replace(worker, WorkerDied(worker.process.pid, _exitcode(worker)))
             return
         except Exception as exc:  # noqa: BLE001 - a reply that cannot be unpickled here
             message = (False, RuntimeError(f"cannot read the worker's reply: {exc!r}"))
@@ -315,30 +331,29 @@ class LocalPool(Executor):
         if self.task_timeout is None:
             return
         now = time.monotonic()
-        for index, worker in enumerate(self._workers):
+        for worker in list(self._workers):
             if worker.task is None or now - worker.started < self.task_timeout:
                 continue
             # The dispatcher may have been late (a busy machine, a slow join): a reply
             # or an exit that is already there wins over the deadline.
             if worker.conn.poll():
-                self._receive(index, worker)
+                self._receive(worker)
             elif not worker.process.is_alive():
-                self._replace(index, WorkerDied(worker.process.pid, _exitcode(worker)))
+                self._replace(worker, WorkerDied(worker.process.pid, _exitcode(worker)))
             else:
                 worker.process.kill()
                 self.stats.timed_out += 1
-                self._replace(index, TaskTimeout(self.task_timeout, worker.process.pid),
-                              died=False)
+                self._replace(worker, TaskTimeout(self.task_timeout, worker.process.pid))
 
-    def _replace(self, index: int, error: BaseException, *, died: bool = True) -> None:
-        """Fail the worker's task with ``error`` and put a fresh worker in its place."""
-        worker = self._workers[index]
+    def _replace(self, worker: _Worker, error: WorkerDied | TaskTimeout) -> None:
+        """Fail the worker's task with ``error``; a fresh worker takes its place
+        unless the pool is shutting down with nothing left to run."""
         worker.process.join(timeout=5)
         worker.conn.close()
-        if died:
-            self.stats.died += 1
-        elif worker.retiring:
+        if worker.retiring:
             self.stats.retired += 1
+        elif isinstance(error, WorkerDied):
+            self.stats.died += 1
         if worker.task is not None:
             worker.task.future.set_exception(error)
             worker.task = None
@@ -347,7 +362,13 @@ class LocalPool(Executor):
             if self._boot_failures >= _BOOT_FAILURES:
                 raise PoolBroken(f"{_BOOT_FAILURES} worker processes in a row died while "
                                  f"starting ({error})")
-        self._workers[index] = self._spawn()
+        index = self._workers.index(worker)
+        with self._lock:
+            idle_shutdown = self._shutdown and not self._pending
+        if idle_shutdown:
+            del self._workers[index]
+        else:
+            self._workers[index] = self._spawn()
 
     def _stop_workers(self) -> None:
         for worker in self._workers:
@@ -370,3 +391,16 @@ class LocalPool(Executor):
 def _exitcode(worker: _Worker) -> int | None:
     worker.process.join(timeout=5)
     return worker.process.exitcode
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread (where the platform has signal masks)."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

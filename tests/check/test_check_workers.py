@@ -3,7 +3,12 @@ and no trace is lost or reported twice."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -162,3 +167,39 @@ def test_timeout_must_be_positive(corpus: Corpus, bad: float) -> None:
 
     with pytest.raises(CheckError):
         check([corpus.root], timeout=bad)
+
+
+def _processes_in_group(pgid: int) -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_ctrl_c_stops_the_run_and_its_workers(corpus: Corpus, spinning_journal: Path,
+                                              tmp_path: Path) -> None:
+    paths = small_corpus(corpus, tmp_path, (spinning_journal, "spinning.wrr"))
+    proc = subprocess.Popen([sys.executable, "-m", "wasi_rr", "check", "-j", "2", *paths],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # the workers are replaying
+        assert first.startswith("passed"), first
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130
+    assert err.strip().endswith("wasi-rr: interrupted") and "Traceback" not in err
+    deadline = time.monotonic() + 10
+    while _processes_in_group(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_in_group(proc.pid) == []  # no worker left spinning
