@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import logging
 import os
 import pickle
 import statistics
@@ -42,7 +41,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,9 +51,10 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import guestbuild
 from wasi_rr.replay import replay
-from wasi_rr.replay.check import LocalPool, TraceJob, check, find_journals
+from wasi_rr.replay.check import TraceJob, check, find_journals
 from wasi_rr.replay.check.discover import Found
-from wasi_rr.replay.check.worker import ReplayOptions, warm_up
+from wasi_rr.replay.check.executors import dask_workers, local_workers
+from wasi_rr.replay.check.worker import ReplayOptions
 
 from wasi_rr.api import RunConfig
 from wasi_rr.record import record
@@ -114,24 +114,11 @@ CONFIGS = ("local x1", "local x2", "dask x1", "dask x2")
 
 @contextmanager
 def started(name: str) -> Iterator[tuple[Any, float]]:
-    """The executor ``name`` (warm), and its start-up seconds; closed on exit."""
-    import distributed
-
+    """The executor ``name`` as ``wasi-rr check`` starts it (warm), and its start-up
+    seconds; closed on exit."""
     kind, n = name.split(" x")[0], int(name.split(" x")[1])
-    start = time.perf_counter()
-    with ExitStack() as stack:
-        if kind == "local":
-            executor: Any = stack.enter_context(LocalPool(n, initializer=warm_up))
-            executor.wait_ready()
-        else:
-            cluster = stack.enter_context(distributed.LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address=None, silence_logs=logging.ERROR,
-                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}))
-            executor = stack.enter_context(distributed.Client(cluster))
-            executor.wait_for_workers(n)
-            executor.run(warm_up)
-        yield executor, time.perf_counter() - start
+    with (local_workers(n) if kind == "local" else dask_workers(None, n)) as workers:
+        yield workers.executor, workers.startup_s
 
 
 def replay_seconds(journal: Path, repeat: int) -> float:

@@ -17,7 +17,7 @@ from typing import Any
 from .discover import CheckError, Found, find_journals
 from .executors import Workers, dask_workers, local_workers, wrap_executor
 from .model import CheckReport, sorted_results
-from .runner import ResultCallback, Runner, batch_size_for
+from .runner import ResultCallback, Runner
 from .worker import ReplayOptions
 
 __all__ = ["Ship", "check", "open_workers"]
@@ -70,8 +70,8 @@ def check(paths: Iterable[str | os.PathLike[str] | Found], *, executor: Any = No
     walk the tree twice).
     ``executor``: see ``open_workers``. ``verify``: replay with ``--verify``.
     ``timeout``: seconds per trace (``TraceStatus.TIMEOUT`` past it). ``ship``:
-    a ``Ship`` or its value. ``batch``: traces per task (default: up to 4 on a
-    local pool, up to 64 per Dask task: enough to amortize the per-task cost).
+    a ``Ship`` or its value. ``batch``: traces per task (default: shrinking
+    batches of at most 4 on a local pool, 64 on Dask; ``runner.guided_batch``).
     ``on_result`` is called with each trace's result as it arrives (in the
     caller's thread). Raises ``CheckError`` when there is nothing to check or
     no executor; a trace's failure is never raised, it is in the report.
@@ -88,8 +88,7 @@ def check(paths: Iterable[str | os.PathLike[str] | Found], *, executor: Any = No
         mode = Ship(ship)
         ship_bytes = mode is Ship.BYTES or (mode is Ship.AUTO and not workers.same_paths)
         options = ReplayOptions(verify, timeout)
-        size = batch or batch_size_for(len(found), workers.slots, workers.max_batch)
-        runner = Runner(workers, options, ship_bytes, size, on_result)
+        runner = Runner(workers, options, ship_bytes, batch, on_result)
         start = time.perf_counter()
         results = runner.run(found)
         wall = time.perf_counter() - start

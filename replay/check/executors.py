@@ -112,9 +112,14 @@ def dask_workers(scheduler: str | None = None, jobs: int | None = None) -> Itera
     """Workers of the Dask cluster at ``scheduler`` (``tcp://HOST:PORT``), or of a
     ``LocalCluster`` of ``jobs`` single-threaded worker processes started here."""
     distributed = _import_distributed()
+    import dask
+
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
         if scheduler is None:
+            # the workers' statistical profiler samples every thread's stack every
+            # 10 ms: diagnosis for interactive work, a tax on a batch run
+            stack.enter_context(dask.config.set({"distributed.worker.profile.enabled": False}))
             cluster = stack.enter_context(distributed.LocalCluster(
                 n_workers=jobs or cpu_count(), threads_per_worker=1, processes=True,
                 host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,

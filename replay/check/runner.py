@@ -6,6 +6,11 @@ started last would leave every other worker idle while it replays; started
 first, the small ones fill in around it (longest-processing-time-first).
 Size on disk stands in for replay time (both grow with the syscalls).
 
+Why batches that shrink: a task costs the client (and a Dask scheduler) a
+fixed amount of CPU, so a task carries several traces; guided self-scheduling
+makes early tasks large and the last ones single traces, which keeps the end of
+a run balanced.
+
 Why a window instead of submitting everything: journals are read (when shipped
 as bytes) only as they are submitted, so a million-trace corpus is never all in
 memory, and a worker loss only puts the window's traces back in the queue.
@@ -35,7 +40,7 @@ from .localpool import TaskTimeout, WorkerDied
 from .model import TraceJob, TraceResult, TraceStatus
 from .worker import BatchOutcome, ReplayOptions, replay_batch, timeout_message
 
-__all__ = ["BATCH_BYTES", "MAX_ATTEMPTS", "WINDOW_PER_SLOT", "Runner", "batch_size_for"]
+__all__ = ["BATCH_BYTES", "MAX_ATTEMPTS", "WINDOW_PER_SLOT", "Runner", "guided_batch"]
 
 MAX_ATTEMPTS = 2
 """Tries per trace when its worker dies: once more on a fresh worker, then ``error``."""
@@ -44,16 +49,21 @@ WINDOW_PER_SLOT = 2
 for the client between two tasks."""
 BATCH_BYTES = 16 << 20
 """A batch stops growing past this many journal bytes (bytes shipped per task)."""
-TASKS_PER_SLOT = 8
-"""Aim for at least this many tasks per slot, so that batching never leaves the
-end of a run on one worker."""
+GUIDED_DIVISOR = 4
+"""Guided batches: a task takes 1/(slots x this) of what is left (module docstring)."""
 
 ResultCallback = Callable[[TraceResult], None]
 
 
-def batch_size_for(total: int, slots: int, max_batch: int) -> int:
-    """Traces per task: as many as ``max_batch`` allows, keeping ``TASKS_PER_SLOT``."""
-    return max(1, min(max_batch, total // max(1, slots * TASKS_PER_SLOT)))
+def guided_batch(remaining: int, slots: int, max_batch: int) -> int:
+    """Traces for the next task: a share of what is left, at most ``max_batch``.
+
+    Guided self-scheduling: early tasks are large (few tasks, little per-task cost
+    for the client and the scheduler), and they shrink as the queue empties, so
+    the last tasks are single traces and no worker is left with a long batch
+    while the others idle."""
+    share = -(-remaining // max(1, slots * GUIDED_DIVISOR))  # ceiling
+    return max(1, min(max_batch, share))
 
 
 def is_worker_lost(exc: BaseException) -> bool:
@@ -69,7 +79,8 @@ class Runner:
     workers: Workers
     options: ReplayOptions
     ship_bytes: bool
-    batch: int = 1
+    batch: int | None = None
+    """Traces per task; None: ``guided_batch`` up to ``workers.max_batch``."""
     on_result: ResultCallback | None = None
     retried: int = 0
     """Traces put back in the queue after their worker died."""
@@ -96,12 +107,14 @@ class Runner:
         return self._results
 
     def _take(self) -> tuple[TraceJob, ...]:
-        """The next task's jobs: a retried trace alone, else up to ``batch`` traces."""
+        """The next task's jobs: a retried trace alone, else a batch."""
+        limit = self.batch or guided_batch(len(self._queue), self.workers.slots,
+                                           self.workers.max_batch)
         first = self._queue.popleft()
         jobs, size = [first], first.size
         if first.attempt > 1:
             return (first,)
-        while (self._queue and len(jobs) < self.batch and self._queue[0].attempt == 1
+        while (self._queue and len(jobs) < limit and self._queue[0].attempt == 1
                and size + self._queue[0].size <= BATCH_BYTES):
             job = self._queue.popleft()
             jobs.append(job)

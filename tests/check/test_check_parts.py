@@ -24,7 +24,7 @@ from wasi_rr.replay.check import (
 )
 from wasi_rr.replay.check.junit import write_junit
 from wasi_rr.replay.check.progress import BarProgress, PlainProgress, make_progress
-from wasi_rr.replay.check.runner import batch_size_for
+from wasi_rr.replay.check.runner import guided_batch
 
 from wasi_rr.exitcodes import ExitStatus
 
@@ -103,11 +103,17 @@ def test_progress_bar_on_a_terminal_plain_lines_elsewhere() -> None:
     assert isinstance(plain, PlainProgress)
 
 
-def test_batch_sizes() -> None:
-    assert batch_size_for(10, 2, 1) == 1       # a local pool: one trace per task
-    assert batch_size_for(200, 2, 64) == 12    # at least 8 tasks per slot
-    assert batch_size_for(10**6, 200, 64) == 64
-    assert batch_size_for(3, 8, 64) == 1
+def test_guided_batches_shrink_to_one() -> None:
+    assert guided_batch(10, 2, 1) == 1        # a cap of 1: one trace per task
+    assert guided_batch(10**6, 200, 64) == 64  # capped
+    assert guided_batch(600, 2, 64) == 64 and guided_batch(200, 2, 64) == 25
+    assert guided_batch(7, 2, 64) == 1 and guided_batch(0, 2, 64) == 1
+    remaining, sizes = 600, []
+    while remaining:
+        sizes.append(guided_batch(remaining, 2, 64))
+        remaining -= sizes[-1]
+    assert sizes == sorted(sizes, reverse=True) and sizes[-8:] == [1] * 8
+    assert len(sizes) < 60  # vs 600 tasks of one trace
 
 
 def _square(x: int) -> int:
