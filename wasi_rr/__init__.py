@@ -14,6 +14,7 @@ from .exitcodes import ExitStatus
 if TYPE_CHECKING:
     from .api import DirMount, MountMode, RunConfig, RunResult, run
     from .errors import ConfigError, ModuleError, UnknownImportsError, WasiRrError
+    from .replay.check import CheckReport, check
 
 __version__ = "0.1.0"
 
@@ -27,6 +28,8 @@ _LAZY = {
     "ModuleError": "errors",
     "ConfigError": "errors",
     "UnknownImportsError": "errors",
+    "check": "replay.check",
+    "CheckReport": "replay.check",
 }
 
 __all__ = ["ExitStatus", "__version__", *_LAZY]
