@@ -33,7 +33,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-from wasi_rr.journal import JournalHeader, JournalWriter, SyscallEntry, open_journal  # noqa: E402
+from wasi_rr.journal import JournalHeader, JournalWriter, Call, open_journal  # noqa: E402
 
 P1 = "wasi_snapshot_preview1"
 CLOCK_TARGET = 4.0
@@ -140,7 +140,7 @@ def _summarize(name: str, path: Path, n: int,
                write_us: float) -> tuple[str, int, int, float, float, float]:
     t0 = time.process_time()
     with open_journal(path) as r:
-        count = sum(1 for e in r if isinstance(e, SyscallEntry))
+        count = sum(1 for e in r if isinstance(e, Call))
         stats = r.stats
     read_us = (time.process_time() - t0) / max(count, 1) * 1e6
     assert count == n, (name, count, n)
@@ -179,7 +179,7 @@ def measure_guest(name: str, args: list[str], n_calls: int, tmp: Path,
                                           observer=_Null(), **cfg)))  # type: ignore[arg-type]
     recorded = best(lambda: record(config(), path))
     with open_journal(path) as r:
-        syscalls = sum(1 for e in r if isinstance(e, SyscallEntry))
+        syscalls = sum(1 for e in r if isinstance(e, Call))
         stats = r.stats
     ratio = stats.raw_bytes / stats.stored_bytes if stats.stored_bytes else 0.0
     us = [x / syscalls * 1e6 for x in (plain, observed, recorded)]

@@ -5,38 +5,33 @@ See docs/journal-format.md for the byte layout and the compatibility rules.
 
 from __future__ import annotations
 
-from .entries import (
-    FORMAT_MAJOR,
-    FORMAT_MINOR,
-    Entry,
-    Event,
-    ExitEvent,
-    ForkEvent,
-    Input,
-    InputDigest,
-    JournalHeader,
-    Preopen,
-    PreopenMode,
-    SnapshotEvent,
-    StartEvent,
-    SyscallEntry,
-    TrapEvent,
-)
+from .entries import FORMAT_MAJOR, FORMAT_MINOR, Entry, JournalHeader, Preopen, PreopenMode
 from .errors import (
+    BadEntry,
     JournalCorrupt,
     JournalError,
     JournalTruncated,
     JournalVersionError,
     JournalWriteError,
 )
-from .reader import JournalReader, JournalStats, open_journal
+from .events import (
+    CtxEvent,
+    Event,
+    ExitEvent,
+    ForkEvent,
+    SnapshotEvent,
+    StartEvent,
+    TrapEvent,
+)
+from .reader import EntriesFrame, JournalReader, JournalStats, open_journal
+from .records import Call, Input, InputDigest
 from .writer import JournalWriter
 
 __all__ = [
     "FORMAT_MAJOR", "FORMAT_MINOR",
-    "Entry", "Event", "SyscallEntry", "StartEvent", "ExitEvent", "TrapEvent", "SnapshotEvent",
-    "ForkEvent", "Input", "InputDigest", "JournalHeader", "Preopen", "PreopenMode",
-    "JournalError", "JournalCorrupt", "JournalTruncated", "JournalVersionError",
+    "Entry", "Event", "Call", "StartEvent", "ExitEvent", "TrapEvent", "SnapshotEvent",
+    "ForkEvent", "CtxEvent", "Input", "InputDigest", "JournalHeader", "Preopen", "PreopenMode",
+    "JournalError", "JournalCorrupt", "JournalTruncated", "JournalVersionError", "BadEntry",
     "JournalWriteError",
-    "JournalReader", "JournalStats", "open_journal", "JournalWriter",
+    "EntriesFrame", "JournalReader", "JournalStats", "open_journal", "JournalWriter",
 ]

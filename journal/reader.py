@@ -1,12 +1,19 @@
-"""``JournalReader``: validates and lazily decodes a journal file.
+"""``JournalReader``: validates a journal and reads it frame by frame.
 
-Reading is frame by frame, so memory is bounded by the largest frame whatever
-the journal's length. Every frame's header CRC and payload CRC are checked
-before anything in it is believed; a file that ends early raises
-``JournalTruncated`` after yielding every intact entry; damaged bytes raise
-``JournalCorrupt`` with the byte offset of the damaged frame. A file that lacks
-the END frame written by ``JournalWriter.close()`` is a truncated one (a writer
-that was killed), even if it ends exactly on a frame boundary.
+Memory is bounded by the largest frame whatever the journal's length. Every
+frame's header CRC and payload CRC are checked before anything in it is
+believed; a file that ends early raises ``JournalTruncated`` after everything
+intact was handed out; damaged bytes raise ``JournalCorrupt`` with the byte
+offset of the damaged frame; a record whose framing is fine but whose fields
+are not raises ``BadEntry`` ("journal corrupt at entry N: <field> <what>").
+A file without the END frame written by ``JournalWriter.close()`` is a
+truncated one (its writer was killed), even if it ends on a frame boundary.
+
+Two ways to read: ``frames()`` hands out the decompressed payloads (replay's
+tape copies them into wasm memory as they are), ``entries()`` decodes every
+record into a ``Call`` or an event (dump, verify, tools). ``check`` is an
+optional validator for what the journal layer cannot know (the signature
+table's arity and ranges: ``wasi_rr.host.table.validate``).
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -23,9 +30,9 @@ from typing import Any, BinaryIO
 import msgpack
 import zstandard
 
-from .codec import FrameDecodeError, FrameDecoder, RawBatch, SyscallBatch
 from .entries import FORMAT_MAJOR, FORMAT_MINOR, Entry, JournalHeader
-from .errors import JournalCorrupt, JournalTruncated, JournalVersionError
+from .errors import BadEntry, JournalCorrupt, JournalTruncated, JournalVersionError
+from .events import CtxEvent, EventError, StartEvent, event_from_wire
 from .framing import (
     FILE_MAGIC,
     FRAME_HEADER_SIZE,
@@ -36,11 +43,22 @@ from .framing import (
     decode_frame_header,
 )
 from .header import header_from_wire
+from .records import (
+    Call,
+    RecordError,
+    event_payload,
+    is_event,
+    parse_call,
+    record_size,
+)
+
+CallCheck = Callable[[Call], "tuple[str, str] | None"]
+"""Returns why a decoded call is invalid (``(field, what is wrong)``), or None."""
 
 
 @dataclass(slots=True)
 class JournalStats:
-    """Frame-level numbers gathered while iterating (for ``dump --stats``)."""
+    """Frame-level numbers gathered while reading (for ``dump --stats``)."""
 
     frames: int = 0
     raw_bytes: int = 0
@@ -48,18 +66,22 @@ class JournalStats:
     stored_bytes: int = 0
     """On-disk size of the entries frames, headers included."""
     skipped_entries: int = 0
-    """Entries of kinds this reader does not know (newer minor version), skipped."""
+    """Events of kinds this reader does not know (newer minor version), skipped."""
     summary: dict[str, Any] = field(default_factory=dict)
-    """The END frame's map (entries, syscalls, wall_ns...), once reached."""
+    """The END frame's map (frames, syscalls, wall_ns...), once reached."""
+
+
+@dataclass(frozen=True, slots=True)
+class EntriesFrame:
+    """One ENTRIES frame's records (``payload``), found at byte ``offset``."""
+
+    offset: int
+    index: int
+    payload: bytes
 
 
 class JournalReader:
-    """Opens a journal, reads its header eagerly and its entries lazily.
-
-    ``header`` is available right after construction; iterate the reader (or call
-    ``entries()``) for the typed entries in order; ``module_bytes()`` returns the
-    embedded module (checked against its SHA-256) or None when it was left out.
-    """
+    """Opens a journal, reads its header eagerly and its entries lazily."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -71,8 +93,7 @@ class JournalReader:
             self._f.close()
             raise
         self.stats = JournalStats()
-        self._yielded = 0
-        """Entries yielded by ``batches`` so far (for error reports)."""
+        self.functions: list[tuple[str, str]] = [_split(f) for f in self.header.functions]
 
     # -- structure ------------------------------------------------------------------
     def _read_prefix_and_header(self) -> JournalHeader:
@@ -84,10 +105,10 @@ class JournalReader:
         magic, major, minor = PREFIX.unpack(raw)
         if magic != FILE_MAGIC:
             raise JournalCorrupt(0, "not a wasi-rr journal (bad magic)")
-        if major > FORMAT_MAJOR:
+        if major != FORMAT_MAJOR:
+            if major == 0:
+                raise JournalCorrupt(8, f"unsupported journal format version {major}.{minor}")
             raise JournalVersionError(major, minor, (FORMAT_MAJOR, FORMAT_MINOR))
-        if major < 1:
-            raise JournalCorrupt(8, f"unsupported journal format version {major}.{minor}")
         self.format_version = (major, minor)
         offset = PREFIX.size
         fh, payload = self._read_frame(offset, 0)
@@ -97,10 +118,12 @@ class JournalReader:
             header = header_from_wire(msgpack.unpackb(self._payload_bytes(fh, payload, offset, 0),
                                                       raw=False, strict_map_key=False))
         except (ValueError, TypeError, KeyError, IndexError, msgpack.UnpackException) as exc:
-            raise JournalCorrupt(offset, f"undecodable journal header: {exc}") from exc
+            raise JournalCorrupt(offset, f"undecodable journal header: {exc}") from None
         if header.format_version != (major, minor):
             raise JournalCorrupt(8, f"file prefix says format {major}.{minor}, header says "
                                  f"{header.format_version[0]}.{header.format_version[1]}")
+        if len(header.functions) >= 0xFFFF or not all("::" in f for f in header.functions):
+            raise JournalCorrupt(offset, "journal header lists malformed function names")
         self._body_offset = offset + FRAME_HEADER_SIZE + fh.plen
         return header
 
@@ -132,7 +155,7 @@ class JournalReader:
                 raw = zstandard.ZstdDecompressor().decompress(payload, max_output_size=fh.raw_len)
             except zstandard.ZstdError as exc:
                 raise JournalCorrupt(offset, f"undecodable compressed frame: {exc}",
-                                     entries) from exc
+                                     entries) from None
         else:
             raise JournalCorrupt(offset, f"unknown frame codec {fh.codec}", entries)
         if len(raw) != fh.raw_len:
@@ -155,95 +178,77 @@ class JournalReader:
                 blob = msgpack.unpackb(self._payload_bytes(fh, payload, offset, 0), raw=False)
                 kind, sha, data = blob["kind"], blob["sha256"], blob["data"]
             except (ValueError, TypeError, KeyError, msgpack.UnpackException) as exc:
-                raise JournalCorrupt(offset, f"undecodable blob frame: {exc}") from exc
+                raise JournalCorrupt(offset, f"undecodable blob frame: {exc}") from None
             if kind == "module" and sha == self.header.module_sha256:
-                if hashlib.sha256(data).hexdigest() != sha:
+                if not isinstance(data, bytes) or hashlib.sha256(data).hexdigest() != sha:
                     raise JournalCorrupt(offset, "embedded module does not match its sha256")
-                return bytes(data)
+                return data
             offset += FRAME_HEADER_SIZE + fh.plen
 
-    # -- entries --------------------------------------------------------------------------
-    def __iter__(self) -> Iterator[Entry]:
-        return self.entries()
-
-    def entries(self) -> Iterator[Entry]:
-        """Yield every entry in order; raise JournalTruncated/JournalCorrupt at a bad spot.
-
-        Every entry yielded before an exception is correct. ``self.stats`` is
-        updated as frames are consumed.
-        """
-        for batch in self.batches():
-            if type(batch) is SyscallBatch:
-                try:
-                    yield from batch.entries()
-                except FrameDecodeError as exc:
-                    raise JournalCorrupt(batch.where, str(exc),
-                                         self._yielded - len(batch.items)) from exc
-            else:
-                yield batch  # type: ignore[misc]
-
-    def batches(self) -> Iterator[RawBatch]:
-        """The entries as ``codec.SyscallBatch``es (runs of one process's syscalls,
-        each a plain tuple or a still-compact repeat, see ``SyscallBatch``) and the
-        typed events between them. Same checks and errors as ``entries`` (which is
-        built on it): the items of a damaged frame before the damage come as a last
-        batch, then the error. Replay's fast path walks these batches without an
-        object per call.
-        """
+    # -- frames -----------------------------------------------------------------------------
+    def frames(self, entries_before: Callable[[], int] = lambda: 0) -> Iterator[EntriesFrame]:
+        """Every ENTRIES frame's decompressed payload, in order, then the END frame's
+        checks. ``entries_before`` tells error messages how many entries the
+        consumer has taken so far."""
         stats = self.stats = JournalStats()
-        self._yielded = 0
         offset = self._body_offset
-        decoder = FrameDecoder()
-        yielded = 0
-        objects = 0
+        index = 0
         while True:
-            fh, payload = self._read_frame(offset, yielded)
+            fh, payload = self._read_frame(offset, entries_before())
             here = offset
             offset += FRAME_HEADER_SIZE + fh.plen
             if fh.kind == FrameKind.ENTRIES:
-                if fh.first != objects:
-                    raise JournalCorrupt(here, f"frame out of sequence: starts at entry "
-                                         f"object {fh.first}, expected {objects} (a frame "
-                                         "is missing or duplicated)", yielded)
-                raw = self._payload_bytes(fh, payload, here, yielded)
+                if fh.first != index:
+                    raise JournalCorrupt(here, f"frame out of sequence: frame {fh.first} where "
+                                         f"frame {index} belongs (a frame is missing or "
+                                         "duplicated)", entries_before())
+                raw = self._payload_bytes(fh, payload, here, entries_before())
                 stats.frames += 1
                 stats.raw_bytes += fh.raw_len
                 stats.stored_bytes += FRAME_HEADER_SIZE + fh.plen
-                try:
-                    for batch in decoder.decode_batches(raw, fh.count):
-                        stats.skipped_entries = decoder.skipped
-                        if type(batch) is SyscallBatch:
-                            batch.where = here
-                            yielded += len(batch.items)
-                        else:
-                            yielded += 1
-                        self._yielded = yielded
-                        yield batch
-                except FrameDecodeError as exc:
-                    raise JournalCorrupt(here, str(exc), yielded) from exc
-                finally:
-                    stats.skipped_entries = decoder.skipped
-                objects += fh.count
+                yield EntriesFrame(here, index, raw)
+                index += 1
             elif fh.kind == FrameKind.END:
-                try:
-                    summary = msgpack.unpackb(self._payload_bytes(fh, payload, here, yielded),
-                                              raw=False)
-                    expected = summary["objects"]
-                except (ValueError, TypeError, KeyError, msgpack.UnpackException) as exc:
-                    raise JournalCorrupt(here, f"undecodable end frame: {exc}",
-                                         yielded) from exc
-                if expected != objects:
-                    raise JournalCorrupt(here, f"end frame counts {expected} entry objects, "
-                                         f"the frames hold {objects}", yielded)
-                if offset != self.size:
-                    raise JournalCorrupt(offset, "unexpected data after the end of the "
-                                         "journal", yielded)
-                stats.summary = summary
+                self._end(fh, payload, here, offset, index, entries_before())
                 return
             elif fh.kind == FrameKind.HEADER:
-                raise JournalCorrupt(here, "a second header frame", yielded)
-            # BLOB frames (module, later snapshots) and unknown kinds of a newer minor
-            # version are skipped: they carry nothing an entry iteration needs.
+                raise JournalCorrupt(here, "a second header frame", entries_before())
+            # BLOB frames and unknown kinds of a newer minor version are skipped.
+
+    def _end(self, fh: FrameHeader, payload: bytes, here: int, offset: int, frames: int,
+             entries: int) -> None:
+        try:
+            summary = msgpack.unpackb(self._payload_bytes(fh, payload, here, entries), raw=False)
+            expected = summary["frames"]
+            syscalls = summary["syscalls"]
+        except (ValueError, TypeError, KeyError, msgpack.UnpackException) as exc:
+            raise JournalCorrupt(here, f"undecodable end frame: {exc}", entries) from None
+        if type(expected) is not int or type(syscalls) is not int:
+            raise JournalCorrupt(here, "end frame counts are not integers", entries)
+        if expected != frames:
+            raise JournalCorrupt(here, f"end frame counts {expected} entries frames, the "
+                                 f"journal holds {frames}", entries)
+        if offset != self.size:
+            raise JournalCorrupt(offset, "unexpected data after the end of the journal", entries)
+        self.stats.summary = summary
+
+    # -- entries ----------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Entry]:
+        return self.entries()
+
+    def entries(self, check: CallCheck | None = None) -> Iterator[Entry]:
+        """Every call and event in order (``ctx`` events included: they say where
+        the next calls belong). Every entry yielded before an exception is correct."""
+        state = _Walk(self.functions, check)
+        for frame in self.frames(lambda: state.count):
+            yield from state.walk(frame)
+        state.finish(self.stats)
+
+    def calls(self, check: CallCheck | None = None) -> Iterator[Call]:
+        """Only the calls."""
+        for entry in self.entries(check):
+            if isinstance(entry, Call):
+                yield entry
 
     # -- lifetime ---------------------------------------------------------------------------
     def close(self) -> None:
@@ -255,6 +260,75 @@ class JournalReader:
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+class _Walk:
+    """Decodes records frame after frame, tracking process and sequence number."""
+
+    def __init__(self, functions: list[tuple[str, str]], check: CallCheck | None) -> None:
+        self.functions = functions
+        self.check = check
+        self.count = 0
+        self.syscalls = 0
+        self.skipped = 0
+        self.pid = 0
+        self.seqs: dict[int, int] = {}
+
+    def walk(self, frame: EntriesFrame) -> Iterator[Entry]:
+        buf = frame.payload
+        end = len(buf)
+        off = 0
+        while off < end:
+            try:
+                size = record_size(buf, off, end)
+                entry = (self._event(buf, off, size) if is_event(buf, off)
+                         else self._call(buf, off, size))
+            except (RecordError, EventError) as exc:
+                field, what = ((exc.field, exc.what) if isinstance(exc, RecordError)
+                               else ("event", str(exc)))
+                raise BadEntry(self.count, field, what, frame.offset) from None
+            off += size
+            if entry is None:
+                self.skipped += 1
+                continue
+            self.count += 1
+            yield entry
+
+    def _event(self, buf: bytes, off: int, size: int) -> Entry | None:
+        event = event_from_wire(event_payload(buf, off, size))
+        if isinstance(event, StartEvent):
+            self.pid = event.pid
+            self.seqs[event.pid] = 0
+        elif isinstance(event, CtxEvent):
+            self.pid = event.pid
+            self.seqs[event.pid] = event.seq
+        return event
+
+    def _call(self, buf: bytes, off: int, size: int) -> Call:
+        raw = parse_call(buf, off, size, len(self.functions))
+        module, name = self.functions[raw.fid]
+        seq = self.seqs.get(self.pid, 0)
+        self.seqs[self.pid] = seq + 1
+        call = Call(seq, module, name, raw.params, raw.inputs, raw.errno, raw.writes,
+                    self.pid, raw.flags)
+        if self.check is not None:
+            problem = self.check(call)
+            if problem is not None:
+                raise RecordError(*problem)
+        self.syscalls += 1
+        return call
+
+    def finish(self, stats: JournalStats) -> None:
+        stats.skipped_entries = self.skipped
+        expected = stats.summary.get("syscalls")
+        if expected is not None and expected != self.syscalls:
+            raise BadEntry(self.count, "end frame", f"counts {expected} syscalls, the "
+                           f"journal holds {self.syscalls}")
+
+
+def _split(name: str) -> tuple[str, str]:
+    module, _, fn = name.partition("::")
+    return module, fn
 
 
 def open_journal(path: str | os.PathLike[str]) -> JournalReader:

@@ -17,9 +17,11 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from wasi_rr.host.table.abi import SIGNATURES, Role, Signature, SyscallRecord, format_call
 from wasi_rr.host.boundary.adapter import GuestAbort
-from wasi_rr.journal import InputDigest, SyscallEntry
+from wasi_rr.host.table import SIGNATURES, Role, Signature
+from wasi_rr.host.table.format import format_call, param_text
+from wasi_rr.host.table.format import format_question as _format_question
+from wasi_rr.journal import Call, InputDigest
 
 __all__ = [
     "DivergenceKind", "Divergence", "DivergenceError", "FieldDiff", "WasmFrame",
@@ -124,28 +126,16 @@ class DivergenceError(GuestAbort):
 # -- formatting -------------------------------------------------------------------
 
 
-def _printable_inputs(inputs: Sequence[bytes | InputDigest]) -> list[bytes]:
-    """``format_call`` wants bytes; a digest is shown as a short placeholder."""
-    return [i if isinstance(i, (bytes, bytearray)) else
-            f"<{i.length} bytes, sha256 {i.sha256.hex()[:12]}>".encode() for i in inputs]
-
-
-def format_entry(entry: SyscallEntry) -> str:
+def format_entry(entry: Call) -> str:
     """A journal entry as one ``dump``-style line."""
-    return format_call(SyscallRecord(entry.seq, entry.module, entry.name, entry.params,
-                                     _printable_inputs(entry.inputs), entry.errno,
-                                     list(entry.writes)))
+    return format_call(entry.module, entry.name, entry.params, entry.input_data, entry.errno,
+                       entry.writes)
 
 
 def format_question(seq: int, module: str, name: str, params: tuple[int, ...],
                     inputs: Sequence[bytes]) -> str:
     """What the guest asked (no answer yet): ``name(args)``."""
-    from wasi_rr.host.table.abi import format_params
-
-    sig = SIGNATURES.get((module, name))
-    if sig is None:
-        return f"{module}::{name}{params}"
-    return format_params(sig, params, list(inputs))
+    return _format_question(module, name, params, list(inputs))
 
 
 def input_labels(sig: Signature | None, params: tuple[int, ...], count: int) -> list[str]:
@@ -195,18 +185,14 @@ def _param_text(sig: Signature | None, index: int, value: int) -> str:
     if sig is None or index >= len(sig.params):
         return str(value)
     p = sig.params[index]
-    if p.role in (Role.FLAGS, Role.ENUM) and p.type is not None:
-        from wasi_rr.host.table.abi import enum_name, flag_names
-
-        name = (flag_names(p.type, value) if p.role is Role.FLAGS  # type: ignore[arg-type]
-                else enum_name(p.type, value))  # type: ignore[arg-type]
-        return f"{value} ({name})"
+    if p.role in (Role.FLAGS, Role.ENUM, Role.RIGHTS) and p.type is not None:
+        return f"{value} ({param_text(sig, index, value)})"
     if p.role in (Role.FD, Role.VALUE, Role.LEN, Role.SIGNED):
         return str(value)
     return f"{value:#x}"
 
 
-def compare_call(expected: SyscallEntry, module: str, name: str, params: tuple[int, ...],
+def compare_call(expected: Call, module: str, name: str, params: tuple[int, ...],
                  inputs: Sequence[bytes]) -> list[FieldDiff]:
     """Every field in which the guest's call differs from the journal entry
     (empty when it matches). A digest input matches bytes with the same SHA-256."""
@@ -224,9 +210,10 @@ def compare_call(expected: SyscallEntry, module: str, name: str, params: tuple[i
                                        _param_text(sig, i, got)))
         if len(expected.params) != len(params):
             diffs.append(FieldDiff("param count", str(len(expected.params)), str(len(params))))
-    labels = input_labels(sig, params, max(len(expected.inputs), len(inputs)))
-    for i in range(max(len(expected.inputs), len(inputs))):
-        e = expected.inputs[i] if i < len(expected.inputs) else None
+    recorded = expected.input_data
+    labels = input_labels(sig, params, max(len(recorded), len(inputs)))
+    for i in range(max(len(recorded), len(inputs))):
+        e = recorded[i] if i < len(recorded) else None
         a = inputs[i] if i < len(inputs) else None
         if e is None or a is None:
             diffs.append(FieldDiff(f"input {labels[i]}",

@@ -33,14 +33,18 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from wasi_rr.host.table.abi import OutKind, Role, Signature
-from wasi_rr.host.boundary.adapter import PendingCall
+from wasi_rr.host.boundary.adapter import HostAdapter
 from wasi_rr.host.kernel.hostdir import MountMode
 from wasi_rr.host.kernel.kernel import WasiKernel
-from wasi_rr.host.boundary.memory import ObservedMemory
-from wasi_rr.host.kernel.wasi_types import Errno, Filetype, ProcExit, WasiError
+from wasi_rr.host.kernel.wasi_types import Errno, Filetype
 from wasi_rr.host.kernel.wasifs import MountSpec, WasiFs
-from wasi_rr.journal import JournalReader, PreopenMode, SyscallEntry
+from wasi_rr.host.table import Feed, OutKind, Role, Signature, Verify
+from wasi_rr.host.table.format import errno_name, format_call
+from wasi_rr.host.table.structs import FILESTAT_DEV_INO as _FILESTAT_DEV_INO
+from wasi_rr.host.table.structs import FILESTAT_FILETYPE as _FILESTAT_FILETYPE
+from wasi_rr.host.table.structs import FILESTAT_SIZE as _FILESTAT_SIZE
+from wasi_rr.host.table.structs import FILESTAT_TIMES as _FILESTAT_TIMES
+from wasi_rr.journal import Call, JournalReader, PreopenMode
 
 from .engine import ReplayError
 from .divergence import Divergence, DivergenceKind, FieldDiff, bytes_diff, format_entry
@@ -49,12 +53,6 @@ __all__ = ["JournalClock", "JournalRandom", "JournalStdin", "KernelVerifier", "V
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
-NOT_REEXECUTED = frozenset({"poll_oneoff", "sched_yield", "proc_exit", "proc_raise"})
-"""Answered from the journal only (see module docstring)."""
-_FILESTAT_TIMES = slice(40, 64)
-_FILESTAT_DEV_INO = slice(0, 16)
-_FILESTAT_FILETYPE = 16
-_FILESTAT_SIZE = slice(32, 40)
 
 
 class VerifyError(ReplayError):
@@ -127,7 +125,7 @@ class JournalStdin:
         return True
 
 
-def _recorded(entry: SyscallEntry, ptr: int) -> bytes | None:
+def _recorded(entry: Call, ptr: int) -> bytes | None:
     for addr, data in entry.writes:
         if addr == ptr:
             return data
@@ -202,35 +200,23 @@ class KernelVerifier:
 
     # -- per call ---------------------------------------------------------------------
 
-    def check(self, call: PendingCall, entry: SyscallEntry) -> Divergence | None:
-        if entry.name in NOT_REEXECUTED:
+    def check(self, adapter: HostAdapter, sig: Signature, params: tuple[int, ...],
+              entry: Call) -> Divergence | None:
+        if sig.verify is Verify.FROM_JOURNAL or sig.irregular is not None:
             self.answered_only += 1
             return None
-        self._prime(entry)
-        memory = call.memory
-        assert isinstance(memory, ObservedMemory)
-        memory.writes = []
+        self._prime(sig, entry)
         try:
-            if call.fault is not None:
-                raise call.fault
-            assert call.decoded is not None
-            errno = int(call.handler.execute(self.kernel, memory, call.params, call.decoded))
-        except WasiError as exc:
-            errno = int(exc.errno)
-        except ProcExit:
-            return None
+            inputs, errno, writes = adapter.observer(sig, self.kernel)(params)
         finally:
             self._unprime()
-        writes = list(memory.writes)
-        memory.writes = []
+        assert errno is not None
         self.verified += 1
-        diffs = self._compare(call.signature, call.params, entry, errno, writes)
+        diffs = self._compare(sig, params, entry, errno, writes)
         if not diffs:
             return None
-        from wasi_rr.host.table.abi import SyscallRecord, format_call
-
-        got = format_call(SyscallRecord(entry.seq, entry.module, entry.name, entry.params,
-                                        list(call.inputs), errno, writes))
+        got = format_call(entry.module, entry.name, entry.params, [d for _, d in inputs],
+                          errno, writes)
         return Divergence(DivergenceKind.RESULT_MISMATCH, entry.seq,
                           f"the re-executed {entry.name} answered differently from the "
                           f"journal in {', '.join(d.what for d in diffs)}",
@@ -242,27 +228,29 @@ class KernelVerifier:
         self.random.pending = b""
         self.stdin.pending = b""
 
-    def _prime(self, entry: SyscallEntry) -> None:
-        name, p = entry.name, entry.params
+    def _prime(self, sig: Signature, entry: Call) -> None:
+        """Feed the kernel's injected source with the answer the journal recorded
+        (the table says which source a nondeterministic call reads)."""
+        feed = sig.feed
+        if feed is Feed.NONE:
+            return
         if entry.errno != 0:
-            if name in ("clock_time_get", "clock_res_get") and entry.errno in (
+            if feed in (Feed.CLOCK_NOW, Feed.CLOCK_RES) and entry.errno in (
                     Errno.BADF, Errno.INVAL, Errno.NOTSUP):
                 self.clock.next_error = entry.errno
             return
-        if name == "clock_time_get":
-            data = _recorded(entry, p[2])
-            if data is not None and len(data) == 8:
-                self.clock.next_now = _U64.unpack(data)[0]
-        elif name == "clock_res_get":
-            data = _recorded(entry, p[1])
-            if data is not None and len(data) == 8:
-                self.clock.next_res = _U64.unpack(data)[0]
-        elif name == "random_get":
-            data = _recorded(entry, p[0])
+        target = sig.result_params[0]
+        data = _recorded(entry, entry.params[sig.index(target.name)])
+        if feed is Feed.CLOCK_NOW and data is not None and len(data) == 8:
+            self.clock.next_now = _U64.unpack(data)[0]
+        elif feed is Feed.CLOCK_RES and data is not None and len(data) == 8:
+            self.clock.next_res = _U64.unpack(data)[0]
+        elif feed is Feed.RANDOM:
             self.random.pending = data or b""
-        elif name == "fd_read":
+        elif feed is Feed.STDIN:
             # only a read from stdin consumes it; any other fd_read ignores it
-            self.stdin.pending = b"".join(d for a, d in entry.writes if a != p[3])
+            counts = {entry.params[i] for i, p in enumerate(sig.params) if p.count_of}
+            self.stdin.pending = b"".join(d for a, d in entry.writes if a not in counts)
 
     def _mask(self, sig: Signature, params: tuple[int, ...],
               writes: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
@@ -284,10 +272,8 @@ class KernelVerifier:
             out.append((addr, data))
         return out
 
-    def _compare(self, sig: Signature, params: tuple[int, ...], entry: SyscallEntry,
+    def _compare(self, sig: Signature, params: tuple[int, ...], entry: Call,
                  errno: int, writes: list[tuple[int, bytes]]) -> list[FieldDiff]:
-        from wasi_rr.host.table.abi import errno_name
-
         diffs: list[FieldDiff] = []
         if errno != entry.errno:
             diffs.append(FieldDiff("errno", errno_name(entry.errno), errno_name(errno)))

@@ -1,7 +1,7 @@
 """wasi-rr: a deterministic record/replay journaling host for WASI preview1 programs.
 
 The public names are loaded lazily (PEP 562): ``import wasi_rr.journal`` or
-``wasi_rr.host.table.abi`` must not pull in wasmtime, which ``wasi_rr.api`` needs.
+``wasi_rr.host.table`` must not pull in wasmtime, which ``wasi_rr.api`` needs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .errors import ConfigError, ModuleError, UnknownImportsError, WasiRrError
     from .replay.check import CheckReport, check
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _LAZY = {
     "run": "api",

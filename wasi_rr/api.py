@@ -16,7 +16,7 @@ from typing import BinaryIO
 from wasmtime import Engine, Module, WasmtimeError, wat2wasm
 
 from .errors import ConfigError, ModuleError
-from wasi_rr.host.boundary.adapter import HostAdapter, SyscallObserver
+from wasi_rr.host.boundary.adapter import HostAdapter, Recorder
 from wasi_rr.host.kernel.hostdir import MountError, MountMode
 from wasi_rr.host.runtime.instrument import InstrumentationError, InstrumentedModule, instrument
 from wasi_rr.host.kernel.kernel import WasiKernel
@@ -67,8 +67,8 @@ class RunConfig:
     trap_unknown_imports: bool = False
     """Define imports wasi-rr does not provide as functions that trap when
     called, instead of refusing to instantiate."""
-    observer: SyscallObserver | None = None
-    """Receives a ``SyscallRecord`` after every call (journal writer, tracer)."""
+    recorder: Recorder | None = None
+    """Journals every call (``wasi_rr.record.JournalRecorder``); None: plain run."""
     clock: Clock | None = None
     random: RandomSource | None = None
     cache_dir: Path | None = None
@@ -155,10 +155,9 @@ def instrument_module(wasm: bytes, config: RunConfig, engine: Engine
 def make_group(config: RunConfig, engine: Engine, wasm: bytes) -> ProcessGroup:
     """A process group running ``config``'s module instrumented."""
     im, module = instrument_module(wasm, config, engine)
-    observer = config.observer
     return ProcessGroup(engine, im, module, policy=config.snapshots,
                         events=config.process_events,
-                        observer_for=lambda pid: observer,
+                        recorder=config.recorder,
                         trap_unknown_imports=config.trap_unknown_imports,
                         name=str(config.module))
 
@@ -202,8 +201,8 @@ def run(config: RunConfig) -> RunResult:
         return run_group(config, engine, group, kernel)
     kernel = build_kernel(config)
     try:
-        adapter = HostAdapter.live(kernel, observer=config.observer,
-                                   trap_unknown_imports=config.trap_unknown_imports)
+        adapter = HostAdapter(kernel, recorder=config.recorder,
+                              trap_unknown_imports=config.trap_unknown_imports)
         process = Process(engine, module, adapter, name=str(config.module))
         with interrupt_on_sigint(engine):
             outcome = process.run()

@@ -1,4 +1,4 @@
-"""``wasi-rr replay [--verify] [--module PATH] [--no-shim] JOURNAL``.
+"""``wasi-rr replay [--verify] [--module PATH] [--from-snapshot ID] [--slow] JOURNAL``.
 
 Exit status: the recorded guest's status when the replay matched (a matching
 trap: ``ExitStatus.TRAP``), ``ExitStatus.DIVERGENCE`` with a report on stderr
@@ -19,20 +19,9 @@ from .journal import JournalError
 def _main(args: argparse.Namespace) -> int:
     from .replay.engine import replay
 
-    from .replay.procs import group_replay_needed, replay_group
-
     try:
-        needed, start = (True, args.from_snapshot) if args.from_snapshot is not None \
-            else group_replay_needed(args.journal)
-        if needed and args.verify:
-            print("wasi-rr: error: --verify does not support snapshots or several processes",
-                  file=sys.stderr, flush=True)
-            return int(ExitStatus.TOOL_ERROR)
-        if needed:  # several processes, or starting at a snapshot (docs/snapshots.md)
-            result = replay_group(args.journal, from_snapshot=start, module=args.module)
-        else:
-            result = replay(args.journal, module=args.module, verify=args.verify,
-                            shim=not args.no_shim)
+        result = replay(args.journal, module=args.module, verify=args.verify,
+                        fast=not args.slow, from_snapshot=args.from_snapshot)
     except JournalError as exc:
         print(f"wasi-rr: error: cannot replay {args.journal}: {exc}", file=sys.stderr,
               flush=True)
@@ -40,6 +29,10 @@ def _main(args: argparse.Namespace) -> int:
     if result.divergence is not None:
         print(result.divergence.report(), file=sys.stderr, flush=True)
         return int(ExitStatus.DIVERGENCE)
+    if result.exit_code == ExitStatus.INTERRUPTED and result.trap is None:
+        print(f"wasi-rr: the recording was interrupted (Ctrl-C); replayed its "
+              f"{result.entries_consumed} syscalls", file=sys.stderr, flush=True)
+        return int(ExitStatus.INTERRUPTED)
     if result.trap is not None:
         print(f"wasi-rr: guest trapped: {result.trap}", file=sys.stderr, flush=True)
         return int(ExitStatus.TRAP)
@@ -60,10 +53,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--from-snapshot", type=int, default=None, metavar="ID",
                         help="start at this snapshot of the journal (restore it, then replay "
                              "the entries after it)")
-    parser.add_argument("--no-shim", action="store_true",
-                        help="answer every call in Python instead of letting the generated wasm "
-                             "shim answer loops of repeated calls (same results and reports, "
-                             "slower; for ruling the shim out when something looks wrong)")
+    parser.add_argument("--slow", "--no-shim", dest="slow", action="store_true",
+                        help="answer every call in Python instead of the generated wasm "
+                             "replayer (same results and reports, slower; for ruling the "
+                             "replayer out when something looks wrong)")
     parser.add_argument("journal", metavar="JOURNAL", help="the journal file (.wrr)")
     parser.set_defaults(func=_main)
     return parser

@@ -33,7 +33,9 @@ from wasi_rr.host.kernel.hostdir import MountError, MountMode
 from wasi_rr.host.runtime.process import make_engine
 from wasi_rr.host.runtime.snapshot import SnapshotError
 from wasi_rr.host.kernel.wasifs import WasiFs
+from .record import JournalRecorder
 from .journal import (
+    JournalWriteError,
     ExitEvent,
     ForkEvent,
     JournalError,
@@ -108,15 +110,14 @@ def resume(journal: str, snapshot_id: int | None, config: RunConfig, *,
     except (FreezeError, MountError) as exc:
         raise ConfigError(f"cannot restore the snapshot's filesystem: {exc}") from None
     fs = family_fs[0]
-    writer = _resume_writer(output, loaded, wasm) if output else None
+    recorder = _resume_recorder(output, loaded, wasm) if output else None
+    writer = recorder.writer if recorder is not None else None
     engine = make_engine(interruptible=config.interruptible)
     try:
-        if writer is not None:
-            from .record import JournalObserver
-
-            config = replace(config, observer=JournalObserver(writer),
+        if recorder is not None:
+            config = replace(config, recorder=recorder,
                              process_events=JournalProcessEvents(
-                                 writer, first_id=2, base=(loaded.pid, 1, loaded.snapshot)))
+                                 recorder, first_id=2, base=(loaded.pid, 1, loaded.snapshot)))
         group = make_group(config, engine, wasm)
         kernels = [build_kernel(config, fs=f) for f in family_fs]
         kernel = kernels[0]
@@ -132,11 +133,11 @@ def resume(journal: str, snapshot_id: int | None, config: RunConfig, *,
             raise ConfigError(f"cannot resume snapshot {loaded.id}: {exc}") from None
         t0 = time.monotonic_ns()
         result = run_group(config, engine, group, kernel)
-        if writer is not None:
+        if recorder is not None:
             elapsed = time.monotonic_ns() - t0
-            writer.write_event(TrapEvent(1, result.trap, elapsed) if result.trap is not None
-                               else ExitEvent(1, result.exit_code, elapsed))
-            writer.close()
+            recorder.event(TrapEvent(1, result.trap, elapsed) if result.trap is not None
+                           else ExitEvent(1, result.exit_code, elapsed))
+            recorder.writer.close(syscalls=recorder.syscalls())
     except JournalError as exc:
         if writer is not None:
             writer.abort()
@@ -148,7 +149,7 @@ def resume(journal: str, snapshot_id: int | None, config: RunConfig, *,
     return result
 
 
-def _resume_writer(output: str, loaded: LoadedSnapshot, wasm: bytes) -> JournalWriter:
+def _resume_recorder(output: str, loaded: LoadedSnapshot, wasm: bytes) -> JournalRecorder:
     """A journal for the resumed run: the original header, the snapshot it starts
     from (full, id 1), then the live syscalls from the snapshot's seq on."""
     header = replace(loaded.header, meta={**loaded.header.meta,
@@ -160,6 +161,7 @@ def _resume_writer(output: str, loaded: LoadedSnapshot, wasm: bytes) -> JournalW
         extra["order"] = list(loaded.order)
     try:
         writer = JournalWriter(output, header, module=wasm)
+        recorder = JournalRecorder(writer)
         writer.write_event(StartEvent(1, tuple(header.argv), time.time_ns()))
         for m in loaded.family:  # the process tree as it was, for `ps`
             if m.pid != 1:
@@ -173,10 +175,10 @@ def _resume_writer(output: str, loaded: LoadedSnapshot, wasm: bytes) -> JournalW
                                          loaded.snapshot.to_bytes(), loaded.fs,
                                          module_sha256=loaded.snapshot.module_sha256,
                                          time_unix_ns=time.time_ns(), extra=extra))
-        writer.set_process(loaded.pid, loaded.seq)
-    except JournalError as exc:
+        recorder.set_process(loaded.pid, loaded.seq)
+    except (JournalError, JournalWriteError) as exc:
         raise journal_error(output, exc) from None
-    return writer
+    return recorder
 
 
 def print_snapshot_list(journal: str) -> int:

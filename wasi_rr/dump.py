@@ -3,7 +3,7 @@
     wasi-rr dump [--json] [--stats] [--header] JOURNAL [RANGE...]
 
 One line per syscall: ``#SEQ name(arg=value, ...) = ERRNO {results}``, flags and
-enums decoded by the signature table (``wasi_rr.host.table.abi.format_call``), process
+enums decoded by the signature table (``wasi_rr.host.table.format``), process
 events as ``+++ ... +++`` lines; syscalls of a process other than the first are
 prefixed ``[pid N]`` (as ``strace -f`` does). RANGEs select syscalls by sequence number:
 ``5``, ``100-200`` (inclusive), ``100-end``; several ranges are a union. With
@@ -35,6 +35,8 @@ from typing import Any, TextIO
 from .errors import WasiRrError
 from .exitcodes import ExitStatus
 from .journal import (
+    Call,
+    CtxEvent,
     Entry,
     ExitEvent,
     ForkEvent,
@@ -44,7 +46,6 @@ from .journal import (
     JournalReader,
     SnapshotEvent,
     StartEvent,
-    SyscallEntry,
     TrapEvent,
 )
 
@@ -96,26 +97,22 @@ def parse_range(text: str) -> SeqRange:
 
 # -- text --------------------------------------------------------------------------
 
-def _placeholder_inputs(inputs: Iterable[bytes | InputDigest]) -> list[bytes]:
-    """Digests become a visible marker so the formatter can show them as data."""
-    return [x if isinstance(x, bytes)
-            else f"<{x.length} bytes, sha256 {x.sha256.hex()[:16]}...>".encode()
-            for x in inputs]
-
-
 def format_entry(entry: Entry, *, show_pid: bool = False) -> str:
     """One strace-like line for any entry (``[pid N] `` first when ``show_pid``)."""
-    if isinstance(entry, SyscallEntry):
-        from wasi_rr.host.table.abi import SyscallRecord, format_call
+    if isinstance(entry, Call):
+        from wasi_rr.host.table.format import format_call
 
-        rec = SyscallRecord(entry.seq, entry.module, entry.name, tuple(entry.params),
-                            _placeholder_inputs(entry.inputs), entry.errno,
-                            list(entry.writes))
+        line = format_call(entry.module, entry.name, entry.params, entry.input_data,
+                           entry.errno, entry.writes)
         prefix = f"[pid {entry.pid}] " if show_pid else ""
-        return f"{prefix}#{entry.seq} {format_call(rec)}"
+        return f"{prefix}#{entry.seq} {line}"
+    if isinstance(entry, CtxEvent):
+        return f"+++ pid {entry.pid} continues at syscall #{entry.seq} +++"
     if isinstance(entry, StartEvent):
         return f"+++ pid {entry.pid} started: argv={list(entry.argv)!r} +++"
     if isinstance(entry, ExitEvent):
+        if entry.interrupted:
+            return f"+++ pid {entry.pid} interrupted (Ctrl-C): the recording ends here +++"
         return f"+++ pid {entry.pid} exited with {entry.status} +++"
     if isinstance(entry, TrapEvent):
         return f"+++ pid {entry.pid} trapped: {entry.message} +++"
@@ -165,22 +162,32 @@ def _jbytes(data: bytes | InputDigest) -> Any:
         return {"base64": base64.b64encode(data).decode("ascii")}
 
 
+def _jdefault(obj: Any) -> Any:
+    """JSON for what a crafted journal may hide in free-form maps (bytes...)."""
+    if isinstance(obj, (bytes, bytearray)):
+        return _jbytes(bytes(obj))
+    return str(obj)
+
+
 def entry_to_json(entry: Entry) -> dict[str, Any]:
     """The full decoded entry as a JSON-ready dict."""
-    if isinstance(entry, SyscallEntry):
-        from wasi_rr.host.table.abi import errno_name
+    if isinstance(entry, Call):
+        from wasi_rr.host.table.format import errno_name
 
         return {"kind": "syscall", "seq": entry.seq, "pid": entry.pid,
                 "module": entry.module, "name": entry.name, "params": list(entry.params),
-                "inputs": [_jbytes(x) for x in entry.inputs], "errno": entry.errno,
-                "errno_name": errno_name(entry.errno),
-                "writes": [{"addr": a, "data": _jbytes(d)} for a, d in entry.writes]}
+                "inputs": [{"addr": a, "data": _jbytes(d)} for a, d in entry.inputs],
+                "errno": entry.errno, "errno_name": errno_name(entry.errno),
+                "writes": [{"addr": a, "data": _jbytes(d)} for a, d in entry.writes],
+                "stdio": entry.stdio}
+    if isinstance(entry, CtxEvent):
+        return {"kind": "ctx", "pid": entry.pid, "seq": entry.seq}
     if isinstance(entry, StartEvent):
         return {"kind": "start", "pid": entry.pid, "argv": list(entry.argv),
                 "time_unix_ns": entry.time_unix_ns}
     if isinstance(entry, ExitEvent):
         return {"kind": "exit", "pid": entry.pid, "status": entry.status,
-                "elapsed_ns": entry.elapsed_ns}
+                "elapsed_ns": entry.elapsed_ns, "interrupted": entry.interrupted}
     if isinstance(entry, TrapEvent):
         return {"kind": "trap", "pid": entry.pid, "message": entry.message,
                 "elapsed_ns": entry.elapsed_ns}
@@ -222,12 +229,12 @@ class DumpStats:
 def collect_stats(entries: Iterable[Entry]) -> DumpStats:
     stats = DumpStats(Counter(), Counter())
     for e in entries:
-        if isinstance(e, SyscallEntry):
+        if isinstance(e, Call):
             stats.syscalls += 1
             stats.calls[e.name] += 1
             if e.errno:
                 stats.errors[e.name] += 1
-            for x in e.inputs:
+            for _, x in e.inputs:
                 if isinstance(x, InputDigest):
                     stats.hashed_inputs += 1
                     stats.input_bytes += x.length
@@ -296,8 +303,15 @@ def _selected(entries: Iterable[Entry], ranges: list[SeqRange]) -> Iterator[Entr
         yield from entries
         return
     for e in entries:
-        if isinstance(e, SyscallEntry) and any(e.seq in r for r in ranges):
+        if isinstance(e, Call) and any(e.seq in r for r in ranges):
             yield e
+
+
+def _checked(reader: JournalReader) -> Iterator[Entry]:
+    """Entries validated against the signature table as well."""
+    from wasi_rr.host.table.validate import validate_call
+
+    return reader.entries(check=validate_call)
 
 
 def dump(path: str | os.PathLike[str], ranges: Iterable[str] = (), *, as_json: bool = False,
@@ -322,22 +336,25 @@ def dump(path: str | os.PathLike[str], ranges: Iterable[str] = (), *, as_json: b
         try:
             if header:
                 if as_json:
-                    print(json.dumps(header_to_json(reader.header), default=str), file=out)
+                    print(json.dumps(header_to_json(reader.header), default=_jdefault), file=out)
                 else:
                     print(format_header(reader), file=out)
                 if not stats and not parsed:
                     return 0
             if stats:
-                result = collect_stats(_selected(reader, parsed))
+                result = collect_stats(_selected(_checked(reader), parsed))
                 if as_json:
                     print(json.dumps(stats_to_json(reader, result)), file=out)
                 else:
                     print(format_stats(reader, result), file=out)
                 return 0
             first_pid: int | None = None
-            for entry in _selected(reader, parsed):
+            for entry in _selected(_checked(reader), parsed):
+                if isinstance(entry, CtxEvent) and not as_json:
+                    continue
                 if as_json:
-                    print(json.dumps(entry_to_json(entry), ensure_ascii=False), file=out)
+                    print(json.dumps(entry_to_json(entry), ensure_ascii=False, default=_jdefault),
+                          file=out)
                     continue
                 pid = getattr(entry, "pid", None)
                 if first_pid is None:

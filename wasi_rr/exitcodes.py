@@ -24,3 +24,8 @@ class ExitStatus(enum.IntEnum):
     """The journal is truncated or corrupt (not a divergence of the guest)."""
     TRAP = 134
     """The guest trapped (unreachable, out-of-bounds, stack overflow...)."""
+    INTERRUPTED = 130
+    """Stopped by Ctrl-C (128 + SIGINT, the shell convention); a recording's
+    journal is closed with an ``interrupted`` ending first."""
+    TIMEOUT = 124
+    """``replay --timeout`` expired (the convention of coreutils' ``timeout``)."""

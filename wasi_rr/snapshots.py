@@ -22,12 +22,15 @@ from typing import Any
 
 import msgpack
 
+from typing import TYPE_CHECKING
+
 from .errors import ConfigError, WasiRrError
 from .exitcodes import ExitStatus
 from wasi_rr.host.runtime.process import Outcome
 from wasi_rr.host.runtime.procs import Capture, Member, SnapshotPolicy
 from wasi_rr.host.runtime.snapshot import Snapshot, SnapshotError
 from .journal import (
+    Call,
     ExitEvent,
     ForkEvent,
     JournalError,
@@ -36,10 +39,12 @@ from .journal import (
     JournalWriter,
     SnapshotEvent,
     StartEvent,
-    SyscallEntry,
     TrapEvent,
     open_journal,
 )
+
+if TYPE_CHECKING:
+    from .record import JournalRecorder
 
 __all__ = [
     "SnapshotNotFound", "JournalProcessEvents", "SnapshotInfo", "LoadedSnapshot",
@@ -57,9 +62,10 @@ class SnapshotNotFound(WasiRrError):
 class JournalProcessEvents:
     """``host.procs.ProcessEvents`` writing into a ``JournalWriter``."""
 
-    def __init__(self, writer: JournalWriter, *, first_id: int = 1,
+    def __init__(self, recorder: JournalRecorder, *, first_id: int = 1,
                  base: tuple[int, int, Snapshot] | None = None) -> None:
-        self.writer = writer
+        self.recorder = recorder
+        self.writer = recorder.writer
         self.next_id = first_id
         self._previous: dict[int, tuple[int, Snapshot]] = {}
         """Per pid: (id, snapshot) of its last snapshot, the base of the next delta."""
@@ -87,20 +93,17 @@ class JournalProcessEvents:
         self.taken.append((sid, capture.seq, capture.trigger.value))
 
     def on_fork(self, parent: int, child: int, seq: int, argv: list[bytes]) -> None:
-        w = self.writer
-        w.write_event(ForkEvent(parent, child, seq))
-        w.write_event(StartEvent(child, tuple(a.decode("utf-8", "replace") for a in argv),
-                                 time.time_ns()))
-        w.set_process(parent, seq)  # the group switches explicitly to the child
-
-    def on_switch(self, pid: int, next_seq: int) -> None:
-        self.writer.set_process(pid, next_seq)
+        r = self.recorder
+        r.event(ForkEvent(parent, child, seq))
+        r.event(StartEvent(child, tuple(a.decode("utf-8", "replace") for a in argv),
+                           time.time_ns()))
+        r.set_process(parent, seq)  # the group switches explicitly to the child
 
     def on_exit(self, pid: int, outcome: Outcome) -> None:
         if outcome.trap is not None:
-            self.writer.write_event(TrapEvent(pid, outcome.trap))
+            self.recorder.event(TrapEvent(pid, outcome.trap))
         else:
-            self.writer.write_event(ExitEvent(pid, outcome.exit_code))
+            self.recorder.event(ExitEvent(pid, outcome.exit_code))
 
 
 def member_to_wire(m: Member, main: Snapshot) -> list[Any]:
@@ -285,7 +288,7 @@ def process_tree(path: str | os.PathLike[str]) -> list[ProcInfo]:
     parents: dict[int, int] = {}
     with _open(path) as reader:
         for entry in reader:
-            if isinstance(entry, SyscallEntry):
+            if isinstance(entry, Call):
                 info = procs.get(entry.pid)
                 if info is not None:
                     info.syscalls += 1

@@ -12,8 +12,6 @@ and a view stays valid; it only becomes too *short* when the guest grows its
 memory. A range beyond the cached size therefore triggers one re-query of the
 size before it is declared a fault. Nothing is paid per call for this.
 
-``ObservedMemory`` additionally logs every range read (``inputs``) and written
-(``writes``) for the observation seam; the plain class pays nothing for that.
 """
 
 from __future__ import annotations
@@ -153,49 +151,3 @@ class GuestMemory:
             chunk = data[pos:pos + length]
             self.write(base, chunk)
             pos += len(chunk)
-
-
-class ObservedMemory(GuestMemory):
-    """``GuestMemory`` that logs what a call read and wrote (observation seam)."""
-
-    __slots__ = ("inputs", "writes")
-
-    def __init__(self, source: ViewSource | None = None) -> None:
-        super().__init__(source)
-        self.inputs: list[bytes] = []
-        self.writes: list[tuple[int, bytes]] = []
-
-    def begin(self) -> None:
-        """Start a new call's log."""
-        self.inputs = []
-        self.writes = []
-
-    def read(self, ptr: int, length: int) -> bytes:
-        if ptr + length > self.size:
-            self.check(ptr, length)
-        data = bytes(self.view[ptr:ptr + length])
-        self.inputs.append(data)
-        return data
-
-    def read_ciovecs(self, ptr: int, count: int) -> bytes:
-        """Logged: the array, then each buffer, as separate inputs."""
-        array = self.read(ptr, 8 * count)
-        return b"".join([self.read(base, length) for base, length in IOVEC.iter_unpack(array)])
-
-    def read_iovecs(self, ptr: int, count: int) -> list[tuple[int, int]]:
-        """Logged: the array is an input; the buffers are outputs (checked only)."""
-        iovs = list(IOVEC.iter_unpack(self.read(ptr, 8 * count)))
-        for base, length in iovs:
-            if base + length > self.size:
-                self.check(base, length)
-        return iovs
-
-    def write(self, ptr: int, data: bytes) -> None:
-        end = ptr + len(data)
-        if end > self.size:
-            self.check(ptr, len(data))
-        self.view[ptr:end] = data
-        self.writes.append((ptr, bytes(data)))
-
-    def put(self, ptr: int, layout: struct.Struct, *values: int) -> None:
-        self.write(ptr, layout.pack(*values))

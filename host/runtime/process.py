@@ -271,10 +271,15 @@ class Process:
                 return
             raise ModuleError(f"cannot instantiate {name}: {_error_chain(str(e))}") from None
         adapter.bind(self.store, self.instance)
+        self._after_instantiate()
         start = self.instance.exports(self.store).get("_start")
         if not isinstance(start, Func):
             raise ModuleError(f"{name} is not a WASI command: '_start' is not a function")
         self._start = start
+
+    def _after_instantiate(self) -> None:
+        """Hook for subclasses: runs once the guest is instantiated and bound
+        (replay links its wasm replayer to the guest's memory here)."""
 
     def _before_instantiate(self) -> None:
         """Hook for subclasses: define more on ``self.linker`` (in ``self.store``)

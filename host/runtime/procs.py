@@ -45,10 +45,10 @@ from typing import Any, Final, Protocol
 from wasmtime import Engine, Module
 
 from wasi_rr.exitcodes import ExitStatus
-from wasi_rr.host.table.abi import WASIX, Signature, SyscallRecord
-from wasi_rr.host.boundary.adapter import HostAdapter, LiveBackend, SyscallObserver
+from wasi_rr.host.table import WASIX, Signature
+from wasi_rr.host.boundary.adapter import CallbackSource, HostAdapter, Recorder
 from wasi_rr.host.kernel.fdtable import PIPE_READ, PIPE_WRITE
-from wasi_rr.host.boundary.handlers import SUBSCRIPTION
+from wasi_rr.host.table.structs import SUBSCRIPTION
 from wasi_rr.host.runtime.instrument import InstrumentedModule
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.boundary.memory import GuestMemory
@@ -162,9 +162,6 @@ class ProcessEvents(Protocol):
 
     def on_fork(self, parent: int, child: int, seq: int, argv: list[bytes]) -> None: ...
 
-    def on_switch(self, pid: int, next_seq: int) -> None:
-        """The next observed syscall is ``next_seq`` of ``pid`` (several processes)."""
-
     def on_exit(self, pid: int, outcome: Outcome) -> None:
         """A process other than the first ended (the caller reports the first one)."""
 
@@ -176,9 +173,6 @@ class NoEvents:
         pass
 
     def on_fork(self, parent: int, child: int, seq: int, argv: list[bytes]) -> None:
-        pass
-
-    def on_switch(self, pid: int, next_seq: int) -> None:
         pass
 
     def on_exit(self, pid: int, outcome: Outcome) -> None:
@@ -367,37 +361,22 @@ class ProcInterceptor:
         return 0
 
 
-class _PidObserver:
-    """Tells the journal which process a record belongs to before passing it on."""
-
-    __slots__ = ("group", "pid", "inner")
-
-    def __init__(self, group: ProcessGroup, pid: int, inner: SyscallObserver) -> None:
-        self.group, self.pid, self.inner = group, pid, inner
-
-    def on_syscall(self, record: SyscallRecord) -> None:
-        group = self.group
-        if group.journal_pid != self.pid:
-            group.journal_pid = self.pid
-            group.events.on_switch(self.pid, record.seq)
-        self.inner.on_syscall(record)
-
-
 class ProcessGroup:
     """All processes of one run, on one engine and one instrumented module."""
 
     def __init__(self, engine: Engine, instrumented: InstrumentedModule, module: Module, *,
                  policy: SnapshotPolicy = SnapshotPolicy(),
                  events: ProcessEvents | None = None,
-                 observer_for: Callable[[int], SyscallObserver | None] | None = None,
+                 recorder: Recorder | None = None,
                  trap_unknown_imports: bool = False, name: str = "module",
-                 backend_for: Callable[[int, int, ProcKernel], Any] | None = None,
+                 source_for: Callable[[int, int, ProcKernel], CallbackSource | None]
+                 | None = None,
                  block_rule: Callable[[GuestProc, Signature, tuple[int, ...]],
                                       Callable[[], bool] | None] | None = None) -> None:
         self.engine = engine
-        self.backend_for = backend_for
-        """(pid, parent pid, kernel) -> the adapter's ``Backend`` (None: live on the
-        kernel; replay answers from a journal instead)."""
+        self.source_for = source_for
+        """(pid, parent pid, kernel) -> the adapter's ``CallbackSource`` (None: live on
+        the kernel; replay answers from a journal instead)."""
         self.block_rule = block_rule if block_rule is not None else self.blocking_condition
         """When a call must wait for other processes (live: pipes and joins; replay:
         the journal's interleaving)."""
@@ -405,7 +384,7 @@ class ProcessGroup:
         self.module = module
         self.policy = policy
         self.events: ProcessEvents = events if events is not None else NoEvents()
-        self.observer_for = observer_for or (lambda pid: None)
+        self.recorder = recorder
         self.trap_unknown_imports = trap_unknown_imports
         self.name = name
         self.procs: dict[int, GuestProc] = {}
@@ -417,7 +396,6 @@ class ProcessGroup:
         """Set by the SIGUSR1 handler (nothing else happens in a signal handler)."""
         self.multi = False
         """More than one process was ever spawned (blocking rules apply)."""
-        self.journal_pid = FIRST_PID
         self._order: list[int] = []
         """Run order: pids in the order they were queued (children first after a fork)."""
 
@@ -431,11 +409,10 @@ class ProcessGroup:
         self.next_pid = max(self.next_pid, pid + 1)
         pk = kernel if isinstance(kernel, ProcKernel) else ProcKernel.adopt(kernel)
         interceptor = ProcInterceptor(self)
-        observer = self.observer_for(pid)
-        backend = (LiveBackend(pk) if self.backend_for is None
-                   else self.backend_for(pid, ppid, pk))
-        adapter = HostAdapter(backend, observer=observer, interceptor=interceptor,
-                              trap_unknown_imports=self.trap_unknown_imports)
+        source = None if self.source_for is None else self.source_for(pid, ppid, pk)
+        adapter = HostAdapter(pk, recorder=self.recorder, interceptor=interceptor,
+                              source=source, trap_unknown_imports=self.trap_unknown_imports)
+        adapter.pid = pid
         process = Process(self.engine, self.module, adapter, name=self.name)
         ctl = SnapshotController(self.instrumented, process.store, process.instance)
         proc = GuestProc(self, pid, ppid, pk, adapter, process, ctl, interceptor,
@@ -451,14 +428,7 @@ class ProcessGroup:
         self._order.append(pid)
         if len(self.procs) > 1:
             self.multi = True
-            for p in self.procs.values():
-                self._observe_with_pid(p)
         return proc
-
-    def _observe_with_pid(self, proc: GuestProc) -> None:
-        obs = proc.adapter.observer
-        if obs is not None and not isinstance(obs, _PidObserver):
-            proc.adapter.observer = _PidObserver(self, proc.pid, obs)
 
     def children_of(self, ppid: int, pid: int | None) -> list[GuestProc | _Ghost]:
         """Unreaped children of ``ppid`` (only ``pid`` if given), by pid."""
@@ -664,7 +634,7 @@ class ProcessGroup:
             proc.fork_answer = m.fork_answer
             if m.parked:
                 call = m.snapshot.pending
-                from wasi_rr.host.table.abi import SIGNATURES
+                from wasi_rr.host.table import SIGNATURES
                 cond = self.block_rule(proc, SIGNATURES[(call.module, call.name)],
                                        call.params)
                 proc.blocked = cond

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from wasi_rr.journal import JournalWriter, SyscallEntry, open_journal
+from wasi_rr.journal import JournalWriter, Call, open_journal
 from wasi_rr.replay.check import TraceStatus
 
 from wasi_rr.api import RunConfig
@@ -97,7 +97,7 @@ def splice_module(src: Path, wasm: bytes, dst: Path) -> Path:
     with JournalWriter(dst, header, module=wasm, input_hash_threshold=None,
                        background=False) as writer:
         for e in entries:
-            if isinstance(e, SyscallEntry):
+            if isinstance(e, Call):
                 writer.write_syscall(e.module, e.name, e.params, list(e.inputs), e.errno,
                                      list(e.writes), seq=e.seq)  # type: ignore[arg-type]
             else:

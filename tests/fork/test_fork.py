@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from wasi_rr.api import RunConfig, run
-from wasi_rr.journal import ForkEvent, SnapshotEvent, StartEvent, SyscallEntry, open_journal
+from wasi_rr.journal import ForkEvent, SnapshotEvent, StartEvent, Call, open_journal
 from wasi_rr.replay.procs import replay_group
 
 PIPE_OUT = (b"parent pid 1\n"
@@ -55,12 +55,12 @@ def test_record_replay_and_ps(guest: Callable[[str], Path], tmp_path: Path) -> N
     forks = [e for e in entries if isinstance(e, ForkEvent)]
     assert forks == [ForkEvent(1, 2, forks[0].seq)]
     assert [e.pid for e in entries if isinstance(e, StartEvent)] == [1, 2]
-    pids = [e.pid for e in entries if isinstance(e, SyscallEntry)]
+    pids = [e.pid for e in entries if isinstance(e, Call)]
     assert set(pids) == {1, 2}
     # the processes interleave: the parent runs again while the child waits on its pipe
     switches = sum(1 for a, b in zip(pids, pids[1:]) if a != b)
     assert switches >= 2
-    child_calls = [e for e in entries if isinstance(e, SyscallEntry) and e.pid == 2]
+    child_calls = [e for e in entries if isinstance(e, Call) and e.pid == 2]
     assert child_calls[0].name == "proc_fork" and child_calls[0].seq == 0
 
     rep = cli("replay", "p.wrr", cwd=tmp_path)

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from wasi_rr.api import RunConfig
-from wasi_rr.journal import SyscallEntry, open_journal
+from wasi_rr.journal import Call, open_journal
 from wasi_rr.record import record
 
 WAT = """(module
@@ -35,7 +35,7 @@ def test_proc_calls_errnos(tmp_path: Path) -> None:
                     tmp_path / "p.wrr")
     assert (result.exit_code, result.trap) == (0, None)
     with open_journal(tmp_path / "p.wrr") as r:
-        calls = [(e.name, e.errno, e.writes) for e in r if isinstance(e, SyscallEntry)]
+        calls = [(e.name, e.errno, e.writes) for e in r if isinstance(e, Call)]
     assert calls == [
         ("proc_id", 0, ((16, (1).to_bytes(4, "little")),)),
         ("proc_parent", 0, ((20, (0).to_bytes(4, "little")),)),  # pid 1 has no parent

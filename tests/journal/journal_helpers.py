@@ -19,7 +19,7 @@ from wasi_rr.journal import (
     Preopen,
     SnapshotEvent,
     StartEvent,
-    SyscallEntry,
+    Call,
     TrapEvent,
 )
 
@@ -91,7 +91,7 @@ class Model:
         ins = tuple(b if (full or threshold is None or len(b) <= threshold
                           or sum(map(len, inputs)) <= threshold) else InputDigest.of(b)
                     for b in inputs)
-        self.entries.append(SyscallEntry(self.seq, module, name, tuple(params), ins, errno,
+        self.entries.append(Call(self.seq, module, name, tuple(params), ins, errno,
                                          tuple((a, d) for a, d in writes), self.pid))
         self.seq += 1
 

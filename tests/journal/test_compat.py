@@ -13,7 +13,7 @@ from wasi_rr.journal import (
     FORMAT_MINOR,
     JournalHeader,
     JournalVersionError,
-    SyscallEntry,
+    Call,
     open_journal,
 )
 from wasi_rr.journal._make_sample import MODULE, expected_entries, sample_header
@@ -69,8 +69,8 @@ def test_newer_minor_skips_unknown_kinds(tmp_path: Path) -> None:
     with open_journal(path) as r:
         assert r.header.extra == {"from_the_future": {"x": 1}}
         got = list(r)
-        assert got == [SyscallEntry(0, P1, "sched_yield", (), (), 0, (), 0),
-                       SyscallEntry(1, P1, "sched_yield", (), (), 52, (), 0)]
+        assert got == [Call(0, P1, "sched_yield", (), (), 0, (), 0),
+                       Call(1, P1, "sched_yield", (), (), 52, (), 0)]
         assert r.stats.skipped_entries == 2
 
 

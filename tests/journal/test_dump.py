@@ -11,7 +11,7 @@ import pytest
 from wasi_rr.cli import main
 from wasi_rr.dump import SeqRange, parse_range
 from wasi_rr.exitcodes import ExitStatus
-from wasi_rr.journal import SyscallEntry
+from wasi_rr.journal import Call
 from wasi_rr.journal._make_sample import BIG_INPUT, expected_entries
 
 SAMPLE = Path(__file__).resolve().parents[2] / "corpus" / "journals" / "v1-sample.wrr"
@@ -46,7 +46,7 @@ def test_text_dump_one_line_per_entry(capsys: pytest.CaptureFixture[str]) -> Non
     assert len(lines) == len(entries)
     assert lines[0].startswith("+++ pid 1 started: argv=['sample.wasm', '--flag', 'héllo']")
     assert lines[-1] == "+++ pid 1 exited with 3 +++"
-    calls = [e for e in entries if isinstance(e, SyscallEntry)]
+    calls = [e for e in entries if isinstance(e, Call)]
     for line, call in zip(lines[1:-1], calls):
         assert line.startswith(f"#{call.seq} {call.name}(")
     assert lines[3].endswith("= BADF")  # errno decoded by name

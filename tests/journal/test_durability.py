@@ -20,7 +20,7 @@ from wasi_rr.journal import (
     JournalWriteError,
     JournalWriter,
     StartEvent,
-    SyscallEntry,
+    Call,
 )
 
 CHILD = textwrap.dedent("""
@@ -40,7 +40,7 @@ CHILD = textwrap.dedent("""
 def _check_loop_entries(entries: list[Any]) -> None:
     assert isinstance(entries[0], StartEvent)
     for i, e in enumerate(entries[1:]):
-        assert isinstance(e, SyscallEntry)
+        assert isinstance(e, Call)
         assert (e.seq, e.name, e.params, e.inputs, e.writes) == (
             i, "fd_pwrite", (3, i, 1, i * 7), (b"data %d" % i,),
             ((i * 7, i.to_bytes(8, "little")),))

@@ -17,7 +17,7 @@ from wasi_rr.journal import (
     ExitEvent,
     InputDigest,
     StartEvent,
-    SyscallEntry,
+    Call,
     TrapEvent,
     open_journal,
 )
@@ -56,7 +56,7 @@ def test_record_args_env_with_redaction(guest: Guest, tmp_path: Path) -> None:
         entries = list(r)
     assert isinstance(entries[0], StartEvent) and entries[0].argv == ("guest.wasm", "a", "b")
     assert entries[-1] == ExitEvent(1, 2, entries[-1].elapsed_ns)
-    calls = [e for e in entries if isinstance(e, SyscallEntry)]
+    calls = [e for e in entries if isinstance(e, Call)]
     assert [c.seq for c in calls] == list(range(len(calls)))
     environ = next(c for c in calls if c.name == "environ_get")
     blob = b"".join(d for _, d in environ.writes)
@@ -80,7 +80,7 @@ def test_record_trap_and_stdio_kept_in_full(guest: Guest, tmp_path: Path) -> Non
     with open_journal(tmp_path / "c.wrr") as r:
         assert r.module_bytes() is None and not r.header.module_embedded
         assert r.header.module_sha256 == hashlib.sha256(guest("stdin_cat").read_bytes()).hexdigest()
-        calls = [e for e in r if isinstance(e, SyscallEntry)]
+        calls = [e for e in r if isinstance(e, Call)]
     reads = b"".join(d for c in calls if c.name == "fd_read" for _, d in c.writes[:-1])
     assert reads == data  # everything the guest received, in full
     written = b"".join(x for c in calls if c.name == "fd_write" and c.params[0] == 1

@@ -18,7 +18,7 @@ from wasi_rr.journal import (
     JournalWriteError,
     JournalWriter,
     StartEvent,
-    SyscallEntry,
+    Call,
     open_journal,
 )
 
@@ -59,7 +59,7 @@ def test_big_inputs_are_hashed_unless_full(tmp_path: Path) -> None:
     with open_journal(tmp_path / "j.wrr") as r:
         a, b = list(r)
         assert r.module_bytes() is None and not r.header.module_embedded
-    assert isinstance(a, SyscallEntry) and isinstance(b, SyscallEntry)
+    assert isinstance(a, Call) and isinstance(b, Call)
     assert a.inputs[0] == b"iov" and a.inputs[1] == InputDigest.of(big)
     assert a.inputs[1].matches(big) and not a.inputs[1].matches(bytes(4999))
     assert b.inputs == (b"iov", big)
@@ -73,7 +73,7 @@ def test_explicit_seq_and_processes(tmp_path: Path) -> None:
         w.write_syscall(P1, "sched_yield", (), [], 0, [], seq=0)
         w.write_syscall(P1, "sched_yield", (), [], 0, [], seq=100)
         w.write_syscall(P1, "sched_yield", (), [], 0, [])
-    got = [(e.pid, e.seq) for e in open_journal(path) if isinstance(e, SyscallEntry)]
+    got = [(e.pid, e.seq) for e in open_journal(path) if isinstance(e, Call)]
     assert got == [(0, 0), (7, 0), (7, 100), (7, 101)]
 
 
@@ -108,7 +108,7 @@ def test_reader_is_lazy_and_restartable(tmp_path: Path) -> None:
     with JournalReader(path) as r:
         it = iter(r)
         first = next(it)
-        assert isinstance(first, SyscallEntry) and first.params == (3, 0)
+        assert isinstance(first, Call) and first.params == (3, 0)
         assert r.stats.frames == 1  # only the first frame has been read
         assert sum(1 for _ in r) == 1000  # a fresh iteration starts over
         assert r.stats.frames > 10
@@ -120,7 +120,7 @@ def test_entries_read_back_can_be_written_again(tmp_path: Path) -> None:
     with JournalWriter(src, JournalHeader(module_sha256="")) as w:
         w.write_syscall(P1, "fd_write", (3, 0, 1, 8), [b"iov", bytes(5000)], 0, [(8, b"x")])
     (entry,) = list(open_journal(src))
-    assert isinstance(entry, SyscallEntry) and isinstance(entry.inputs[1], InputDigest)
+    assert isinstance(entry, Call) and isinstance(entry.inputs[1], InputDigest)
     dst = tmp_path / "b.wrr"
     with JournalWriter(dst, JournalHeader(module_sha256=""), input_hash_threshold=None) as w:
         w.write_syscall(entry.module, entry.name, entry.params, list(entry.inputs),

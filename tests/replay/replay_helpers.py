@@ -17,7 +17,7 @@ from wasi_rr.journal import (
     JournalHeader,
     JournalWriter,
     StartEvent,
-    SyscallEntry,
+    Call,
     TrapEvent,
     open_journal,
 )
@@ -63,7 +63,7 @@ def rewrite_journal(src: Path, dst: Path,
         for n, e in enumerate(transform(entries)):
             if flush_every and n and n % flush_every == 0:
                 w.flush()
-            if isinstance(e, SyscallEntry):
+            if isinstance(e, Call):
                 assert all(isinstance(i, bytes) for i in e.inputs), "digests not supported"
                 w.write_syscall(e.module, e.name, e.params, list(e.inputs), e.errno,
                                 list(e.writes), seq=e.seq)

@@ -12,7 +12,7 @@ from guestbuild import GuestBuildError, compile_source
 from replay_helpers import REPO, record_guest, rewrite_journal, wasi_rr
 
 from wasi_rr.exitcodes import ExitStatus
-from wasi_rr.journal import Entry, ExitEvent, SyscallEntry, TrapEvent
+from wasi_rr.journal import Entry, ExitEvent, Call, TrapEvent
 from wasi_rr.replay import DivergenceKind, replay
 from wasi_rr.replay.divergence import bytes_diff
 
@@ -84,8 +84,8 @@ def exit_journal(guest: Callable[[str], Path], tmp_path: Path) -> Path:
     return record_guest(guest("exit_code"), tmp_path / "orig.wrr", args=["5"]).journal
 
 
-def _syscalls(entries: list[Entry]) -> list[SyscallEntry]:
-    return [e for e in entries if isinstance(e, SyscallEntry)]
+def _syscalls(entries: list[Entry]) -> list[Call]:
+    return [e for e in entries if isinstance(e, Call)]
 
 
 def test_guest_makes_more_calls_than_recorded(exit_journal: Path, tmp_path: Path) -> None:
@@ -192,7 +192,7 @@ def test_large_inputs_stored_as_digest_are_compared_by_digest(tmp_path: Path) ->
     rec = record_guest(same, tmp_path / "big.wrr", tmpfs=["/data"])
     from wasi_rr.journal import InputDigest, open_journal
     with open_journal(rec.journal) as r:
-        digests = [e for e in r if isinstance(e, SyscallEntry)
+        digests = [e for e in r if isinstance(e, Call)
                    and any(isinstance(i, InputDigest) for i in e.inputs)]
     assert [e.name for e in digests] == ["fd_write"]  # the 10000-byte file write
     ok = replay(rec.journal, stdout=BytesIO(), stderr=BytesIO())

@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from replay_helpers import TRACES, read_all, rewrite_journal
 
-from wasi_rr.journal import Entry, SyscallEntry
+from wasi_rr.journal import Entry, Call
 from wasi_rr.replay import DivergenceKind, replay
 
 SOURCE = TRACES / "fd_misc.wrr"
 _, _, ENTRIES = read_all(SOURCE)
-CALLS = [i for i, e in enumerate(ENTRIES) if isinstance(e, SyscallEntry)]
+CALLS = [i for i, e in enumerate(ENTRIES) if isinstance(e, Call)]
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
-def _mutate(entry: SyscallEntry, how: str, pick: int) -> tuple[SyscallEntry, str] | None:
+def _mutate(entry: Call, how: str, pick: int) -> tuple[Call, str] | None:
     if how == "param" and entry.params:
         i = pick % len(entry.params)
         params = list(entry.params)
@@ -55,7 +55,7 @@ def _mutate(entry: SyscallEntry, how: str, pick: int) -> tuple[SyscallEntry, str
 def test_altered_question_diverges_at_that_entry(workdir: Path, index: int, how: str,
                                                  pick: int) -> None:
     original = ENTRIES[index]
-    assert isinstance(original, SyscallEntry)
+    assert isinstance(original, Call)
     mutated = _mutate(original, how, pick)
     if mutated is None:
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 from io import BytesIO
 
-from wasi_rr.journal import SyscallEntry
+from wasi_rr.journal import Call
 from wasi_rr.replay.output import StdioTracker
 
 P1 = "wasi_snapshot_preview1"
@@ -18,22 +18,22 @@ def _u32(v: int) -> bytes:
 
 
 def _write(fd: int, *bufs: bytes, nwritten: int | None = None, errno: int = 0,
-           name: str = "fd_write") -> tuple[SyscallEntry, list[bytes]]:
+           name: str = "fd_write") -> tuple[Call, list[bytes]]:
     array = b"".join(struct.pack("<II", 0x1000 + 64 * i, len(b)) for i, b in enumerate(bufs))
     n = sum(map(len, bufs)) if nwritten is None else nwritten
     params = (fd, 0x2000, len(bufs), NW) if name == "fd_write" else (fd, 0x2000, len(bufs), 0, NW)
     inputs = [array, *bufs]
     writes = ((NW, _u32(n)),) if errno == 0 else ()
-    return SyscallEntry(0, P1, name, params, tuple(inputs), errno, writes), inputs
+    return Call(0, P1, name, params, tuple(inputs), errno, writes), inputs
 
 
 def _call(name: str, params: tuple[int, ...], *, new_fd: int | None = None,
-          module: str = P1) -> tuple[SyscallEntry, list[bytes]]:
+          module: str = P1) -> tuple[Call, list[bytes]]:
     writes = ((NW, _u32(new_fd)),) if new_fd is not None else ()
-    return SyscallEntry(0, module, name, params, (), 0, writes), []
+    return Call(0, module, name, params, (), 0, writes), []
 
 
-def _run(*calls: tuple[SyscallEntry, list[bytes]]) -> tuple[bytes, bytes]:
+def _run(*calls: tuple[Call, list[bytes]]) -> tuple[bytes, bytes]:
     out, err = BytesIO(), BytesIO()
     t = StdioTracker(out, err)
     for entry, inputs in calls:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from wasi_rr.host.kernel.freeze import unfreeze_fs
-from wasi_rr.journal import SnapshotEvent, SyscallEntry, open_journal
+from wasi_rr.journal import SnapshotEvent, Call, open_journal
 from wasi_rr.snapshots import list_snapshots, load_snapshot
 
 
@@ -32,7 +32,7 @@ def cli(*args: str, cwd: Path, stdin: bytes = b"") -> subprocess.CompletedProces
 def syscalls(path: Path) -> list[tuple[object, ...]]:
     with open_journal(path) as r:
         return [(e.seq, e.name, e.params, e.inputs, e.errno, e.writes) for e in r
-                if isinstance(e, SyscallEntry)]
+                if isinstance(e, Call)]
 
 
 @pytest.fixture()
@@ -104,7 +104,7 @@ def test_resume_last_snapshot_by_default_and_missing_mount(files_run: dict[str, 
     res = cli("resume", "j.wrr", cwd=where)
     assert res.returncode == 5, res.stderr
     with open_journal(where / "j.wrr") as r:
-        after = [e for e in r if isinstance(e, SyscallEntry) and e.seq >= last.seq]
+        after = [e for e in r if isinstance(e, Call) and e.seq >= last.seq]
     written = b"".join(e.inputs[1] for e in after if e.name == "fd_write" and e.params[0] == 1)
     assert res.stdout == written
     shutil.rmtree(tmp / "rec" / "data")
@@ -164,7 +164,7 @@ def test_snapshot_on_stdin_exit_and_signal(guest: Callable[[str], Path], tmp_pat
         entries = list(r)
     snap = next(e for e in entries if isinstance(e, SnapshotEvent))
     nxt = entries[entries.index(snap) + 1]
-    assert isinstance(nxt, SyscallEntry) and nxt.name == "fd_read" and nxt.seq == snap.seq
+    assert isinstance(nxt, Call) and nxt.name == "fd_read" and nxt.seq == snap.seq
     # resume from the stdin snapshot: the stdin read happens live, with new input
     res2 = cli("resume", "in.wrr", cwd=tmp_path, stdin=b"XYZ")
     assert res2.returncode == 0 and res2.stdout.startswith(b"round 0 ")

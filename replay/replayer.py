@@ -1,0 +1,171 @@
+"""Links the wasm replayer (``wat.py``) to a guest and feeds it the tape.
+
+Around the guest's instantiation (``LinkHooks``):
+
+- before: a funcref table and the stub instance; the guest's WASI imports are
+  the stub's functions (the adapter leaves them to us: ``provided_imports``);
+- after: the tape memory, the replayer instance (importing the guest's own
+  exported memory, the tape memory and, as ``slow.f<k>``, the adapter's
+  Python callbacks, i.e. ``answer.Answerer``), and the table filled with the
+  replayer's exports.
+
+As the tape's ``TapeMirror`` it copies every frame into the tape memory and
+reads back the cursor and the count of calls answered in wasm whenever
+Python is entered, printing the output area on the way.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Final
+
+from wasmtime import (
+    Instance,
+    Limits,
+    Linker,
+    Memory,
+    MemoryType,
+    Module,
+    Table,
+    TableType,
+    ValType,
+)
+
+from wasi_rr.host.boundary import fastcall
+from wasi_rr.host.boundary.adapter import HostAdapter, functype
+from wasi_rr.host.runtime.process import ModuleCache, Process, compile_module
+from wasi_rr.host.table import SIGNATURES, Signature
+
+from . import wat
+from .output import Output
+from .tape import Tape
+
+_U32: Final = struct.Struct("<I")
+_PAGE: Final = 65536
+NEVER: Final = 0xFFFF_FFFF
+"""``STOP_AFTER`` value that never stops."""
+
+
+class Replayer:
+    """One guest's replayer: its instances, its tape memory, its control block."""
+
+    def __init__(self, sigs: list[Signature], adapter: HostAdapter, tape: Tape, output: Output,
+                 cache: ModuleCache | None) -> None:
+        self.sigs = sigs
+        self.adapter = adapter
+        self.tape = tape
+        self.output = output
+        self.cache = cache
+        self.memory: Memory | None = None
+        self._view: memoryview = memoryview(bytearray(wat.TAPE_BASE))
+        self._source: Any = None
+        self._keep: list[Any] = []
+        self._table: Table | None = None
+        self.loaded = 0
+        self._store: Any = None
+
+    @classmethod
+    def for_guest(cls, module: Module, adapter: HostAdapter, tape: Tape, output: Output,
+                  cache: ModuleCache | None) -> Replayer | None:
+        """A replayer for ``module``'s WASI imports (None when it has none, or has
+        an import shape the replayer does not handle: the Python path serves it)."""
+        sigs: list[Signature] = []
+        seen: set[tuple[str, str]] = set()
+        for imp in module.imports:
+            key = (imp.module, imp.name or "")
+            sig = SIGNATURES.get(key)
+            if sig is not None and key not in seen:
+                seen.add(key)
+                sigs.append(sig)
+        if not sigs:
+            return None
+        adapter.provided_imports = frozenset(seen)
+        return cls(sigs, adapter, tape, output, cache)
+
+    # -- linking ---------------------------------------------------------------------
+    def _compile(self, process: Process, text: str) -> Module:
+        return compile_module(process.engine, text.encode(), name="wasi-rr replayer",
+                              cache=self.cache)
+
+    def before_instantiate(self, process: Process) -> None:
+        store = process.store
+        self._table = Table(store, TableType(ValType.funcref(), Limits(len(self.sigs), None)),
+                            None)
+        stub = Instance(store, self._compile(process, wat.stub_wat(self.sigs)), [self._table])
+        exports = stub.exports(store)
+        for k, sig in enumerate(self.sigs):
+            process.linker.define(store, sig.module, sig.name, exports[f"i{k}"])
+
+    def after_instantiate(self, process: Process) -> None:
+        store = self._store = process.store
+        guest_memory = process.instance.exports(store)["memory"]
+        assert isinstance(guest_memory, Memory)
+        self.memory = Memory(store, MemoryType(Limits(wat.TAPE_BASE // _PAGE + 16, None)))
+        self._source = fastcall.memory_view_source(store._context(), self.memory._memory)
+        self._view = self._source()
+        linker = Linker(process.engine)
+        linker.define(store, "guest", "memory", guest_memory)
+        linker.define(store, "rr", "tape", self.memory)
+        for k, sig in enumerate(self.sigs):
+            cb = self.adapter.callback(sig)
+            self._keep.append(fastcall.define_unchecked(linker, "slow", f"f{k}",
+                                                        functype(sig), cb))
+        replayer = linker.instantiate(store, self._compile(process, wat.replayer_wat(self.sigs)))
+        exports = replayer.exports(store)
+        assert self._table is not None
+        for k in range(len(self.sigs)):
+            self._table.set(store, k, exports[f"f{k}"])
+        self._init_control()
+        self.tape.attach(self)
+
+    def _init_control(self) -> None:
+        v = self._view
+        _U32.pack_into(v, wat.OUT_POS, wat.OUT_BASE)
+        _U32.pack_into(v, wat.OUT_END, wat.OUT_BASE + wat.OUT_SIZE)
+        _U32.pack_into(v, wat.STOP_AFTER, NEVER)
+        names = {name: i for i, name in enumerate(f"{m}::{n}" for m, n in self.tape.functions)}
+        for k, sig in enumerate(self.sigs):
+            fid = names.get(f"{sig.module}::{sig.name}", 0xFFFF)
+            struct.pack_into("<H", v, wat.FIDMAP + 2 * k, fid)
+
+    # -- the tape's mirror -----------------------------------------------------------
+    def load(self, payload: bytes, off: int) -> None:
+        need = wat.TAPE_BASE + len(payload)
+        if need > len(self._view):
+            assert self.memory is not None
+            self.memory.grow(self._store, (need - len(self._view) + _PAGE - 1) // _PAGE)
+            self._view = self._source()
+        v = self._view
+        v[wat.TAPE_BASE:need] = payload
+        _U32.pack_into(v, wat.END, need)
+        _U32.pack_into(v, wat.CURSOR, wat.TAPE_BASE + off)
+        self.loaded += 1
+
+    def take(self) -> tuple[int, int]:
+        v = self._view
+        self.flush_output()
+        answered = _U32.unpack_from(v, wat.ANSWERED)[0]
+        _U32.pack_into(v, wat.ANSWERED, 0)
+        return _U32.unpack_from(v, wat.CURSOR)[0] - wat.TAPE_BASE, answered
+
+    def put(self, off: int) -> None:
+        _U32.pack_into(self._view, wat.CURSOR, wat.TAPE_BASE + off)
+
+    def flush_output(self) -> None:
+        v = self._view
+        pos = _U32.unpack_from(v, wat.OUT_POS)[0]
+        if pos > wat.OUT_BASE:
+            self.output.flush_area(v[wat.OUT_BASE:pos], pos - wat.OUT_BASE)
+            _U32.pack_into(v, wat.OUT_POS, wat.OUT_BASE)
+
+    def stop_after(self, calls: int | None) -> None:
+        """Let wasm answer at most ``calls`` more calls before entering Python
+        (the debugger's stop points); None: no limit."""
+        _U32.pack_into(self._view, wat.STOP_AFTER, NEVER if calls is None else calls)
+
+    def set_enabled(self, enabled: bool) -> None:
+        _U32.pack_into(self._view, wat.DISABLED, 0 if enabled else 1)
+
+
+def answerable(sig: Signature) -> bool:
+    return wat.answerable(sig)

@@ -1,0 +1,11 @@
+"""Recording: run a guest and journal every syscall (the record layer's one home).
+
+``record(config, path)`` is the API; ``JournalRecorder`` is what the adapter's
+generated RECORD callbacks append to; ``journal_header`` describes a run.
+"""
+
+from .api import PID, RecordError, record
+from .header import journal_header
+from .recorder import JournalRecorder, placeholder
+
+__all__ = ["PID", "RecordError", "record", "journal_header", "JournalRecorder", "placeholder"]

@@ -1,0 +1,116 @@
+"""``record``: run a guest like ``wasi_rr.run`` and journal every syscall."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from wasi_rr.api import RunConfig, RunResult, run
+from wasi_rr.errors import ConfigError, WasiRrError
+from wasi_rr.exitcodes import ExitStatus
+from wasi_rr.host.runtime.process import read_module_file
+from wasi_rr.journal import (
+    ExitEvent,
+    JournalError,
+    JournalWriteError,
+    JournalWriter,
+    StartEvent,
+    TrapEvent,
+)
+from wasi_rr.journal.writer import DEFAULT_INPUT_HASH_THRESHOLD
+
+from .header import journal_header
+from .recorder import MIN_SECRET_BYTES, JournalRecorder
+
+__all__ = ["RecordError", "record", "PID"]
+
+PID = 1
+"""The pid of the recorded process (the first and, without fork, only one)."""
+
+
+class RecordError(WasiRrError):
+    """The journal could not be written (disk full, permission denied...)."""
+
+    status = ExitStatus.TOOL_ERROR
+
+
+def _secrets(config: RunConfig, names: list[str]) -> dict[str, str]:
+    secrets = {k: config.env[k] for k in names if k in config.env}
+    for name, value in secrets.items():
+        if len(value.encode()) < MIN_SECRET_BYTES:
+            raise ConfigError(f"--redact-env {name}: its value is shorter than "
+                              f"{MIN_SECRET_BYTES} bytes; replacing it everywhere would "
+                              "also change unrelated bytes of the journal")
+    return secrets
+
+
+def record(config: RunConfig, journal_path: str | os.PathLike[str], *,
+           embed_module: bool = True, redact_env: Iterable[str] = (),
+           meta: Mapping[str, Any] | None = None,
+           input_hash_threshold: int | None = DEFAULT_INPUT_HASH_THRESHOLD) -> RunResult:
+    """Run ``config`` like ``wasi_rr.run`` and write its journal to ``journal_path``.
+
+    ``embed_module=False`` leaves the module out (replay then needs ``--module``;
+    the header still names its SHA-256). Raises ``RecordError`` if the journal
+    cannot be written, ``WasiRrError`` subclasses for bad modules/configs like
+    ``run``; a guest trap or exit is a result, journaled as an event. Ctrl-C
+    ends the journal with an exit event marked ``interrupted`` and re-raises.
+    """
+    module_bytes = read_module_file(Path(config.module))
+    redact_env = list(redact_env)
+    secrets = _secrets(config, redact_env)
+    header = journal_header(config, module_bytes=module_bytes, redact_env=redact_env,
+                            meta=meta)
+    try:
+        writer = JournalWriter(journal_path, header,
+                               module=module_bytes if embed_module else None,
+                               input_hash_threshold=input_hash_threshold)
+    except (JournalError, JournalWriteError) as exc:
+        raise RecordError(str(exc)) from exc
+    recorder = JournalRecorder(writer, secrets)
+    t0 = time.monotonic_ns()
+    try:
+        recorder.event(StartEvent(PID, tuple(header.argv), time.time_ns()))
+        from wasi_rr.snapshots import JournalProcessEvents  # snapshots, forks
+
+        result = run(replace(config, recorder=recorder,
+                             process_events=JournalProcessEvents(recorder)))
+        _finish(recorder, result, time.monotonic_ns() - t0)
+    except KeyboardInterrupt:
+        _interrupted(recorder, time.monotonic_ns() - t0)
+        raise
+    except (JournalError, JournalWriteError) as exc:
+        writer.abort()
+        raise RecordError(str(exc)) from exc
+    except BaseException:
+        writer.abort()  # a wasi-rr error: leave a readable, truncated journal
+        raise
+    if writer.failed is not None:
+        raise RecordError(str(writer.failed))
+    return result
+
+
+def _finish(recorder: JournalRecorder, result: RunResult, elapsed: int) -> None:
+    writer = recorder.writer
+    if writer.failed is None:
+        if result.trap is not None:
+            recorder.event(TrapEvent(PID, result.trap, elapsed))
+        else:
+            recorder.event(ExitEvent(PID, result.exit_code, elapsed))
+    writer.close(syscalls=recorder.syscalls())
+
+
+def _interrupted(recorder: JournalRecorder, elapsed: int) -> None:
+    """Ctrl-C: close the journal properly, ending with an ``interrupted`` exit,
+    so everything recorded so far replays (and ``dump --stats`` reads it)."""
+    writer = recorder.writer
+    try:
+        recorder.event(ExitEvent(recorder.pid or PID, int(ExitStatus.INTERRUPTED), elapsed,
+                                 interrupted=True))
+        writer.close(syscalls=recorder.syscalls())
+    except (JournalError, JournalWriteError):
+        writer.abort()

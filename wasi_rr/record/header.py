@@ -1,0 +1,58 @@
+"""The journal header of a recording: what the run was, and where it ran."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import platform
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from wasi_rr.api import RunConfig
+from wasi_rr.host.runtime.process import wasmtime_version
+from wasi_rr.host.table import function_names
+from wasi_rr.journal import JournalHeader, Preopen
+
+from .recorder import placeholder
+
+
+@functools.cache
+def _host_facts() -> tuple[tuple[str, str], ...]:
+    """Informational header metadata about this machine (cached: ``platform.platform()``
+    and the wasmtime version lookup cost milliseconds, paid once per process)."""
+    facts = [("host", platform.node()), ("platform", platform.platform()),
+             ("python", platform.python_version())]
+    version = wasmtime_version()
+    if version != "unknown":
+        facts.append(("wasmtime", version))
+    return tuple(facts)
+
+
+def journal_header(config: RunConfig, *, module_bytes: bytes, redact_env: Iterable[str] = (),
+                   meta: Mapping[str, Any] | None = None) -> JournalHeader:
+    """The header describing ``config`` (with redacted variables replaced)."""
+    redacted = [n for n in redact_env if n in config.env]
+    env = [(k, placeholder(v) if k in redacted else v) for k, v in config.env.items()]
+    argv0 = config.argv0 if config.argv0 is not None else str(config.module)
+    preopens = [Preopen(d.guest, d.mode.value, str(d.host)) for d in config.dirs]
+    preopens += [Preopen(g, "tmpfs", None) for g in config.tmpfs]
+    options: dict[str, Any] = {"trap_unknown_imports": config.trap_unknown_imports}
+    if config.clock is not None:
+        options["clock"] = type(config.clock).__name__
+    if config.random is not None:
+        options["random"] = type(config.random).__name__
+    auto_meta: dict[str, Any] = dict(_host_facts())
+    auto_meta.update(meta or {})
+    return JournalHeader(
+        module_sha256=hashlib.sha256(module_bytes).hexdigest(),
+        argv=[argv0, *config.args],
+        env=env,
+        preopens=preopens,
+        options=options,
+        meta=auto_meta,
+        module_name=Path(config.module).name,
+        module_size=len(module_bytes),
+        redacted_env=redacted,
+        functions=function_names(),
+    )

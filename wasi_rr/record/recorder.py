@@ -1,0 +1,105 @@
+"""``JournalRecorder``: what the adapter's generated RECORD callbacks write into.
+
+It gives each adapter an ``emit(fid, flags, params, errno, inputs, writes)``
+that appends the call's binary record to the writer's buffer
+(``journal.records.append_call``), after three things only a recorder knows:
+
+- **processes**: records carry no pid; when a call of another process than
+  the journal's current one comes, a ``ctx`` event is written first;
+- **digests**: inputs longer than the threshold are stored as their sha256,
+  except the bytes of a write that reached stdout/stderr (``flags``);
+- **redaction** (``--redact-env NAME``): the secret value, wherever it appears
+  in an input or a write (stdout, files, the environment block itself), is
+  replaced by a placeholder of the same length, so the journal never holds it
+  and a replay, whose guest sees the placeholder in its environment, asks and
+  gets exactly the recorded bytes (docs/journal-format.md says what this can
+  and cannot hide).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from wasi_rr.host.boundary.adapter import Emit, HostAdapter
+from wasi_rr.host.table import Signature
+from wasi_rr.journal import CtxEvent, Event, InputDigest, JournalWriter, StartEvent
+from wasi_rr.journal.records import append_call
+
+PLACEHOLDER_BYTE = b"*"
+MIN_SECRET_BYTES = 4
+"""Shorter values would also replace unrelated bytes of the journal (and make
+the replay diverge there): ``--redact-env`` refuses them."""
+
+
+def placeholder(value: str) -> str:
+    return "*" * len(value.encode())
+
+
+class JournalRecorder:
+    """The ``Recorder`` of the adapter, over one ``JournalWriter``."""
+
+    def __init__(self, writer: JournalWriter, redact: Mapping[str, str] | None = None) -> None:
+        self.writer = writer
+        self.pid = 0
+        """The process the next records belong to, as a reader will see it."""
+        self._secrets = [(v.encode(), PLACEHOLDER_BYTE * len(v.encode()))
+                         for v in (redact or {}).values() if v]
+        self._calls = [0]
+
+    # -- the adapter's side ---------------------------------------------------------
+    def function_id(self, sig: Signature) -> int:
+        return self.writer.function_id(sig.module, sig.name)
+
+    def emitter(self, adapter: HostAdapter) -> Emit:
+        """``emit`` for ``adapter``'s process (``adapter.pid``)."""
+        buf = self.writer.buf
+        limit = self.writer.limit
+        flush_full = self.writer.flush_full
+        threshold = self.writer.threshold
+        secrets = self._secrets
+        counter = adapter.counter
+        calls = self._calls
+        recorder = self
+
+        def emit(fid: int, flags: int, params: tuple[int, ...], errno: int,
+                 ins: list[tuple[int, Any]], outs: list[tuple[int, bytes]]) -> None:
+            pid = adapter.pid
+            if recorder.pid != pid:
+                recorder.set_process(pid, counter.n - 1)
+            if secrets:
+                ins = [(a, _redact(d, secrets)) for a, d in ins]
+                outs = [(a, _redact(d, secrets)) for a, d in outs]
+            if threshold is not None and not flags:
+                ins = [(a, InputDigest.of(d) if len(d) > threshold else d) for a, d in ins]
+            append_call(buf, fid, flags, params, errno, ins, outs)
+            calls[0] += 1
+            if len(buf) >= limit:
+                flush_full()
+        return emit
+
+    # -- events ---------------------------------------------------------------------
+    def set_process(self, pid: int, next_seq: int) -> None:
+        """The following records are ``pid``'s, from its syscall ``next_seq`` on."""
+        self.writer.write_event(CtxEvent(pid, next_seq))
+        self.pid = pid
+
+    def event(self, event: Event) -> None:
+        self.writer.write_event(event)
+        if isinstance(event, StartEvent):
+            self.pid = event.pid
+        elif isinstance(event, CtxEvent):
+            self.pid = event.pid
+
+    def syscalls(self) -> int:
+        """Calls recorded so far by every adapter (for the END frame)."""
+        return self._calls[0]
+
+
+def _redact(data: Any, secrets: list[tuple[bytes, bytes]]) -> Any:
+    if type(data) is not bytes:
+        return data
+    for secret, mask in secrets:
+        if secret in data:
+            data = data.replace(secret, mask)
+    return data
