@@ -38,6 +38,7 @@ from .divergence import (
     DivergenceError,
     DivergenceKind,
     compare_call,
+    ending_text,
     format_entry,
     format_question,
 )
@@ -75,12 +76,10 @@ class Verifier(Protocol):
 class Answerer:
     """Answers calls from a ``Tape`` (see module docstring)."""
 
-    def __init__(self, tape: Tape, output: Output, verifier: Verifier | None = None,
-                 describe_ending: Callable[[int], str] | None = None) -> None:
+    def __init__(self, tape: Tape, output: Output, verifier: Verifier | None = None) -> None:
         self.tape = tape
         self.output = output
         self.verifier = verifier
-        self.describe_ending = describe_ending or (lambda pid: "no more syscalls")
         self.divergence: Divergence | None = None
         self.entries = 0
         """How many times Python was entered (the replayer's tests count them)."""
@@ -101,6 +100,12 @@ class Answerer:
                                         stop_here, sig.result is not None)
 
     def answer(self, adapter: HostAdapter, sig: Signature, params: tuple[int, ...]) -> int:
+        interceptor = adapter.interceptor
+        if interceptor is not None:  # the process group's seam (fork, parking, snapshots)
+            early = interceptor.before_call(sig, params)
+            if early is not None:
+                return int(early)
+        adapter.counter.n += 1
         self.entries += 1
         tape = self.tape
         tape.sync_in()
@@ -133,7 +138,7 @@ class Answerer:
             self._diverge(Divergence(
                 DivergenceKind.EXTRA_CALL, tape.seq,
                 f"the guest called {sig.name} after the last recorded syscall",
-                expected=self.describe_ending(adapter.pid),
+                expected=ending_text(ending),
                 actual=format_question(tape.seq, sig.module, sig.name, params,
                                        self._question(adapter, sig, params))))
         raw = tape.parse(pos)

@@ -21,7 +21,7 @@ from wasi_rr.host.boundary.adapter import GuestAbort
 from wasi_rr.host.table import SIGNATURES, Role, Signature
 from wasi_rr.host.table.format import format_call, param_text
 from wasi_rr.host.table.format import format_question as _format_question
-from wasi_rr.journal import Call, InputDigest
+from wasi_rr.journal import Call, ExitEvent, InputDigest, TrapEvent
 
 __all__ = [
     "DivergenceKind", "Divergence", "DivergenceError", "FieldDiff", "WasmFrame",
@@ -124,6 +124,24 @@ class DivergenceError(GuestAbort):
 
 
 # -- formatting -------------------------------------------------------------------
+
+
+def describe_ending(ending: ExitEvent | TrapEvent | None) -> str:
+    if ending is None:
+        return "no recorded ending"
+    if isinstance(ending, TrapEvent):
+        return f"trap: {ending.message}"
+    if ending.interrupted:
+        return "the recording was interrupted (Ctrl-C)"
+    return f"exit status {ending.status}"
+
+
+def ending_text(ending: ExitEvent | TrapEvent | None) -> str:
+    """What the journal has instead of another call."""
+    if ending is None:
+        return "no more syscalls"
+    return f"no more syscalls, then {describe_ending(ending)}"
+
 
 
 def format_entry(entry: Call) -> str:

@@ -49,7 +49,13 @@ from wasi_rr.journal import ExitEvent, JournalReader, TrapEvent, open_journal
 
 from .answer import Answerer, JournalAbort, RecordingEnded, Verifier
 from .backtrace import frames_of
-from .divergence import Divergence, DivergenceError, DivergenceKind, format_entry
+from .divergence import (
+    Divergence,
+    DivergenceError,
+    DivergenceKind,
+    describe_ending,
+    format_entry,
+)
 from .output import Output
 from .tape import Tape
 
@@ -96,16 +102,6 @@ class ReplayOptions:
     """Let the generated wasm replayer answer calls (False: every call in Python)."""
     use_cache: bool = True
     from_snapshot: int | None = None
-
-
-def describe_ending(ending: ExitEvent | TrapEvent | None) -> str:
-    if ending is None:
-        return "no recorded ending"
-    if isinstance(ending, TrapEvent):
-        return f"trap: {ending.message}"
-    if ending.interrupted:
-        return "the recording was interrupted (Ctrl-C)"
-    return f"exit status {ending.status}"
 
 
 def describe_outcome(outcome: Outcome) -> str:
@@ -196,6 +192,8 @@ def replay(journal_path: str | os.PathLike[str], *, module: str | os.PathLike[st
         raise ReplayError(f"cannot open journal {journal_path}: {exc.strerror or exc}") from None
     with opened as reader:
         wasm, name = load_journal_module(reader, module, _warn)
+        if from_snapshot is None and reader.header.meta.get("resumed_from_snapshot") is not None:
+            from_snapshot = opts.from_snapshot = 1  # written by `resume -o`: it starts there
         engine = make_engine(interruptible=True)
         cache = ModuleCache(default_cache_dir()) if use_cache else None
         compiled = compile_module(engine, wasm, name=name, cache=cache)
@@ -217,8 +215,7 @@ def _replay_one(reader: JournalReader, engine: Engine, compiled: Module, name: s
         from .verify import KernelVerifier
 
         verifier = KernelVerifier.from_journal(reader)
-    answerer = Answerer(tape, output, verifier,
-                        lambda pid: _ending_text(tape.state.endings.get(pid)))
+    answerer = Answerer(tape, output, verifier)
     tape.next_call()  # the events before the first call: which process this is
     adapter = HostAdapter(None, source=answerer.source,
                           trap_unknown_imports=bool(
@@ -261,12 +258,6 @@ def _result(answerer: Answerer, verifier: Verifier | None, code: int,
     return ReplayResult(int(code), divergence, answerer.tape.state.calls, trap=trap,
                         verified=verifier.verified if verifier is not None else 0,
                         python_entries=answerer.entries)
-
-
-def _ending_text(ending: ExitEvent | TrapEvent | None) -> str:
-    if ending is None:
-        return "no more syscalls"
-    return f"no more syscalls, then {describe_ending(ending)}"
 
 
 def check_ending(tape: Tape, answerer: Answerer, outcome: Outcome,

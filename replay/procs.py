@@ -30,8 +30,14 @@ from wasi_rr.host.table import Signature
 from wasi_rr.journal import ExitEvent, JournalReader, SnapshotEvent, TrapEvent
 
 from .answer import Answerer, JournalAbort
-from .divergence import Divergence, DivergenceError, DivergenceKind, format_entry
-from .engine import ReplayOptions, ReplayResult, describe_ending, describe_outcome
+from .divergence import (
+    Divergence,
+    DivergenceError,
+    DivergenceKind,
+    describe_ending,
+    format_entry,
+)
+from .engine import ReplayOptions, ReplayResult, describe_outcome
 from .output import Output
 from .tape import Position, Tape
 
@@ -68,8 +74,7 @@ def replay_group(reader: JournalReader, wasm: bytes, engine: Engine, output: Out
     tape = Tape(reader)
     if loaded is not None:
         _skip_to_snapshot(tape, loaded.id)
-    answerer = Answerer(tape, output, None,
-                        lambda pid: _ending_text(tape.state.endings.get(pid)))
+    answerer = Answerer(tape, output)
 
     def source_for(pid: int, ppid: int, kernel: ProcKernel) -> CallbackSource:
         return answerer.source
@@ -117,12 +122,6 @@ def replay_group(reader: JournalReader, wasm: bytes, engine: Engine, output: Out
     code = int(ExitStatus.TRAP) if first.trap is not None else first.exit_code
     return ReplayResult(code, None, tape.state.calls, trap=first.trap,
                         python_entries=answerer.entries)
-
-
-def _ending_text(ending: ExitEvent | TrapEvent | None) -> str:
-    if ending is None:
-        return "no more syscalls"
-    return f"no more syscalls, then {describe_ending(ending)}"
 
 
 def _check_endings(group: ProcessGroup, tape: Tape, answerer: Answerer) -> Divergence | None:

@@ -36,7 +36,7 @@ from pathlib import Path
 from wasi_rr.host.boundary.adapter import HostAdapter
 from wasi_rr.host.kernel.hostdir import MountMode
 from wasi_rr.host.kernel.kernel import WasiKernel
-from wasi_rr.host.kernel.wasi_types import Errno, Filetype
+from wasi_rr.host.kernel.wasi_types import Errno, Filetype, WasiError
 from wasi_rr.host.kernel.wasifs import MountSpec, WasiFs
 from wasi_rr.host.table import Feed, OutKind, Role, Signature, Verify
 from wasi_rr.host.table.format import errno_name, format_call

@@ -215,7 +215,7 @@ class HostAdapter:
         if self.recorder is not None:
             fid = self.recorder.function_id(sig)
             emit = self.emit
-        stdio_of = getattr(self.kernel, "stdio_of", None)
+        stdio_of = getattr(self.kernel, "stdio_of", None) or _no_stdio
         return environment(sig, self.memory, collect=collect, fid=fid, emit=emit,
                            stdio_of=stdio_of,
                            slots_at=lambda args: fastcall.slots_at(slots_type, args),
@@ -276,3 +276,8 @@ def functype(sig: Signature) -> FuncType:
     params = [types[p.wasm] for p in sig.params]
     results = [types[sig.result]] if sig.result is not None else []
     return FuncType(params, results)
+
+
+def _no_stdio(fd: int) -> int:
+    """``stdio_of`` of a kernel that has no notion of stdio (test doubles)."""
+    return 0

@@ -52,6 +52,14 @@ class FakeKernel:
         self._log("environ_get")
         return self.env
 
+    def args_sizes_get(self) -> tuple[int, int]:
+        self._log("args_sizes_get")
+        return len(self.args), sum(len(a) + 1 for a in self.args)
+
+    def environ_sizes_get(self) -> tuple[int, int]:
+        self._log("environ_sizes_get")
+        return len(self.env), sum(len(e) + 1 for e in self.env)
+
     def clock_res_get(self, clock_id: int) -> int:
         self._log("clock_res_get", clock_id)
         return 1000

@@ -8,9 +8,10 @@ from typing import Any
 
 import wasmtime
 
-from wasi_rr.host.table.abi import SIGNATURES, Signature, SyscallRecord
-from wasi_rr.host.boundary.adapter import Backend, HostAdapter, LiveBackend
+from wasi_rr.host.boundary.adapter import CallbackSource, Emit, HostAdapter
 from wasi_rr.host.runtime.process import Outcome, Process, compile_module, make_engine
+from wasi_rr.host.table import SIGNATURE_LIST, SIGNATURES, Signature
+from wasi_rr.journal import Call
 
 RESULT_ADDR = 0x8000
 """Where the generated ``_start`` stores the i32 result of its calls (4 bytes each)."""
@@ -49,18 +50,28 @@ def sig(name: str, module: str = "wasi_snapshot_preview1") -> Signature:
 
 
 class Recorder:
-    def __init__(self) -> None:
-        self.records: list[SyscallRecord] = []
+    """The adapter's ``Recorder`` protocol, keeping every call as a ``Call``."""
 
-    def on_syscall(self, record: SyscallRecord) -> None:
-        self.records.append(record)
+    def __init__(self) -> None:
+        self.records: list[Call] = []
+
+    def function_id(self, sig: Signature) -> int:
+        return SIGNATURE_LIST.index(sig)
+
+    def emitter(self, adapter: HostAdapter) -> Emit:
+        def emit(fid: int, flags: int, params: tuple[int, ...], errno: int,
+                 ins: list[tuple[int, bytes]], outs: list[tuple[int, bytes]]) -> None:
+            s = SIGNATURE_LIST[fid]
+            self.records.append(Call(adapter.seq - 1, s.module, s.name, tuple(params),
+                                     tuple(ins), errno, tuple(outs), adapter.pid, flags))
+        return emit
 
 
 @dataclass
 class Ran:
     outcome: Outcome
     process: Process
-    records: list[SyscallRecord] = field(default_factory=list)
+    records: list[Call] = field(default_factory=list)
 
     def memory(self, addr: int, length: int) -> bytes:
         mem = self.process.instance.exports(self.process.store)["memory"]
@@ -71,13 +82,15 @@ class Ran:
         return int.from_bytes(self.memory(RESULT_ADDR + 4 * index, 4), "little", signed=True)
 
 
-def run_wat(wat: str, kernel: Any = None, *, backend: Backend | None = None, observe: bool = False,
-            trap_unknown_imports: bool = False) -> Ran:
+def run_wat(wat: str, kernel: Any = None, *, source: CallbackSource | None = None,
+            observe: bool = False, trap_unknown_imports: bool = False) -> Ran:
+    """Run ``wat`` on ``kernel`` (RUN callbacks), or recording (``observe``: RECORD
+    callbacks into a ``Recorder``), or answered by ``source``."""
     engine = make_engine()
     module = compile_module(engine, wat.encode())
     recorder = Recorder() if observe else None
-    adapter = HostAdapter(backend if backend is not None else LiveBackend(kernel),
-                          observer=recorder, trap_unknown_imports=trap_unknown_imports)
+    adapter = HostAdapter(kernel, recorder=recorder, source=source,
+                          trap_unknown_imports=trap_unknown_imports)
     process = Process(engine, module, adapter)
     outcome = process.run()
     return Ran(outcome, process, recorder.records if recorder else [])

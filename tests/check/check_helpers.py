@@ -98,8 +98,7 @@ def splice_module(src: Path, wasm: bytes, dst: Path) -> Path:
                        background=False) as writer:
         for e in entries:
             if isinstance(e, Call):
-                writer.write_syscall(e.module, e.name, e.params, list(e.inputs), e.errno,
-                                     list(e.writes), seq=e.seq)  # type: ignore[arg-type]
+                writer.write_call(e)
             else:
                 writer.write_event(e)
     return dst

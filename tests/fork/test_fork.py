@@ -15,7 +15,7 @@ import pytest
 
 from wasi_rr.api import RunConfig, run
 from wasi_rr.journal import ForkEvent, SnapshotEvent, StartEvent, Call, open_journal
-from wasi_rr.replay.procs import replay_group
+from wasi_rr.replay import replay as replay_group
 
 PIPE_OUT = (b"parent pid 1\n"
             b"parent got: child 2 of 1 got 28 bytes: HELLO CHILD\nSECOND LINE\nBYE\n"

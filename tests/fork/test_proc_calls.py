@@ -48,11 +48,11 @@ def test_proc_calls_errnos(tmp_path: Path) -> None:
 
 
 def test_join_results_are_formatted_by_name() -> None:
-    from wasi_rr.host.table.abi import OutKind, SyscallRecord, format_call
+    from wasi_rr.host.table import OutKind
+    from wasi_rr.host.table.format import format_call
 
     assert OutKind.OPTION_PID is not OutKind.PRESTAT  # distinct members, same layout
-    rec = SyscallRecord(3, "wasix_32v1", "proc_join", (64, 0, 72), [bytes(8)], 0,
-                        [(64, bytes([1, 0, 0, 0, 2, 0, 0, 0])),
-                         (72, bytes([1, 0, 0, 0, 7, 0, 0, 0]))])
-    line = format_call(rec)
+    line = format_call("wasix_32v1", "proc_join", (64, 0, 72), [bytes(8)], 0,
+                       [(64, bytes([1, 0, 0, 0, 2, 0, 0, 0])),
+                        (72, bytes([1, 0, 0, 0, 7, 0, 0, 0]))])
     assert "option_pid={pid=2}" in line and "ret_join_status={exit_normal=7}" in line

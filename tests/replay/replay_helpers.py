@@ -18,6 +18,7 @@ from wasi_rr.journal import (
     JournalWriter,
     StartEvent,
     Call,
+    CtxEvent,
     TrapEvent,
     open_journal,
 )
@@ -64,11 +65,9 @@ def rewrite_journal(src: Path, dst: Path,
             if flush_every and n and n % flush_every == 0:
                 w.flush()
             if isinstance(e, Call):
-                assert all(isinstance(i, bytes) for i in e.inputs), "digests not supported"
-                w.write_syscall(e.module, e.name, e.params, list(e.inputs), e.errno,
-                                list(e.writes), seq=e.seq)
+                w.write_call(e)
             else:
-                assert isinstance(e, (StartEvent, ExitEvent, TrapEvent))
+                assert isinstance(e, (StartEvent, ExitEvent, TrapEvent, CtxEvent))
                 w.write_event(e)
     return dst
 

@@ -193,7 +193,7 @@ def test_large_inputs_stored_as_digest_are_compared_by_digest(tmp_path: Path) ->
     from wasi_rr.journal import InputDigest, open_journal
     with open_journal(rec.journal) as r:
         digests = [e for e in r if isinstance(e, Call)
-                   and any(isinstance(i, InputDigest) for i in e.inputs)]
+                   and any(isinstance(i, InputDigest) for i in e.input_data)]
     assert [e.name for e in digests] == ["fd_write"]  # the 10000-byte file write
     ok = replay(rec.journal, stdout=BytesIO(), stderr=BytesIO())
     assert ok.divergence is None and ok.exit_code == 0

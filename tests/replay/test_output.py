@@ -1,80 +1,94 @@
-"""``StdioTracker``: which fds are stdout/stderr, and what each write emits."""
+"""Replayed stdout/stderr: byte for byte, in call order, whichever path answers.
+
+The recorder marks each call whose bytes reached stdout or stderr (the live
+kernel knows which fds are its consoles, so renumbered and dup'ed ones count
+and a file renumbered onto fd 1 does not); replay prints those bytes, cut to
+the count the call answered. The wasm replayer buffers them in an output area
+that Python empties whenever it is entered: these tests check the order
+survives that, with outputs larger than the area.
+"""
 
 from __future__ import annotations
 
+import io
 import struct
-from io import BytesIO
+from collections.abc import Callable
+from pathlib import Path
 
-from wasi_rr.journal import Call
-from wasi_rr.replay.output import StdioTracker
+import pytest
 
-P1 = "wasi_snapshot_preview1"
-X = "wasix_32v1"
-NW = 0x100  # where nwritten / new fds are written
-
-
-def _u32(v: int) -> bytes:
-    return struct.pack("<I", v)
+from replay_helpers import record_guest
+from wasi_rr.journal import Call, open_journal
+from wasi_rr.replay import replay
+from wasi_rr.replay.output import STREAM_BIT, Output
 
 
-def _write(fd: int, *bufs: bytes, nwritten: int | None = None, errno: int = 0,
-           name: str = "fd_write") -> tuple[Call, list[bytes]]:
-    array = b"".join(struct.pack("<II", 0x1000 + 64 * i, len(b)) for i, b in enumerate(bufs))
-    n = sum(map(len, bufs)) if nwritten is None else nwritten
-    params = (fd, 0x2000, len(bufs), NW) if name == "fd_write" else (fd, 0x2000, len(bufs), 0, NW)
-    inputs = [array, *bufs]
-    writes = ((NW, _u32(n)),) if errno == 0 else ()
-    return Call(0, P1, name, params, tuple(inputs), errno, writes), inputs
+class Interleaved(io.BytesIO):
+    """One buffer for both streams, tagging each write (to check the order)."""
+
+    def __init__(self, log: list[tuple[str, bytes]], tag: str) -> None:
+        super().__init__()
+        self.log, self.tag = log, tag
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.log.append((self.tag, bytes(data)))
+        return len(data)
 
 
-def _call(name: str, params: tuple[int, ...], *, new_fd: int | None = None,
-          module: str = P1) -> tuple[Call, list[bytes]]:
-    writes = ((NW, _u32(new_fd)),) if new_fd is not None else ()
-    return Call(0, module, name, params, (), 0, writes), []
+def _merged(log: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """Consecutive writes to the same stream joined (chunking may differ)."""
+    out: list[tuple[str, bytes]] = []
+    for tag, data in log:
+        if out and out[-1][0] == tag:
+            out[-1] = (tag, out[-1][1] + data)
+        elif data:
+            out.append((tag, data))
+    return out
 
 
-def _run(*calls: tuple[Call, list[bytes]]) -> tuple[bytes, bytes]:
-    out, err = BytesIO(), BytesIO()
-    t = StdioTracker(out, err)
-    for entry, inputs in calls:
-        t.observe(entry, inputs)
-    return out.getvalue(), err.getvalue()
+@pytest.fixture(scope="module")
+def recorded(guest: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory) -> object:
+    tmp = tmp_path_factory.mktemp("stdio")
+    return record_guest(guest("stdio_mix"), tmp / "mix.wrr", args=["60"], tmpfs=["/tmp"])
 
 
-def test_writes_go_to_their_stream_cut_to_nwritten() -> None:
-    assert _run(_write(1, b"ab", b"cd"), _write(2, b"err"), _write(1, b"xyz", nwritten=1),
-                _write(1, b"lost", errno=29), _write(3, b"file")) == (b"abcdx", b"err")
+@pytest.mark.parametrize("fast", [True, False], ids=["wasm", "python"])
+def test_replayed_output_is_the_recorded_output(recorded: object, fast: bool) -> None:
+    out, err = io.BytesIO(), io.BytesIO()
+    result = replay(recorded.journal, stdout=out, stderr=err, fast=fast)  # type: ignore[attr-defined]
+    assert result.ok and result.exit_code == 0
+    assert out.getvalue() == recorded.stdout  # type: ignore[attr-defined]
+    assert err.getvalue() == recorded.stderr  # type: ignore[attr-defined]
+    assert b"into the file" not in out.getvalue()
+    assert b"stdout now at fd 6" in out.getvalue() and b"via dup of stderr" in err.getvalue()
+    assert b"write to closed fd: EBADF" in out.getvalue()
+    assert len(out.getvalue()) > 64 * 1024  # more than the replayer's output area
 
 
-def test_pwrite_to_stdout_counts() -> None:
-    assert _run(_write(1, b"p", name="fd_pwrite")) == (b"p", b"")
+def test_interleaving_is_the_same_on_both_paths(recorded: object) -> None:
+    logs = []
+    for fast in (True, False):
+        log: list[tuple[str, bytes]] = []
+        replay(recorded.journal, stdout=Interleaved(log, "out"),  # type: ignore[attr-defined]
+               stderr=Interleaved(log, "err"), fast=fast)
+        logs.append(_merged(log))
+    assert logs[0] == logs[1]
+    assert [tag for tag, _ in logs[0][:4]] == ["out", "err", "out", "err"]
 
 
-def test_renumber_moves_stdout() -> None:
-    out, _ = _run(_call("fd_renumber", (1, 7)), _write(1, b"not stdout"),
-                  _write(7, b"moved"))
-    assert out == b"moved"
+def test_only_stdio_calls_are_marked(recorded: object) -> None:
+    with open_journal(recorded.journal) as r:  # type: ignore[attr-defined]
+        calls = [e for e in r if isinstance(e, Call) and e.name == "fd_write"]
+    marked = {(c.params[0], c.stdio) for c in calls if c.stdio}
+    assert (6, 1) in marked and (1, 1) in marked and (2, 2) in marked and (4, 2) in marked
+    assert all(c.stdio == 0 for c in calls if c.params[0] == 1 and b"into the file"
+               in b"".join(d for _, d in c.inputs if isinstance(d, bytes)))
+    assert all(c.stdio == 0 for c in calls if c.params[0] == 42)
 
 
-def test_renumber_onto_stdout_replaces_it() -> None:
-    assert _run(_call("fd_renumber", (2, 1)), _write(1, b"now stderr"),
-                _write(2, b"closed")) == (b"", b"now stderr")
-
-
-def test_close_and_reuse_by_open() -> None:
-    out, _ = _run(_call("fd_close", (1,)),
-                  _call("path_open", (3, 0, 0, 0, 0, 0, 0, 0, NW), new_fd=1),
-                  _write(1, b"a file now"))
-    assert out == b""
-
-
-def test_dup_shares_the_description() -> None:
-    out, err = _run(_call("fd_dup", (2, NW), new_fd=9, module=X), _write(9, b"dup"),
-                    _call("fd_dup2", (1, 20, 0, NW), new_fd=20, module=X), _write(20, b"d2"))
-    assert (out, err) == (b"d2", b"dup")
-
-
-def test_none_stream_discards() -> None:
-    t = StdioTracker(None, None)
-    entry, inputs = _write(1, b"x")
-    t.observe(entry, inputs)  # no error
+def test_output_area_chunks_are_decoded_in_order() -> None:
+    area = (struct.pack("<I", 3) + b"abc" + struct.pack("<I", 2 | STREAM_BIT) + b"de"
+            + struct.pack("<I", 1) + b"f")
+    out, err = io.BytesIO(), io.BytesIO()
+    Output(out, err).flush_area(area, len(area))
+    assert (out.getvalue(), err.getvalue()) == (b"abcf", b"de")

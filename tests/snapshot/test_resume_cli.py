@@ -105,7 +105,7 @@ def test_resume_last_snapshot_by_default_and_missing_mount(files_run: dict[str, 
     assert res.returncode == 5, res.stderr
     with open_journal(where / "j.wrr") as r:
         after = [e for e in r if isinstance(e, Call) and e.seq >= last.seq]
-    written = b"".join(e.inputs[1] for e in after if e.name == "fd_write" and e.params[0] == 1)
+    written = b"".join(e.input_data[1] for e in after if e.name == "fd_write" and e.params[0] == 1)
     assert res.stdout == written
     shutil.rmtree(tmp / "rec" / "data")
     res = cli("resume", "j.wrr", cwd=where)
