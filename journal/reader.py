@@ -223,7 +223,7 @@ class JournalReader:
             syscalls = summary["syscalls"]
         except (ValueError, TypeError, KeyError, msgpack.UnpackException) as exc:
             raise JournalCorrupt(here, f"undecodable end frame: {exc}", entries) from None
-        if type(expected) is not int or type(syscalls) is not int:
+        if type(expected) is not int or (syscalls is not None and type(syscalls) is not int):
             raise JournalCorrupt(here, "end frame counts are not integers", entries)
         if expected != frames:
             raise JournalCorrupt(here, f"end frame counts {expected} entries frames, the "
@@ -321,7 +321,7 @@ class _Walk:
     def finish(self, stats: JournalStats) -> None:
         stats.skipped_entries = self.skipped
         expected = stats.summary.get("syscalls")
-        if expected is not None and expected != self.syscalls:
+        if type(expected) is int and expected != self.syscalls:
             raise BadEntry(self.count, "end frame", f"counts {expected} syscalls, the "
                            f"journal holds {self.syscalls}")
 

@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import msgpack
 import zstandard
@@ -48,6 +49,18 @@ DEFAULT_FRAME_BYTES = 1 << 20
 DEFAULT_FLUSH_INTERVAL = 0.25
 DEFAULT_LEVEL = 1
 DEFAULT_INPUT_HASH_THRESHOLD = 4096
+_BLOB_HEAD = struct.Struct("<Q")
+"""A cached module blob: its raw length, then the compressed frame payload."""
+
+
+class BlobCache(Protocol):
+    """Where compressed module blobs are kept between recordings (the host's
+    module cache offers it; the journal only needs these two calls)."""
+
+    def load_blob(self, sha256: str) -> bytes | None: ...
+
+    def store_blob(self, sha256: str, data: bytes) -> None: ...
+
 
 
 class JournalWriter:
@@ -63,14 +76,16 @@ class JournalWriter:
     """
 
     def __init__(self, path: str | os.PathLike[str], header: JournalHeader, *,
-                 module: bytes | None = None, level: int = DEFAULT_LEVEL,
+                 module: bytes | None = None, module_sha256: str | None = None,
+                 blob_cache: BlobCache | None = None, level: int = DEFAULT_LEVEL,
                  frame_bytes: int = DEFAULT_FRAME_BYTES,
                  flush_interval: float = DEFAULT_FLUSH_INTERVAL,
                  input_hash_threshold: int | None = DEFAULT_INPUT_HASH_THRESHOLD,
                  background: bool = True) -> None:
         self.path = Path(path)
         self._t0 = time.monotonic_ns()
-        self._prepare_header(header, module, input_hash_threshold)
+        self._prepare_header(header, module, input_hash_threshold, module_sha256)
+        self._blobs = blob_cache
         self.header = header
         self._fids = {name: i for i, name in enumerate(header.functions)}
         self.threshold = input_hash_threshold
@@ -88,7 +103,10 @@ class JournalWriter:
         self.raw_bytes = 0
         self.disk_bytes = 0
         self.calls_written = 0
-        """Calls appended through ``write_call`` (recorders count their own)."""
+        """Calls appended through ``write_call``."""
+        self.direct = False
+        """Set by a recorder that appends records to ``buf`` itself: the END frame then
+        leaves the call count out (nobody counted; readers count)."""
         self.events_written = 0
         self.buf = bytearray()
         """Whole records not yet in a frame, appended by recorders; cleared in
@@ -103,9 +121,9 @@ class JournalWriter:
 
     @staticmethod
     def _prepare_header(header: JournalHeader, module: bytes | None,
-                        threshold: int | None) -> None:
+                        threshold: int | None, known_sha256: str | None) -> None:
         if module is not None:
-            sha = hashlib.sha256(module).hexdigest()
+            sha = known_sha256 or hashlib.sha256(module).hexdigest()
             if header.module_sha256 and header.module_sha256 != sha:
                 raise ValueError("header.module_sha256 does not match the module bytes")
             header.module_sha256 = sha
@@ -134,12 +152,28 @@ class JournalWriter:
         self._write_frame(FrameKind.HEADER, 0, msgpack.packb(header_to_wire(self.header),
                                                              use_bin_type=True))
         if module is not None:
-            self._write_frame(FrameKind.BLOB, 0, msgpack.packb(
-                {"kind": "module", "sha256": self.header.module_sha256, "data": module},
-                use_bin_type=True))
+            self._write_module(module)
         if self._error is not None:
             self._f.close()
             self._raise_pending()
+
+    def _write_module(self, module: bytes) -> None:
+        """The module blob frame; its compressed payload is reused from the blob
+        cache when this module was embedded before (compressing a big module is
+        most of a short recording's fixed cost)."""
+        sha = self.header.module_sha256
+        cached = self._blobs.load_blob(sha) if self._blobs is not None else None
+        if cached is not None and len(cached) > _BLOB_HEAD.size:
+            raw_len = _BLOB_HEAD.unpack_from(cached)[0]
+            self._write_payload(FrameKind.BLOB, 0, Codec.ZSTD, raw_len,
+                                cached[_BLOB_HEAD.size:])
+            return
+        raw = msgpack.packb({"kind": "module", "sha256": sha, "data": module},
+                            use_bin_type=True)
+        payload = self._cctx.compress(raw)
+        self._write_payload(FrameKind.BLOB, 0, Codec.ZSTD, len(raw), payload)
+        if self._blobs is not None:
+            self._blobs.store_blob(sha, _BLOB_HEAD.pack(len(raw)) + payload)
 
     # -- appending ---------------------------------------------------------------------
     def function_id(self, module: str, name: str) -> int:
@@ -231,23 +265,27 @@ class JournalWriter:
                 self._last_frame = time.monotonic()
 
     def _write_frame(self, kind: int, first: int, raw: bytes) -> None:
+        codec = Codec.STORED
+        payload = raw
+        if len(raw) >= 64:
+            z = self._cctx.compress(raw)
+            if len(z) < len(raw):
+                payload, codec = z, Codec.ZSTD
+        self._write_payload(kind, first, codec, len(raw), payload)
+
+    def _write_payload(self, kind: int, first: int, codec: int, raw_len: int,
+                       payload: bytes) -> None:
         if self._error is not None:
             return
         try:
-            codec = Codec.STORED
-            payload = raw
-            if len(raw) >= 64:
-                z = self._cctx.compress(raw)
-                if len(z) < len(raw):
-                    payload, codec = z, Codec.ZSTD
-            if len(payload) > 0xFFFF_FFFF or len(raw) > 0xFFFF_FFFF:
+            if len(payload) > 0xFFFF_FFFF or raw_len > 0xFFFF_FFFF:
                 raise JournalWriteError("a single frame exceeds 4 GiB")
-            data = encode_frame_header(kind, codec, 0, first, len(raw), payload) + payload
+            data = encode_frame_header(kind, codec, 0, first, raw_len, payload) + payload
             self._f.write(data)
             self._f.flush()
             self._good_offset += len(data)
             if kind == FrameKind.ENTRIES:
-                self.raw_bytes += len(raw)
+                self.raw_bytes += raw_len
                 self.disk_bytes += len(data)
         except (OSError, ValueError, JournalWriteError) as exc:
             self._error = exc
@@ -295,7 +333,8 @@ class JournalWriter:
             with self._lock:
                 self._write_buffer()
                 end = {"frames": self._frames,
-                       "syscalls": self.calls_written if syscalls is None else syscalls,
+                       "syscalls": (syscalls if syscalls is not None
+                                    else None if self.direct else self.calls_written),
                        "events": self.events_written, "raw_bytes": self.raw_bytes,
                        "wall_ns": time.monotonic_ns() - self._t0, **(summary or {})}
                 self._write_frame(FrameKind.END, self._frames, msgpack.packb(end))

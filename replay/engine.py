@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from contextlib import nullcontext
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,10 +36,12 @@ from wasi_rr.errors import WasiRrError
 from wasi_rr.exitcodes import ExitStatus
 from wasi_rr.host.boundary.adapter import HostAdapter
 from wasi_rr.host.runtime.process import (
+    ModuleBytes,
     ModuleCache,
     Outcome,
     Process,
     compile_module,
+    deadline,
     default_cache_dir,
     interrupt_on_sigint,
     make_engine,
@@ -59,12 +62,19 @@ from .divergence import (
 from .output import Output
 from .tape import Tape
 
-__all__ = ["ReplayError", "ReplayResult", "replay", "describe_ending", "ReplayOptions"]
+__all__ = ["ReplayError", "ReplayResult", "ReplayTimeout", "replay", "describe_ending",
+           "ReplayOptions"]
 
 
 class ReplayError(WasiRrError):
     """The replay cannot start: no module to run, unreadable/invalid module, or a
     journal that needs something this replay mode lacks."""
+
+
+class ReplayTimeout(WasiRrError):
+    """``timeout`` expired: the guest was stopped (a runaway or a hang)."""
+
+    status = ExitStatus.TIMEOUT
 
 
 @dataclass(slots=True)
@@ -102,6 +112,8 @@ class ReplayOptions:
     """Let the generated wasm replayer answer calls (False: every call in Python)."""
     use_cache: bool = True
     from_snapshot: int | None = None
+    interruptible: bool = False
+    timeout: float | None = None
 
 
 def describe_outcome(outcome: Outcome) -> str:
@@ -165,7 +177,8 @@ def replay(journal_path: str | os.PathLike[str], *, module: str | os.PathLike[st
            verify: bool = False, stdout: BinaryIO | None = None,
            stderr: BinaryIO | None = None, warn: Callable[[str], None] | None = None,
            use_cache: bool = True, fast: bool = True,
-           from_snapshot: int | None = None) -> ReplayResult:
+           from_snapshot: int | None = None, interruptible: bool = False,
+           timeout: float | None = None) -> ReplayResult:
     """Replay ``journal_path``; see the module docstring and docs/replay.md.
 
     ``stdout``/``stderr`` receive the reproduced guest output (None: the
@@ -173,6 +186,9 @@ def replay(journal_path: str | os.PathLike[str], *, module: str | os.PathLike[st
     printed on the real stderr). ``verify=True`` also re-executes every call on
     a kernel rebuilt from the journal (``replay.verify``). ``fast=False``
     answers every call in Python (rules the wasm replayer out).
+    ``interruptible``: Ctrl-C stops even a guest spinning in wasm (the CLI; main
+    thread only). ``timeout``: stop after that many seconds of wall time
+    (``ReplayTimeout``).
     """
     warnings: list[str] = []
 
@@ -183,7 +199,7 @@ def replay(journal_path: str | os.PathLike[str], *, module: str | os.PathLike[st
         else:
             print(message, file=sys.stderr, flush=True)
 
-    opts = ReplayOptions(module, verify, fast, use_cache, from_snapshot)
+    opts = ReplayOptions(module, verify, fast, use_cache, from_snapshot, interruptible, timeout)
     output = Output(stdout if stdout is not None else sys.stdout.buffer,
                     stderr if stderr is not None else sys.stderr.buffer)
     try:
@@ -191,20 +207,37 @@ def replay(journal_path: str | os.PathLike[str], *, module: str | os.PathLike[st
     except OSError as exc:
         raise ReplayError(f"cannot open journal {journal_path}: {exc.strerror or exc}") from None
     with opened as reader:
-        wasm, name = load_journal_module(reader, module, _warn)
         if from_snapshot is None and reader.header.meta.get("resumed_from_snapshot") is not None:
             from_snapshot = opts.from_snapshot = 1  # written by `resume -o`: it starts there
-        engine = make_engine(interruptible=True)
+        engine = make_engine()
         cache = ModuleCache(default_cache_dir()) if use_cache else None
-        compiled = compile_module(engine, wasm, name=name, cache=cache)
+        compiled, name = _compiled(reader, engine, cache, module, _warn)
         if from_snapshot is not None or needs_procs(compiled):
             from .procs import replay_group
 
+            wasm, _ = load_journal_module(reader, module, _warn)
             result = replay_group(reader, wasm, engine, output, opts)
         else:
             result = _replay_one(reader, engine, compiled, name, output, opts)
     result.warnings = warnings
     return result
+
+
+def _compiled(reader: JournalReader, engine: Engine, cache: ModuleCache | None,
+              module: str | os.PathLike[str] | None,
+              warn: Callable[[str], None]) -> tuple[Module, str]:
+    """The compiled module to replay: straight from the cache by the header's
+    SHA-256 when the journal's own module is wanted (no need to read the
+    embedded copy at all), else compiled (and cached) from the bytes."""
+    sha = reader.header.module_sha256
+    name = reader.header.module_name or "embedded module"
+    if module is None and cache is not None and sha:
+        hit = cache.load_hash(engine, sha)
+        if hit is not None:
+            return hit, name
+    wasm, name = load_journal_module(reader, module, warn)
+    known = sha if module is None else None  # the reader checked the blob against it
+    return compile_module(engine, ModuleBytes(wasm, known), name=name, cache=cache), name
 
 
 def _replay_one(reader: JournalReader, engine: Engine, compiled: Module, name: str,
@@ -229,8 +262,12 @@ def _replay_one(reader: JournalReader, engine: Engine, compiled: Module, name: s
                                    ModuleCache(default_cache_dir()) if opts.use_cache else None)
     try:
         process = ReplayProcess(engine, compiled, adapter, name=name, linker_hooks=hooks)
-        with interrupt_on_sigint(engine):
+        sigint = interrupt_on_sigint(engine) if opts.interruptible else nullcontext()
+        with sigint, deadline(engine, opts.timeout) as clock:
             outcome = process.run()
+        if clock.expired:
+            raise ReplayTimeout(f"the replay did not finish within {opts.timeout:g} s "
+                                f"(stopped at syscall #{tape.seq})")
     except DivergenceError as exc:
         return _result(answerer, verifier, ExitStatus.DIVERGENCE, exc.divergence, None)
     except JournalAbort as exc:

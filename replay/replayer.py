@@ -84,8 +84,10 @@ class Replayer:
 
     # -- linking ---------------------------------------------------------------------
     def _compile(self, process: Process, text: str) -> Module:
+        # cached whatever their size: parsing the WAT costs milliseconds
+        cache = ModuleCache(self.cache.directory, min_size=0) if self.cache else None
         return compile_module(process.engine, text.encode(), name="wasi-rr replayer",
-                              cache=self.cache)
+                              cache=cache)
 
     def before_instantiate(self, process: Process) -> None:
         store = process.store

@@ -9,6 +9,7 @@ observers without re-implementing configuration handling.
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -22,6 +23,7 @@ from wasi_rr.host.runtime.instrument import InstrumentationError, InstrumentedMo
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.runtime.procs import ProcessEvents, ProcessGroup, SnapshotPolicy, needs_procs
 from wasi_rr.host.runtime.process import (
+    ModuleBytes,
     ModuleCache,
     Outcome,
     Process,
@@ -75,8 +77,10 @@ class RunConfig:
     """Compiled-module cache; None = ``host.process.default_cache_dir()``."""
     use_cache: bool = True
     interruptible: bool = False
-    """Let Ctrl-C (SIGINT) stop a guest even inside pure wasm loops (the CLI
-    sets it; costs epoch checks in the compiled code). Main thread only."""
+    """Let Ctrl-C (SIGINT) stop a guest even inside pure wasm loops (the CLI sets
+    it; it installs a SIGINT wakeup watcher, so only from the main thread)."""
+    wasm: ModuleBytes | None = None
+    """The module's bytes if already read (``record`` reads and hashes them once)."""
     snapshots: SnapshotPolicy = field(default_factory=SnapshotPolicy)
     """When to snapshot (empty: never). Any trigger makes the run use the
     asyncify-instrumented module (docs/snapshots.md)."""
@@ -125,12 +129,12 @@ def build_kernel(config: RunConfig, fs: WasiFs | None = None) -> WasiKernel:
 def load_module(config: RunConfig, engine: Engine) -> tuple[bytes, Module]:
     """Read and compile ``config.module`` (``ModuleError`` if that fails)."""
     path = Path(config.module)
-    wasm = read_module_file(path)
+    wasm = config.wasm if config.wasm is not None else ModuleBytes(read_module_file(path))
     cache = None
     if config.use_cache:
         cache = ModuleCache(config.cache_dir if config.cache_dir is not None
                             else default_cache_dir())
-    return wasm, compile_module(engine, wasm, name=str(path), cache=cache)
+    return wasm.data, compile_module(engine, wasm, name=str(path), cache=cache)
 
 
 def instrument_module(wasm: bytes, config: RunConfig, engine: Engine
@@ -187,8 +191,9 @@ def run(config: RunConfig) -> RunResult:
     asyncify-instrumented in a ``ProcessGroup``; everything else takes the
     adapter's fast path.
     """
-    engine = make_engine(interruptible=config.interruptible)
+    engine = make_engine()
     wasm, module = load_module(config, engine)
+    sigint = interrupt_on_sigint(engine) if config.interruptible else nullcontext()
     if config.snapshots or needs_procs(module):
         group = make_group(config, engine, wasm)
         kernel = build_kernel(config)
@@ -204,7 +209,7 @@ def run(config: RunConfig) -> RunResult:
         adapter = HostAdapter(kernel, recorder=config.recorder,
                               trap_unknown_imports=config.trap_unknown_imports)
         process = Process(engine, module, adapter, name=str(config.module))
-        with interrupt_on_sigint(engine):
+        with sigint:
             outcome = process.run()
     finally:
         _flush(config.stdout if config.stdout is not None else sys.stdout.buffer)

@@ -21,7 +21,8 @@ def _main(args: argparse.Namespace) -> int:
 
     try:
         result = replay(args.journal, module=args.module, verify=args.verify,
-                        fast=not args.slow, from_snapshot=args.from_snapshot)
+                        fast=not args.slow, from_snapshot=args.from_snapshot,
+                        interruptible=True, timeout=args.timeout)
     except JournalError as exc:
         print(f"wasi-rr: error: cannot replay {args.journal}: {exc}", file=sys.stderr,
               flush=True)
@@ -37,6 +38,16 @@ def _main(args: argparse.Namespace) -> int:
         print(f"wasi-rr: guest trapped: {result.trap}", file=sys.stderr, flush=True)
         return int(ExitStatus.TRAP)
     return result.exit_code & 0xFF
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -57,6 +68,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="answer every call in Python instead of the generated wasm "
                              "replayer (same results and reports, slower; for ruling the "
                              "replayer out when something looks wrong)")
+    parser.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS",
+                        help="stop a replay that runs longer than this (exit status "
+                             f"{int(ExitStatus.TIMEOUT)})")
     parser.add_argument("journal", metavar="JOURNAL", help="the journal file (.wrr)")
     parser.set_defaults(func=_main)
     return parser

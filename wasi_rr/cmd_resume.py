@@ -112,7 +112,7 @@ def resume(journal: str, snapshot_id: int | None, config: RunConfig, *,
     fs = family_fs[0]
     recorder = _resume_recorder(output, loaded, wasm) if output else None
     writer = recorder.writer if recorder is not None else None
-    engine = make_engine(interruptible=config.interruptible)
+    engine = make_engine()
     try:
         if recorder is not None:
             config = replace(config, recorder=recorder,

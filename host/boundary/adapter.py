@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from wasmtime import FuncType, Instance, Linker, Memory, Module, Store, ValType
@@ -58,6 +58,11 @@ class Recorder(Protocol):
     def function_id(self, sig: Signature) -> int: ...
 
     def emitter(self, adapter: HostAdapter) -> Emit: ...
+
+    def fast_env(self, adapter: HostAdapter) -> dict[str, Any] | None:
+        """What a simple RECORD callback needs to append records itself (``buf``,
+        ``LIMIT``, ``FLUSH``, ``CALLS``, ``CUR``, ``PID``, ``THRESHOLD``), or None
+        to always go through ``emit`` (e.g. while redacting)."""
 
 
 class CallInterceptor(Protocol):
@@ -199,11 +204,19 @@ class HostAdapter:
             return irregular_callback(sig, self)
         recording = self.recorder is not None
         shape = Shape.RECORD if recording else Shape.RUN
+        fast_env = getattr(self.recorder, "fast_env", _no_fast_env)(self)
         opts = Options(intercept=self.interceptor is not None,
-                       count=recording or self.interceptor is not None)
-        env = self.environment(sig, collect=recording)
+                       count=self.interceptor is not None,
+                       fast_emit=fast_env is not None)
         intercept = self.interceptor.before_call if self.interceptor is not None else None
-        make = factory(sig, shape, opts)
+        env = self.environment(sig, collect=recording)
+        generic_make, _ = factory(sig, shape, replace(opts, generic=True))
+        generic = generic_make(self.kernel, self.memory, self.stop_guest, intercept,
+                               self.counter, env)
+        make, consts = factory(sig, shape, opts)
+        if make is generic_make:
+            return generic  # type: ignore[no-any-return]
+        env = {**env, **consts, **(fast_env or {}), "generic": generic}
         cb: fastcall.RawCallback = make(self.kernel, self.memory, self.stop_guest, intercept,
                                         self.counter, env)
         return cb
@@ -215,9 +228,11 @@ class HostAdapter:
         if self.recorder is not None:
             fid = self.recorder.function_id(sig)
             emit = self.emit
-        stdio_of = getattr(self.kernel, "stdio_of", None) or _no_stdio
+        # fd -> 1/2 for the consoles, kept current by the kernel's fd table (a
+        # kernel without one, e.g. a test double, has no stdio to mark)
+        stdio = getattr(self.kernel, "stdio_fds", None)
         return environment(sig, self.memory, collect=collect, fid=fid, emit=emit,
-                           stdio_of=stdio_of,
+                           stdio=stdio,
                            slots_at=lambda args: fastcall.slots_at(slots_type, args),
                            idle_slots=fastcall.idle_slots(slots_type))
 
@@ -233,7 +248,7 @@ class HostAdapter:
         """``OBSERVE`` for ``sig`` on this adapter's memory: decode (and with a
         ``kernel``, execute) one call, returning what crossed the boundary."""
         env = self.environment(sig, collect=True)
-        make = factory(sig, Shape.OBSERVE)
+        make, _ = factory(sig, Shape.OBSERVE)
         observe: Observe = make(kernel, self.memory, self.stop_guest, None, self.counter, env)
         return observe
 
@@ -278,6 +293,6 @@ def functype(sig: Signature) -> FuncType:
     return FuncType(params, results)
 
 
-def _no_stdio(fd: int) -> int:
-    """``stdio_of`` of a kernel that has no notion of stdio (test doubles)."""
-    return 0
+def _no_fast_env(adapter: HostAdapter) -> None:
+    """A recorder without ``fast_env`` (or none): every record goes through ``emit``."""
+    return None

@@ -114,7 +114,7 @@ def collecting_write(mem: GuestMemory) -> Callable[[int, bytes, Outs], None]:
 
 
 def environment(sig: Signature, mem: GuestMemory, *, collect: bool, fid: int = -1,
-                emit: Any = None, stdio_of: Any = None, slots_at: Any = None,
+                emit: Any = None, stdio: Any = None, slots_at: Any = None,
                 idle_slots: Any = None) -> dict[str, Any]:
     """Every name a generated function of ``sig`` binds (``codegen._bind_env``)."""
     u8, u16, u32, u64 = (struct.Struct(f) for f in ("<B", "<H", "<I", "<Q"))
@@ -132,7 +132,10 @@ def environment(sig: Signature, mem: GuestMemory, *, collect: bool, fid: int = -
         "U32_PACK_INTO": u32.pack_into, "U64_PACK_INTO": u64.pack_into,
         "PACK_FDSTAT": pack_fdstat, "PACK_FILESTAT": pack_filestat,
         "PACK_PRESTAT": pack_prestat, "ERRNO_PACK_INTO": _ERRNO.pack_into,
-        "slots_at": slots_at, "idle_slots": idle_slots, "emit": emit, "stdio_of": stdio_of,
+        "slots_at": slots_at, "idle_slots": idle_slots, "emit": emit, "STDIO": stdio if stdio is not None else {},
+        "IOVEC_UNPACK_FROM": IOVEC.unpack_from, "IOVEC_PACK": IOVEC.pack,
+        "PACK_II": IOVEC.pack, "PACK_I": u32.pack, "PACK_Q": u64.pack, "PACK_H": u16.pack,
+        "PACK_B": u8.pack, "U8_PACK_INTO": u8.pack_into,
     }
     for i in range(16):
         env[f"VALID_{i}"] = None

@@ -54,6 +54,12 @@ class Options:
     answer returns at once without decoding, recording or counting."""
     count: bool = False
     """Count calls in ``counter.n`` (the adapter's sequence number)."""
+    fast_emit: bool = False
+    """RECORD of a simple signature: append records itself (the recorder offers
+    its buffer: ``Recorder.fast_env``) instead of always calling ``emit``."""
+    generic: bool = False
+    """Generate the generic callback even for a simple signature (the fallback
+    the simple one hands unusual shapes to)."""
 
 
 class _Src:
@@ -347,7 +353,7 @@ def _source_record(sig: Signature, opts: Options) -> str:
                 _encode(s, sig, results, collect=True)
                 s("errno = 0")
                 if sig.stdio:
-                    s("flags = stdio_of(p0)")
+                    s("flags = STDIO.get(p0, 0)")
                 else:
                     s("flags = 0")
             with s.block("except WasiError as e:"):
@@ -402,7 +408,7 @@ _ENV_NAMES = (
     "out_iovecs", "scatter", "subscriptions", "write", "pack_dirents", "pack_events",
     "pack_strings", "U8_PACK", "U16_PACK", "U32_PACK", "U64_PACK", "U8_PACK_INTO",
     "U16_PACK_INTO", "U32_PACK_INTO", "U64_PACK_INTO", "PACK_FDSTAT", "PACK_FILESTAT",
-    "PACK_PRESTAT", "ERRNO_PACK_INTO", "slots_at", "emit", "stdio_of",
+    "PACK_PRESTAT", "ERRNO_PACK_INTO", "slots_at", "emit", "STDIO",
 ) + tuple(f"VALID_{i}" for i in range(16))
 
 
@@ -416,13 +422,29 @@ def source(sig: Signature, shape: Shape, opts: Options = Options()) -> str:
 
 
 @functools.cache
-def factory(sig: Signature, shape: Shape, opts: Options = Options()) -> Callable[..., Any]:
-    """The compiled ``make(kernel, mem, stop, intercept, counter, env)`` of ``sig``."""
+def factory(sig: Signature, shape: Shape, opts: Options = Options()
+            ) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """The compiled ``make(kernel, mem, stop, intercept, counter, env)`` of ``sig``,
+    and the constants its ``env`` must add (the structs a simple RECORD packs with)."""
+    from . import fastgen
+
+    consts: dict[str, Any] = {}
+    if shape is not Shape.OBSERVE and not opts.generic and fastgen.is_simple(sig):
+        text, consts = fastgen.source(sig, shape is Shape.RECORD, opts)
+    else:
+        text = source(sig, shape, opts)
     namespace: dict[str, Any] = {}
-    code = compile(source(sig, shape, opts), f"<wasi-rr {shape.value} {sig.name}>", "exec")
+    code = compile(text, f"<wasi-rr {shape.value} {sig.name}>", "exec")
     exec(code, namespace)  # noqa: S102 - our own generated source, see ``source``
     make: Callable[..., Any] = namespace["make"]
-    return make
+    return make, consts
+
+
+def simple_source(sig: Signature, shape: Shape, opts: Options = Options()) -> str:
+    """The straight-line source of a simple signature (``fastgen``), for readers."""
+    from . import fastgen
+
+    return fastgen.source(sig, shape is Shape.RECORD, opts)[0]
 
 
 def valid_values(sig: Signature) -> dict[str, frozenset[int]]:

@@ -121,7 +121,7 @@ def irregular_callback(sig: Signature, adapter: HostAdapter) -> fastcall.RawCall
     slots_type = fastcall.raw_slots(len(sig.params))
     unpack = sig.raw_struct.unpack_from
     intercept = adapter.interceptor.before_call if adapter.interceptor is not None else None
-    counting = adapter.recorder is not None or intercept is not None
+    counting = intercept is not None
     fid = adapter.recorder.function_id(sig) if adapter.recorder is not None else -1
     has_result = sig.result is not None
 

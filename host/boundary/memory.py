@@ -79,7 +79,7 @@ class GuestMemory:
     def read(self, ptr: int, length: int) -> bytes:
         if ptr + length > self.size:
             self.check(ptr, length)
-        return bytes(self.view[ptr:ptr + length])
+        return self.view[ptr:ptr + length].tobytes()
 
     def read_u32(self, ptr: int) -> int:
         value: int = U32.unpack(self.read(ptr, 4))[0]

@@ -108,6 +108,12 @@ class Description:
     def release(self) -> None:
         """The last fd went away: free what the description holds."""
 
+    @property
+    def stdio_slot(self) -> int:
+        """1 or 2 when this is the stdout or stderr console, else 0 (the fd table
+        keeps a map of them for the recorder)."""
+        return self.inode.stdio or 0
+
     def need(self, right: int) -> None:
         if not self.rights_base & right:
             raise WasiError(Errno.NOTCAPABLE)

@@ -118,11 +118,13 @@ class FdCalls(KernelBase):
         """1 if ``fd`` now refers to the guest's stdout console, 2 for stderr,
         0 otherwise (stdin, anything else, a closed fd). A dup'ed or
         renumbered console counts; a pipe put at fd 1 does not."""
-        desc = self._fds.get(fd)
-        if desc is None:
-            return 0
-        slot = desc.inode.stdio
-        return slot if slot else 0
+        return self._fdt.stdio.get(fd, 0)
+
+    @property
+    def stdio_fds(self) -> dict[int, int]:
+        """The live map behind ``stdio_of`` (fd -> 1 or 2), for callers that ask on
+        every write (the recorder). Read-only use."""
+        return self._fdt.stdio
 
     # -- status and metadata ------------------------------------------------
 

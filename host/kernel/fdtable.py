@@ -47,10 +47,13 @@ class FdTable:
     minimum visits only the holes below that minimum.
     """
 
-    __slots__ = ("_holes", "_top", "fds", "max_fds")
+    __slots__ = ("_holes", "_top", "fds", "max_fds", "stdio")
 
     def __init__(self, max_fds: int = 1 << 20) -> None:
         self.fds: dict[int, Description] = {}
+        self.stdio: dict[int, int] = {}
+        """fd -> 1 (stdout console) or 2 (stderr console): kept up to date by every
+        install/close, so a recorder asks about each write with one dict lookup."""
         self.max_fds = max_fds
         self._holes: list[int] = []
         self._top = 0
@@ -149,6 +152,11 @@ class FdTable:
                 self._claim(fd)
         desc.refs += 1
         fds[fd] = desc
+        slot = desc.stdio_slot
+        if slot == 1 or slot == 2:
+            self.stdio[fd] = slot
+        elif self.stdio:
+            self.stdio.pop(fd, None)
         return fd
 
     def _drop(self, desc: Description) -> None:
@@ -161,6 +169,8 @@ class FdTable:
         if desc is None:
             raise WasiError(Errno.BADF, f"fd {fd}")
         heapq.heappush(self._holes, fd)
+        if self.stdio:
+            self.stdio.pop(fd, None)
         self._drop(desc)
 
     def renumber(self, fd: int, to: int) -> None:
@@ -175,6 +185,7 @@ class FdTable:
         """A new table with the same fds pointing at the same descriptions."""
         child = FdTable(self.max_fds)
         child.fds = dict(self.fds)
+        child.stdio = dict(self.stdio)
         child._holes = list(self._holes)
         child._top = self._top
         for desc in child.fds.values():

@@ -10,212 +10,26 @@ exception from the adapter's seams that asked to abort (``GuestAbort``,
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import os
 import re
-import signal
-import tempfile
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Final
 
-from wasmtime import Config, Engine, Func, Linker, Module, Store, Trap, WasmtimeError
+from wasmtime import Engine, Func, Linker, Module, Store, Trap, WasmtimeError
 
 from wasi_rr.errors import ModuleError
 from wasi_rr.exitcodes import ExitStatus
 from wasi_rr.host.boundary.adapter import HostAdapter, StopKind
 
-_CACHE_MAGIC: Final = b"WRRC"
-"""Cache file = magic + sha256(payload) + ``Module.serialize()`` payload."""
+from .engine import deadline, interrupt_on_sigint, make_engine, wasmtime_version
+from .modcache import ModuleBytes, ModuleCache, compile_module, default_cache_dir
+from .modcache import error_chain as _error_chain
 
-CACHE_MIN_SIZE: Final = 4 * 1024
-"""Modules smaller than this (hand-written WAT, tiny tests) compile in about a
-millisecond; caching them would only litter the cache directory. Anything real
-is worth caching: a 22 KiB C guest takes 23 ms to compile and 0.2 ms to
-deserialize (measured with wasmtime 50 on the 2-core dev machine), and that
-start-up cost used to be most of a short run, record or replay."""
+__all__ = ["Outcome", "Process", "check_command", "read_module_file", "make_engine",
+           "interrupt_on_sigint", "deadline", "wasmtime_version", "ModuleBytes",
+           "ModuleCache", "compile_module", "default_cache_dir", "EPOCH_DEADLINE"]
 
-
-def make_engine(*, interruptible: bool = False) -> Engine:
-    """The engine every wasi-rr instance runs on.
-
-    ``memory_may_move = False`` is load-bearing: the adapter keeps a view over
-    linear memory and relies on its base address never changing (only its size
-    grows). Wasm32 memories fit the default 4 GiB reservation, so growth never
-    needs to move them.
-
-    ``interruptible`` compiles epoch checks into the guest so that
-    ``interrupt_on_sigint`` can stop a guest spinning without syscalls (a
-    Python signal handler alone never runs while wasm code runs). Stores on
-    such an engine need a deadline: ``Process`` sets one (``engine_is_interruptible``).
-    """
-    config = Config()
-    config.memory_may_move = False
-    if interruptible:
-        config.epoch_interruption = True
-        return InterruptibleEngine(config)
-    return Engine(config)
-
-
-class InterruptibleEngine(Engine):
-    """An engine compiled with epoch checks (wasmtime cannot be asked whether
-    a config enabled them, so the type says it)."""
-
-
-def engine_is_interruptible(engine: Engine) -> bool:
-    return isinstance(engine, InterruptibleEngine)
-
-
-@contextmanager
-def interrupt_on_sigint(engine: Engine) -> Iterator[None]:
-    """While active, Ctrl-C also stops wasm code that never calls the host.
-
-    CPython's C-level SIGINT handler writes the signal number to the wakeup fd
-    even while the main thread is inside wasm; a watcher thread reading it bumps
-    the engine's epoch, which makes the guest trap and hands control back to
-    Python, where the pending ``KeyboardInterrupt`` is then raised as usual.
-    No-op outside the main thread or for a non-interruptible engine.
-    """
-    if (not engine_is_interruptible(engine)
-            or threading.current_thread() is not threading.main_thread()):
-        yield
-        return
-    read_fd, write_fd = os.pipe()
-    os.set_blocking(write_fd, False)
-    try:
-        previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
-    except ValueError:
-        os.close(read_fd)
-        os.close(write_fd)
-        yield
-        return
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.is_set():
-            try:
-                data = os.read(read_fd, 64)
-            except OSError:
-                return
-            if done.is_set() or not data:
-                return
-            if signal.SIGINT in data:
-                engine.increment_epoch()
-
-    watcher = threading.Thread(target=watch, name="wasi-rr-sigint", daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        signal.set_wakeup_fd(previous)
-        done.set()
-        try:
-            os.write(write_fd, b"\0")
-        except OSError:
-            pass
-        watcher.join(timeout=1)
-        os.close(write_fd)
-        os.close(read_fd)
-
-
-@functools.cache
-def wasmtime_version() -> str:
-    """The installed wasmtime package's version (part of every cache key).
-
-    Cached: ``importlib.metadata`` parses the package's metadata file, ~1.2 ms,
-    which used to be most of a short run's start-up."""
-    try:
-        return version("wasmtime")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "unknown"
-
-
-def default_cache_dir() -> Path:
-    """``$WASI_RR_CACHE_DIR``, else ``$XDG_CACHE_HOME/wasi-rr``, else ``~/.cache/wasi-rr``."""
-    explicit = os.environ.get("WASI_RR_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "wasi-rr"
-
-
-@dataclass(slots=True)
-class ModuleCache:
-    """Compiled modules keyed by module sha256 and wasmtime version.
-
-    Every failure (unwritable directory, stale or corrupt entry) only costs a
-    recompilation: caching is an optimisation, never a reason to fail a run.
-    """
-
-    directory: Path
-    min_size: int = CACHE_MIN_SIZE
-
-    def path_for(self, wasm: bytes, engine: Engine | None = None) -> Path:
-        digest = hashlib.sha256(wasm).hexdigest()
-        variant = "-epoch" if engine is not None and engine_is_interruptible(engine) else ""
-        return self.directory / f"{digest}-wasmtime{wasmtime_version()}{variant}.cwasm"
-
-    def load(self, engine: Engine, wasm: bytes) -> Module | None:
-        if len(wasm) < self.min_size:
-            return None
-        try:
-            data = self.path_for(wasm, engine).read_bytes()
-        except OSError:
-            return None
-        # Deserializing is only safe for artifacts wasmtime itself produced:
-        # verify our own checksum first, so a truncated or damaged file is a
-        # cache miss, never undefined behaviour.
-        header, digest, payload = data[:4], data[4:36], data[36:]
-        if header != _CACHE_MAGIC or hashlib.sha256(payload).digest() != digest:
-            return None
-        try:
-            return Module.deserialize(engine, payload)
-        except (WasmtimeError, ValueError, TypeError):
-            return None
-
-    def store(self, engine: Engine, wasm: bytes, module: Module) -> None:
-        if len(wasm) < self.min_size:
-            return
-        target = self.path_for(wasm, engine)
-        try:
-            payload = module.serialize()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".cwasm")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(_CACHE_MAGIC + hashlib.sha256(payload).digest() + payload)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        except (OSError, WasmtimeError):
-            return
-
-
-def compile_module(engine: Engine, wasm: bytes, *, name: str = "module",
-                   cache: ModuleCache | None = None) -> Module:
-    """Compile ``wasm`` (binary, or WAT text) or raise ``ModuleError``."""
-    if cache is not None:
-        cached = cache.load(engine, wasm)
-        if cached is not None:
-            return cached
-    try:
-        module = Module(engine, wasm)
-    except WasmtimeError as e:
-        detail = _error_chain(str(e))
-        if not wasm.startswith(b"\0asm"):
-            detail = f"not a WebAssembly binary (no \\0asm magic) nor WAT text ({detail})"
-        raise ModuleError(f"invalid module {name}: {detail}") from None
-    if cache is not None:
-        cache.store(engine, wasm, module)
-    return module
-
+EPOCH_DEADLINE = 1
+"""Every store traps at the first epoch increment (Ctrl-C, ``--timeout``)."""
 
 def read_module_file(path: Path) -> bytes:
     try:
@@ -252,8 +66,7 @@ class Process:
         self.module = module
         self.adapter = adapter
         self.store = Store(engine)
-        if engine_is_interruptible(engine):
-            self.store.set_epoch_deadline(1)
+        self.store.set_epoch_deadline(EPOCH_DEADLINE)
         self.linker = Linker(engine)
         adapter.link(self.linker, module)
         self._before_instantiate()
@@ -322,12 +135,6 @@ def _trap_message(error: Exception) -> str:
         root = root.removeprefix("wasm trap: ")
         return f"{root} ({'; '.join(details)})" if details else root
     return _one_line(text)
-
-
-def _error_chain(text: str) -> str:
-    """wasmtime's ``msg\n\nCaused by:\n    cause`` as ``msg: cause`` on one line."""
-    lines = [line.strip() for line in text.strip().splitlines()]
-    return ": ".join(line for line in lines if line and line != "Caused by:")
 
 
 def _one_line(text: str) -> str:

@@ -62,7 +62,7 @@ class Recorder:
         def emit(fid: int, flags: int, params: tuple[int, ...], errno: int,
                  ins: list[tuple[int, bytes]], outs: list[tuple[int, bytes]]) -> None:
             s = SIGNATURE_LIST[fid]
-            self.records.append(Call(adapter.seq - 1, s.module, s.name, tuple(params),
+            self.records.append(Call(len(self.records), s.module, s.name, tuple(params),
                                      tuple(ins), errno, tuple(outs), adapter.pid, flags))
         return emit
 

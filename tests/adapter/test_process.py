@@ -11,7 +11,7 @@ import wasmtime
 
 from wasi_rr import ModuleError, RunConfig, run
 from wasi_rr.exitcodes import ExitStatus
-from wasi_rr.host.runtime.process import ModuleCache, compile_module, make_engine
+from wasi_rr.host.runtime.process import ModuleBytes, ModuleCache, compile_module, make_engine
 
 HELLO = r"""(module
   (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
@@ -76,20 +76,24 @@ def test_module_cache_roundtrip_and_corruption(tmp_path: Path) -> None:
     wasm = wasmtime.wat2wasm(HELLO)
     cache = ModuleCache(tmp_path / "cache", min_size=0)
     compile_module(engine, wasm, cache=cache)
-    entry = cache.path_for(wasm)
+    mb = ModuleBytes(wasm)
+    entry = cache.path_for(mb.sha256, engine)
     assert entry.is_file() and entry.suffix == ".cwasm"
-    loaded = cache.load(engine, wasm)
+    loaded = cache.load(engine, mb)
     assert loaded is not None and {e.name for e in loaded.exports} == {"memory", "_start"}
     good = entry.read_bytes()
     entry.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
-    assert cache.load(engine, wasm) is None  # damaged entry: a miss, never a crash
+    assert cache.load(engine, mb) is None  # damaged entry: a miss, never a crash
     entry.write_bytes(good[:100])
-    assert cache.load(engine, wasm) is None  # truncated entry
+    assert cache.load(engine, mb) is None  # truncated entry
     entry.write_bytes(b"garbage")
-    assert cache.load(engine, wasm) is None
+    assert cache.load(engine, mb) is None
+    entry.write_bytes(good)
+    Path(f"{entry}.crc").write_bytes(b"junk")
+    assert cache.load(engine, mb) is None  # damaged sidecar
     module = compile_module(engine, wasm, cache=cache)
     assert {e.name for e in module.exports} == {"memory", "_start"}
-    assert cache.load(engine, wasm) is not None  # rewritten
+    assert cache.load(engine, mb) is not None  # rewritten
 
 
 def test_unwritable_cache_is_not_fatal(tmp_path: Path) -> None:

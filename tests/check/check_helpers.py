@@ -56,9 +56,20 @@ class Corpus:
 def record_journal(wasm: Path, journal: Path, args: list[str], *, stdin: bytes = b"",
                    env: dict[str, str] | None = None, tmpfs: list[str] | None = None,
                    embed_module: bool = True) -> Path:
+    """Record ``wasm``; with ``embed_module=False`` the module is a unique copy (a
+    random custom section) never compiled into the cache, so the journal cannot
+    replay anywhere, as on a machine that never saw the module."""
+    use_cache = True
+    if not embed_module:
+        unique = journal.with_suffix(".unique.wasm")
+        unique.parent.mkdir(parents=True, exist_ok=True)
+        name = b"wasi-rr-test"
+        body = bytes([len(name)]) + name + os.urandom(16)
+        unique.write_bytes(wasm.read_bytes() + b"\x00" + bytes([len(body)]) + body)
+        wasm, use_cache = unique, False
     config = RunConfig(module=wasm, args=args, env=env or {}, tmpfs=tmpfs or [],
                        stdin=io.BytesIO(stdin), stdout=io.BytesIO(), stderr=io.BytesIO(),
-                       argv0=wasm.name)
+                       argv0=wasm.name, use_cache=use_cache)
     journal.parent.mkdir(parents=True, exist_ok=True)
     record(config, journal, embed_module=embed_module)
     return journal

@@ -16,6 +16,8 @@ MAX_FDS = 64
 class FakeDescription:
     """What ``FdTable`` needs of a description: a reference count and release."""
 
+    stdio_slot = 0
+
     def __init__(self) -> None:
         self.refs = 0
         self.released = 0

@@ -72,11 +72,14 @@ def rewrite_journal(src: Path, dst: Path,
     return dst
 
 
-def wasi_rr(*args: str | os.PathLike[str], cwd: Path,
-            stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    """Run the CLI in a subprocess (as a user would) from ``cwd``."""
+def wasi_rr(*args: str | os.PathLike[str], cwd: Path, stdin: bytes = b"",
+            cache_dir: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run the CLI in a subprocess (as a user would) from ``cwd`` (with its own
+    compiled-module cache: ``cache_dir``, as on another machine)."""
     env = dict(os.environ)
     env.pop("WASI_RR_DEBUG", None)
+    if cache_dir is not None:
+        env["WASI_RR_CACHE_DIR"] = str(cache_dir)
     return subprocess.run([sys.executable, "-m", "wasi_rr", *map(str, args)], cwd=cwd,
                           input=stdin, capture_output=True, timeout=120, env=env)
 

@@ -59,10 +59,15 @@ def test_journal_without_module_needs_module_option(
         guest: Callable[[str], Path], tmp_path: Path) -> None:
     rec = record_guest(guest("exit_code"), tmp_path / "nomod.wrr", args=["9"],
                        embed_module=False)
+    # on the recording machine the compiled module is found by its hash...
     proc = wasi_rr("replay", rec.journal, cwd=tmp_path)
+    assert proc.returncode == 9, proc.stderr
+    # ...on another machine (an empty cache) the journal alone cannot replay
+    proc = wasi_rr("replay", rec.journal, cwd=tmp_path, cache_dir=tmp_path / "cold")
     assert proc.returncode == ExitStatus.TOOL_ERROR
     assert b"--module" in proc.stderr and proc.stderr.count(b"\n") == 1
-    proc = wasi_rr("replay", "--module", guest("exit_code"), rec.journal, cwd=tmp_path)
+    proc = wasi_rr("replay", "--module", guest("exit_code"), rec.journal, cwd=tmp_path,
+                   cache_dir=tmp_path / "cold")
     assert proc.returncode == 9 and b"warning" not in proc.stderr
 
 

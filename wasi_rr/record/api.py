@@ -12,7 +12,12 @@ from typing import Any
 from wasi_rr.api import RunConfig, RunResult, run
 from wasi_rr.errors import ConfigError, WasiRrError
 from wasi_rr.exitcodes import ExitStatus
-from wasi_rr.host.runtime.process import read_module_file
+from wasi_rr.host.runtime.process import (
+    ModuleBytes,
+    ModuleCache,
+    default_cache_dir,
+    read_module_file,
+)
 from wasi_rr.journal import (
     ExitEvent,
     JournalError,
@@ -60,14 +65,16 @@ def record(config: RunConfig, journal_path: str | os.PathLike[str], *,
     ``run``; a guest trap or exit is a result, journaled as an event. Ctrl-C
     ends the journal with an exit event marked ``interrupted`` and re-raises.
     """
-    module_bytes = read_module_file(Path(config.module))
+    wasm = config.wasm or ModuleBytes(read_module_file(Path(config.module)))
     redact_env = list(redact_env)
     secrets = _secrets(config, redact_env)
-    header = journal_header(config, module_bytes=module_bytes, redact_env=redact_env,
-                            meta=meta)
+    header = journal_header(config, module=wasm, redact_env=redact_env, meta=meta)
+    cache = (ModuleCache(config.cache_dir if config.cache_dir is not None else default_cache_dir())
+             if config.use_cache else None)
     try:
         writer = JournalWriter(journal_path, header,
-                               module=module_bytes if embed_module else None,
+                               module=wasm.data if embed_module else None,
+                               module_sha256=wasm.sha256, blob_cache=cache,
                                input_hash_threshold=input_hash_threshold)
     except (JournalError, JournalWriteError) as exc:
         raise RecordError(str(exc)) from exc
@@ -77,7 +84,7 @@ def record(config: RunConfig, journal_path: str | os.PathLike[str], *,
         recorder.event(StartEvent(PID, tuple(header.argv), time.time_ns()))
         from wasi_rr.snapshots import JournalProcessEvents  # snapshots, forks
 
-        result = run(replace(config, recorder=recorder,
+        result = run(replace(config, wasm=wasm, recorder=recorder,
                              process_events=JournalProcessEvents(recorder)))
         _finish(recorder, result, time.monotonic_ns() - t0)
     except KeyboardInterrupt:

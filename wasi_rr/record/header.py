@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import platform
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from wasi_rr.api import RunConfig
-from wasi_rr.host.runtime.process import wasmtime_version
+from wasi_rr.host.runtime.process import ModuleBytes, wasmtime_version
 from wasi_rr.host.table import function_names
 from wasi_rr.journal import JournalHeader, Preopen
 
@@ -29,7 +28,7 @@ def _host_facts() -> tuple[tuple[str, str], ...]:
     return tuple(facts)
 
 
-def journal_header(config: RunConfig, *, module_bytes: bytes, redact_env: Iterable[str] = (),
+def journal_header(config: RunConfig, *, module: ModuleBytes, redact_env: Iterable[str] = (),
                    meta: Mapping[str, Any] | None = None) -> JournalHeader:
     """The header describing ``config`` (with redacted variables replaced)."""
     redacted = [n for n in redact_env if n in config.env]
@@ -45,14 +44,14 @@ def journal_header(config: RunConfig, *, module_bytes: bytes, redact_env: Iterab
     auto_meta: dict[str, Any] = dict(_host_facts())
     auto_meta.update(meta or {})
     return JournalHeader(
-        module_sha256=hashlib.sha256(module_bytes).hexdigest(),
+        module_sha256=module.sha256,
         argv=[argv0, *config.args],
         env=env,
         preopens=preopens,
         options=options,
         meta=auto_meta,
         module_name=Path(config.module).name,
-        module_size=len(module_bytes),
+        module_size=len(module.data),
         redacted_env=redacted,
         functions=function_names(),
     )
