@@ -154,7 +154,7 @@ class Answerer:
         if raw.flags:
             self.output.emit(raw.flags, stdio_bytes(sig, params, raw, adapter.memory))
         tape.advance(pos)
-        if sig.name == "proc_exit":
+        if sig.exits:
             raise ProcExit(params[0])
         return raw.errno
 

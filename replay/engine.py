@@ -47,7 +47,7 @@ from wasi_rr.host.runtime.process import (
     make_engine,
     read_module_file,
 )
-from wasi_rr.host.runtime.procs import needs_procs
+from wasi_rr.host.runtime.policy import needs_procs
 from wasi_rr.journal import ExitEvent, JournalReader, TrapEvent, open_journal
 
 from .answer import Answerer, JournalAbort, RecordingEnded, Verifier

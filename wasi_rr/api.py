@@ -12,16 +12,15 @@ import sys
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from wasmtime import Engine, Module, WasmtimeError, wat2wasm
 
 from .errors import ConfigError, ModuleError
 from wasi_rr.host.boundary.adapter import HostAdapter, Recorder
 from wasi_rr.host.kernel.hostdir import MountError, MountMode
-from wasi_rr.host.runtime.instrument import InstrumentationError, InstrumentedModule, instrument
 from wasi_rr.host.kernel.kernel import WasiKernel
-from wasi_rr.host.runtime.procs import ProcessEvents, ProcessGroup, SnapshotPolicy, needs_procs
+from wasi_rr.host.runtime.policy import SnapshotPolicy, needs_procs
 from wasi_rr.host.runtime.process import (
     ModuleBytes,
     ModuleCache,
@@ -35,6 +34,10 @@ from wasi_rr.host.runtime.process import (
 )
 from wasi_rr.host.kernel.sources import Clock, RandomSource
 from wasi_rr.host.kernel.wasifs import MountSpec, WasiFs
+
+if TYPE_CHECKING:  # the group and asyncify machinery load only when a run needs them
+    from wasi_rr.host.runtime.instrument import InstrumentedModule
+    from wasi_rr.host.runtime.procs import ProcessEvents, ProcessGroup
 
 __all__ = ["DirMount", "MountMode", "RunConfig", "RunResult", "run", "build_kernel",
            "load_module", "SnapshotPolicy", "instrument_module", "make_group", "run_group"]
@@ -84,7 +87,7 @@ class RunConfig:
     snapshots: SnapshotPolicy = field(default_factory=SnapshotPolicy)
     """When to snapshot (empty: never). Any trigger makes the run use the
     asyncify-instrumented module (docs/snapshots.md)."""
-    process_events: ProcessEvents | None = None
+    process_events: "ProcessEvents | None" = None
     """Receives snapshots, forks and process switches (the journal recorder)."""
 
 
@@ -142,6 +145,8 @@ def instrument_module(wasm: bytes, config: RunConfig, engine: Engine
     """The asyncify-instrumented module (cached on disk) and its compiled form.
 
     ``ModuleError`` (one line) when the module cannot be instrumented."""
+    from wasi_rr.host.runtime.instrument import InstrumentationError, instrument
+
     cache_root = config.cache_dir if config.cache_dir is not None else default_cache_dir()
     if not wasm.startswith(b"\0asm"):
         try:  # WAT text (already accepted by load_module): Binaryen wants the binary
@@ -158,6 +163,8 @@ def instrument_module(wasm: bytes, config: RunConfig, engine: Engine
 
 def make_group(config: RunConfig, engine: Engine, wasm: bytes) -> ProcessGroup:
     """A process group running ``config``'s module instrumented."""
+    from wasi_rr.host.runtime.procs import ProcessGroup
+
     im, module = instrument_module(wasm, config, engine)
     return ProcessGroup(engine, im, module, policy=config.snapshots,
                         events=config.process_events,

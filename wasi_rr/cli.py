@@ -35,13 +35,16 @@ def error_line(message: str) -> None:
     print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only`` (a known subcommand), just that subcommand's: a
+    command imports only what it needs (start-up is most of a short run), while
+    ``--help`` and mistakes still get every subcommand."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Deterministic record/replay journaling host for WASI preview1 programs.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in SUBCOMMAND_MODULES:
+    for name in SUBCOMMAND_MODULES if only is None else (only,):
         module_name = f"{__package__}.cmd_{name}"
         try:
             module = importlib.import_module(module_name)
@@ -61,8 +64,10 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status (also used by ``sys.exit``)."""
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
+        words = list(sys.argv[1:] if argv is None else argv)
+        first = words[0] if words else None
+        parser = build_parser(first if first in SUBCOMMAND_MODULES else None)
+        args = parser.parse_args(words)
         status = int(args.func(args))
     except WasiRrError as e:
         error_line(str(e))

@@ -36,7 +36,7 @@ def _capture_into(meta: dict[str, Any], config: Any) -> None:
     later, on another machine; a tree too large for a journal is skipped with a
     warning (verbatim replay never needs it).
     """
-    from .replay.fscapture import CAPTURE_KEY, CaptureError, capture_dirs
+    from wasi_rr.host.runtime.fscapture import CAPTURE_KEY, CaptureError, capture_dirs
 
     try:
         meta[CAPTURE_KEY] = capture_dirs(config.dirs)

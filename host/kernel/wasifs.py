@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from .errors import MountError
 from .fdtable import FdTable
 from .files import DirFile
-from .frozen import HostDirs, decode, encode
 from .hostdir import MountMode
 from .inode import Inode, Kind
 from .rights import DIR_INHERITING, DIR_RIGHTS, STDIN_RIGHTS, STDOUT_RIGHTS
@@ -25,6 +24,9 @@ from .sources import Clock, VirtualClock
 from .streams import StdinFile, StdoutFile
 from .tree import DEFAULT_MAX_FILE_SIZE, FsTree, Mount, Resolved
 from .wasi_types import Errno, WasiError
+
+if TYPE_CHECKING:  # the freezer loads when a snapshot is taken or restored
+    from .frozen import HostDirs
 
 __all__ = ["Inode", "Kind", "MountError", "MountMode", "MountSpec", "Stdio", "WasiFs"]
 
@@ -200,6 +202,8 @@ class WasiFs:
 
     def freeze(self) -> bytes:
         """Everything the guest can observe of this process's files, as bytes."""
+        from .frozen import encode
+
         return encode(self.tree, [self.fds])
 
     @classmethod
@@ -217,6 +221,8 @@ class WasiFs:
         tree = processes[0].tree
         if any(p.tree is not tree for p in processes):
             raise ValueError("freeze_family: the processes do not share one filesystem tree")
+        from .frozen import encode
+
         return encode(tree, [p.fds for p in processes])
 
     @staticmethod
@@ -224,6 +230,8 @@ class WasiFs:
         data: bytes, *, clock: Clock | None = None, host_dirs: HostDirs | None = None
     ) -> list[WasiFs]:
         """Rebuild every frozen process, sharing one new tree and stdio."""
+        from .frozen import decode
+
         stdio = Stdio()
         tree, tables = decode(data, clock=clock, host_dirs=host_dirs, streams=stdio.streams)
         return [WasiFs._from_parts(tree, fds, stdio, clock is not None) for fds in tables]

@@ -45,7 +45,7 @@ from typing import Any, Final, Protocol
 from wasmtime import Engine, Module
 
 from wasi_rr.exitcodes import ExitStatus
-from wasi_rr.host.table import WASIX, Signature
+from wasi_rr.host.table import IO, Signature
 from wasi_rr.host.boundary.adapter import CallbackSource, HostAdapter, Recorder
 from wasi_rr.host.kernel.fdtable import PIPE_READ, PIPE_WRITE
 from wasi_rr.host.table.structs import SUBSCRIPTION
@@ -53,62 +53,21 @@ from wasi_rr.host.runtime.instrument import InstrumentedModule
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.boundary.memory import GuestMemory
 from wasi_rr.host.runtime.process import Outcome, Process
+from wasi_rr.host.runtime.policy import SnapshotPolicy, Trigger, _Stop, needs_procs
 from wasi_rr.host.runtime.snapshot import InterruptedCall, Phase, Snapshot, SnapshotController, SnapshotError
 from wasi_rr.host.kernel.wasi_types import Errno, FdFlags, WasiError
 from wasi_rr.host.kernel.wasifs import WasiFs
 
 __all__ = [
     "Trigger", "SnapshotPolicy", "Capture", "ProcessEvents", "NoEvents", "ProcKernel",
-    "GuestProc", "ProcessGroup", "PROC_IMPORTS", "needs_procs", "FIRST_PID",
+    "GuestProc", "ProcessGroup", "needs_procs", "FIRST_PID",
 ]
 
 FIRST_PID: Final = 1
-PROC_IMPORTS: Final = frozenset({"proc_fork", "proc_join", "proc_id", "proc_parent"})
 JOIN_NONBLOCKING: Final = 1
 _OPTION_PID: Final = struct.Struct("<B3xI")
 _SUB_CLOCK: Final = 0
 _SUB_FD_READ: Final = 1
-
-
-def needs_procs(module: Module) -> bool:
-    """True when the module imports WASIX process calls (it must run in a group)."""
-    return any(imp.module == WASIX and imp.name in PROC_IMPORTS for imp in module.imports)
-
-
-class Trigger(str, enum.Enum):
-    """Why a snapshot was taken (journaled as its value)."""
-
-    EVERY = "every"
-    STDIN = "stdin"
-    EXIT = "exit"
-    SIGNAL = "signal"
-
-
-class _Stop(str, enum.Enum):
-    """Internal unwind reasons that are not snapshots."""
-
-    FORK = "fork"
-    BLOCK = "block"
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotPolicy:
-    """When to snapshot a running guest (all at syscall boundaries).
-
-    ``every``: before every N-th syscall (seq N, 2N, ...); ``on_stdin``: before
-    the first read of fd 0; ``on_exit``: before ``proc_exit`` (a guest that
-    returns from ``_start`` crosses no syscall at its end and gets none);
-    ``on_signal``: at the first syscall after SIGUSR1 reached wasi-rr.
-    After a fork a snapshot captures the whole family (``Capture.family``).
-    """
-
-    every: int = 0
-    on_stdin: bool = False
-    on_exit: bool = False
-    on_signal: bool = False
-
-    def __bool__(self) -> bool:
-        return bool(self.every or self.on_stdin or self.on_exit or self.on_signal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,7 +261,7 @@ class ProcInterceptor:
         if proc.ctl.phase is Phase.REWINDING:
             return self._rewound(proc, sig, params)
         group = self.group
-        if sig.name == "proc_fork" and sig.module == WASIX:
+        if sig.forks:
             return self._unwind(proc, sig, params, _Stop.FORK)
         if group.snapshotting:
             trigger = self._trigger(proc, sig, params)
@@ -336,10 +295,10 @@ class ProcInterceptor:
             if seq % every == 0 and seq:
                 return Trigger.EVERY
         if (policy.on_stdin and not self.stdin_seen and params and params[0] == 0
-                and sig.name in ("fd_read", "fd_pread")):
+                and sig.io is IO.READ):
             self.stdin_seen = True
             return Trigger.STDIN
-        if policy.on_exit and sig.name == "proc_exit":
+        if policy.on_exit and sig.exits:
             return Trigger.EXIT
         return None
 
@@ -451,8 +410,7 @@ class ProcessGroup:
     def blocking_condition(self, proc: GuestProc, sig: Signature,
                            params: tuple[int, ...]) -> Callable[[], bool] | None:
         """A predicate "this call would still block", or None if it never blocks."""
-        name = sig.name
-        if name == "proc_join" and sig.module == WASIX:
+        if sig.group and sig.may_block:  # proc_join
             if params[1] & JOIN_NONBLOCKING:
                 return None
             try:
@@ -467,17 +425,17 @@ class ProcessGroup:
                 kids = self.children_of(ppid, want)
                 return bool(kids) and all(k.outcome is None for k in kids)
             return join_blocks
-        if name == "poll_oneoff":
+        if sig.polls:
             return self._poll_condition(proc, params)
-        if name not in ("fd_read", "fd_write") or not params:
+        if sig.io is IO.NONE or not sig.may_block or not params:
             return None
         desc = proc.kernel.fs.fds.fds.get(params[0])
         if desc is None or desc.inode.pipe is None or desc.flags & FdFlags.NONBLOCK:
             return None
         pipe = desc.inode.pipe
-        if name == "fd_read" and desc.pipe_end == PIPE_READ:
+        if sig.io is IO.READ and desc.pipe_end == PIPE_READ:
             return lambda: not pipe.buffer and pipe.writers > 0
-        if name == "fd_write" and desc.pipe_end == PIPE_WRITE:
+        if sig.io is IO.WRITE and desc.pipe_end == PIPE_WRITE:
             return lambda: len(pipe.buffer) >= pipe.capacity and pipe.readers > 0
         return None
 

@@ -11,6 +11,7 @@ from .signatures import (
     SIGNATURE_LIST,
     SIGNATURES,
     WASIX,
+    IO,
     Feed,
     Signature,
     Verify,
@@ -21,6 +22,6 @@ from .structs import OutKind
 
 __all__ = [
     "Fill", "Param", "Role", "WasmType", "OutKind",
-    "PREVIEW1", "WASIX", "SIGNATURES", "SIGNATURE_LIST", "Signature", "Feed", "Verify",
+    "PREVIEW1", "WASIX", "SIGNATURES", "SIGNATURE_LIST", "Signature", "Feed", "IO", "Verify",
     "function_names", "signature",
 ]

@@ -54,6 +54,14 @@ class Verify(enum.Enum):
     ``sched_yield``) or the call ends the process."""
 
 
+class IO(enum.Enum):
+    """Whether a call moves data through its ``fd`` param (pipes block on it)."""
+
+    NONE = "none"
+    READ = "read"
+    WRITE = "write"
+
+
 class Feed(enum.Enum):
     """Which injected kernel source ``--verify`` primes with the recorded answer
     before re-executing a nondeterministic call."""
@@ -88,6 +96,19 @@ class Signature:
     irregular: str | None = None
     """Why no generated callback serves this call (the hand-written handler lives
     in ``host.boundary.irregular``); None for the regular calls."""
+    exits: bool = False
+    """The call ends the process (``proc_exit``): nothing is returned to the guest."""
+    group: bool = False
+    """Answered by the process group (WASIX processes): a module importing one of
+    these runs on the asyncify-instrumented module in a ``ProcessGroup``."""
+    forks: bool = False
+    """Creates a process (the group unwinds the caller and starts the child)."""
+    io: IO = IO.NONE
+
+    @property
+    def polls(self) -> bool:
+        """Waits on a set of subscriptions (``poll_oneoff``)."""
+        return any(p.role is Role.IN_SUBS for p in self.params)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -223,14 +244,14 @@ _ROWS: Final[tuple[Signature, ...]] = (
     _sig("fd_filestat_set_times", _fd(), _u64("atim"), _u64("mtim"),
          _flags("fst_flags", FstFlags)),
     _sig("fd_pread", _fd(), _iovs("iovs", Role.OUT_IOVS), _u64("offset"),
-         _out("nread", _U.U32, count_of="iovs")),
+         _out("nread", _U.U32, count_of="iovs"), io=IO.READ),
     _sig("fd_prestat_get", _fd(), _out("buf", _U.PRESTAT)),
     _sig("fd_prestat_dir_name", _fd(), _ptr("path", Role.OUT_BUF, "path_len", fill=Fill.FIT),
          _len("path_len")),
     _sig("fd_pwrite", _fd(), _iovs("iovs", Role.IN_IOVS), _u64("offset"),
-         _out("nwritten", _U.U32), stdio=True),
+         _out("nwritten", _U.U32), stdio=True, io=IO.WRITE),
     _sig("fd_read", _fd(), _iovs("iovs", Role.OUT_IOVS), _out("nread", _U.U32, count_of="iovs"),
-         feed=Feed.STDIN, may_block=True, **_NONDET),
+         feed=Feed.STDIN, may_block=True, io=IO.READ, **_NONDET),
     _sig("fd_readdir", _fd(), _ptr("buf", Role.OUT_DIRENTS, "buf_len"), _len("buf_len"),
          _u64("cookie"), _out("bufused", _U.U32, count_of="buf")),
     _sig("fd_renumber", _fd(), _fd("to")),
@@ -239,7 +260,7 @@ _ROWS: Final[tuple[Signature, ...]] = (
     _sig("fd_sync", _fd()),
     _sig("fd_tell", _fd(), _out("offset", _U.U64)),
     _sig("fd_write", _fd(), _iovs("iovs", Role.IN_IOVS), _out("nwritten", _U.U32),
-         stdio=True, may_block=True),
+         stdio=True, may_block=True, io=IO.WRITE),
     _sig("path_create_directory", _fd(), _str("path")),
     _sig("path_filestat_get", _fd(), _flags("flags", LookupFlags), _str("path"),
          _out("buf", _U.FILESTAT)),
@@ -261,7 +282,7 @@ _ROWS: Final[tuple[Signature, ...]] = (
          _ptr("out", Role.OUT_EVENTS, "nsubscriptions"), _len("nsubscriptions"),
          _out("nevents", _U.U32, count_of="out"),
          may_block=True, verify=Verify.FROM_JOURNAL, **_NONDET),
-    _sig("proc_exit", _u32("rval"), result=None, verify=Verify.FROM_JOURNAL,
+    _sig("proc_exit", _u32("rval"), result=None, verify=Verify.FROM_JOURNAL, exits=True,
          irregular="ends the process: the callback traps instead of returning"),
     _sig("proc_raise", _enum("sig", Signal)),
     _sig("sched_yield", verify=Verify.FROM_JOURNAL, **_NONDET),
@@ -270,9 +291,9 @@ _ROWS: Final[tuple[Signature, ...]] = (
     _sig("sock_accept", _fd(), _flags("flags", FdFlags), _out("fd_out", _U.U32)),
     _sig("sock_recv", _fd(), _iovs("ri_data", Role.OUT_IOVS), _flags("ri_flags", RiFlags),
          _out("ro_datalen", _U.U32, count_of="ri_data"), _out("ro_flags", _U.U16),
-         may_block=True, **_NONDET),
+         may_block=True, io=IO.READ, **_NONDET),
     _sig("sock_send", _fd(), _iovs("si_data", Role.IN_IOVS), _u32("si_flags"),
-         _out("so_datalen", _U.U32)),
+         _out("so_datalen", _U.U32), io=IO.WRITE),
     _sig("sock_shutdown", _fd(), _flags("how", SdFlags)),
     # WASIX subset (DESIGN §6)
     _sig("fd_dup", _fd(), _out("ret_fd", _U.U32), module=WASIX),
@@ -280,12 +301,13 @@ _ROWS: Final[tuple[Signature, ...]] = (
          module=WASIX),
     _sig("fd_pipe", _out("ret_fd0", _U.U32), _out("ret_fd1", _U.U32), module=WASIX),
     _sig("proc_fork", _u32("copy_memory"), _out("ret_pid", _U.U32), module=WASIX,
-         irregular=_PROC),
+         irregular=_PROC, group=True, forks=True),
     _sig("proc_join", Param("option_pid", _I32, Role.INOUT, out=_U.OPTION_PID),
          _u32("join_flags"), _out("ret_join_status", _U.JOIN_STATUS), module=WASIX,
-         may_block=True, irregular=_PROC),
-    _sig("proc_id", _out("ret_pid", _U.U32), module=WASIX, irregular=_PROC),
-    _sig("proc_parent", _u32("pid"), _out("ret_pid", _U.U32), module=WASIX, irregular=_PROC),
+         may_block=True, irregular=_PROC, group=True),
+    _sig("proc_id", _out("ret_pid", _U.U32), module=WASIX, irregular=_PROC, group=True),
+    _sig("proc_parent", _u32("pid"), _out("ret_pid", _U.U32), module=WASIX, irregular=_PROC,
+         group=True),
 )
 
 SIGNATURE_LIST: Final[tuple[Signature, ...]] = _ROWS

@@ -122,3 +122,42 @@ def test_format_args_readdir_and_buffers() -> None:
         "bufused=53}")
     rec = SyscallRecord(2, PREVIEW1, "random_get", (0x10, 4), [], 0, [(0x10, b"\x01\x02\x03\x04")])
     assert format_call(rec) == 'random_get(buf=0x10, buf_len=4) = SUCCESS {buf=b"\\x01\\x02\\x03\\x04"}'
+
+
+def test_every_provided_import_has_exactly_one_row() -> None:
+    from wasi_rr.host.table import SIGNATURE_LIST, function_names
+
+    keys = [s.key for s in SIGNATURE_LIST]
+    assert len(keys) == len(set(keys)) == len(SIGNATURES) == len(function_names())
+    for sig in SIGNATURE_LIST:  # every regular row has its kernel method
+        if sig.irregular is None:
+            from wasi_rr.host.kernel.kernel import WasiKernel
+
+            assert callable(getattr(WasiKernel, sig.name, None)), sig.name
+
+
+HAND_WRITTEN = {
+    "host/boundary/irregular.py",  # the irregular calls, each named as such
+    "journal/_make_sample.py",     # sample data, not logic
+}
+
+
+def test_nothing_outside_the_table_keys_on_a_syscall_name() -> None:
+    """Per-syscall behaviour comes from table facts (roles, ``stdio``, ``io``,
+    ``exits``, ``forks``...), never from comparing names: adding a syscall is one
+    row and one kernel method."""
+    import ast
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    names = {n for _, n in SIGNATURES}
+    found = []
+    for root in ("host", "journal", "replay", "wasi_rr"):
+        for path in (repo / root).rglob("*.py"):
+            rel = path.relative_to(repo).as_posix()
+            if rel.startswith("host/table/") or rel in HAND_WRITTEN:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Constant) and node.value in names:
+                    found.append(f"{rel}:{node.lineno}: {node.value!r}")
+    assert found == []

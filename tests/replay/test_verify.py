@@ -15,7 +15,7 @@ from wasi_rr.exitcodes import ExitStatus
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.record import record
 from wasi_rr.replay import DivergenceKind, replay
-from wasi_rr.replay.fscapture import CAPTURE_KEY, capture_dirs, record_with_capture
+from wasi_rr.host.runtime.fscapture import CAPTURE_KEY, capture_dirs
 
 TRACE_NAMES = sorted(p.stem for p in TRACES.glob("*.wrr"))
 
@@ -78,7 +78,7 @@ def test_verify_with_captured_host_directory(guest: Callable[[str], Path],
                        dirs=[DirMount(data, "/data")], stdin=BytesIO(), stdout=BytesIO(),
                        stderr=BytesIO(), argv0="fs_files.wasm")
     journal = tmp_path / "host.wrr"
-    result = record_with_capture(config, journal)
+    result = record(config, journal, meta={CAPTURE_KEY: capture_dirs(config.dirs)})
     assert result.exit_code == 0
     for p in sorted(data.rglob("*"), reverse=True):  # the host files are gone
         p.rmdir() if p.is_dir() else p.unlink()

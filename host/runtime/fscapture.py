@@ -6,8 +6,8 @@ the directory as it was when the guest started. ``capture_dirs`` walks each
 mounted host directory *before* the run and stores it content-addressed and
 deduplicated (like ``rr pack``): a list of ``(path, kind, payload)`` per mount
 (payload: a blob's SHA-256 for a file, the target for a symlink) and one
-``sha256 -> bytes`` table shared by all mounts. ``record_with_capture``
-records a run with the capture in the journal header's ``meta`` (under
+``sha256 -> bytes`` table shared by all mounts. ``wasi-rr record`` stores
+the capture in the journal header's ``meta`` (under
 ``CAPTURE_KEY``), which every reader already carries along.
 
 Only small trees belong in a journal: capturing stops with ``CaptureError``
@@ -21,11 +21,17 @@ import hashlib
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from wasi_rr.api import DirMount, RunConfig, RunResult
 
-__all__ = ["CAPTURE_KEY", "CaptureError", "capture_dirs", "materialize", "record_with_capture"]
+class Mounted(Protocol):
+    """A host directory preopened at a guest path (``wasi_rr.api.DirMount``)."""
+
+    host: Path
+    guest: str
+
+
+__all__ = ["CAPTURE_KEY", "CaptureError", "capture_dirs", "materialize"]
 
 CAPTURE_KEY = "wasi_rr.fs_capture"
 DEFAULT_MAX_BYTES = 16 << 20
@@ -35,7 +41,7 @@ class CaptureError(Exception):
     """A host directory cannot be captured (too large, unreadable)."""
 
 
-def capture_dirs(dirs: Iterable[DirMount], *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
+def capture_dirs(dirs: Iterable[Mounted], *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
     """``{"mounts": {guest: [[relpath, kind, payload], ...]}, "blobs": {sha: bytes}}``."""
     mounts: dict[str, list[list[str]]] = {}
     blobs: dict[str, bytes] = {}
@@ -87,13 +93,3 @@ def materialize(capture: Mapping[str, Any], guest: str, target: Path) -> None:
         elif kind == "file":
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(bytes(blobs[payload]))
-
-
-def record_with_capture(config: RunConfig, journal_path: str | os.PathLike[str],
-                        **kwargs: Any) -> RunResult:
-    """``wasi_rr.record.record`` with the host directories captured first."""
-    from wasi_rr.record import record
-
-    meta = dict(kwargs.pop("meta", None) or {})
-    meta[CAPTURE_KEY] = capture_dirs(config.dirs)
-    return record(config, journal_path, meta=meta, **kwargs)
