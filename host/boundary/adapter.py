@@ -136,6 +136,7 @@ class HostAdapter:
         """``(module, name)`` imports the caller defines on the linker itself."""
         self._defs = _Definitions()
         self._emit: Emit | None = None
+        self._observers: dict[tuple[Signature, int], Observe] = {}
 
     @property
     def seq(self) -> int:
@@ -246,10 +247,17 @@ class HostAdapter:
 
     def observer(self, sig: Signature, kernel: Any = None) -> Observe:
         """``OBSERVE`` for ``sig`` on this adapter's memory: decode (and with a
-        ``kernel``, execute) one call, returning what crossed the boundary."""
+        ``kernel``, execute) one call, returning what crossed the boundary.
+        Made once per signature and kernel (replay's reports and ``--verify`` ask
+        on every call)."""
+        key = (sig, id(kernel))
+        cached = self._observers.get(key)
+        if cached is not None:
+            return cached
         env = self.environment(sig, collect=True)
         make, _ = factory(sig, Shape.OBSERVE)
         observe: Observe = make(kernel, self.memory, self.stop_guest, None, self.counter, env)
+        self._observers[key] = observe
         return observe
 
     def stop_guest(self, sig: Signature, exc: BaseException) -> int:

@@ -74,9 +74,13 @@ class Feed(enum.Enum):
     """The bytes a read got, when its fd is stdin."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Signature:
-    """One import ``module::name(params) -> result`` and what it means."""
+    """One import ``module::name(params) -> result`` and what it means.
+
+    Rows are singletons: compared and hashed by identity (``eq=False``), which
+    keeps the caches keyed by signature cheap.
+    """
 
     module: str
     name: str
