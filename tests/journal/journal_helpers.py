@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from hypothesis import strategies as st
-
 from wasi_rr.host.table import function_names
 from wasi_rr.journal import (
     Call,
@@ -150,7 +149,7 @@ def read_prefix(path: Path) -> tuple[list[Entry], BaseException | None]:
     try:
         with JournalReader(path) as r:
             for e in r:
-                got.append(e)
+                got.append(e)  # noqa: PERF402 - keep what came before an error
     except Exception as exc:  # noqa: BLE001 - the caller checks the kind
         return got, exc
     return got, None
@@ -175,5 +174,19 @@ def clock_ops(n: int, start: int = 1_700_000_000_000_000_000) -> list[object]:
     return ops
 
 
-__all__ = ["FUNCTIONS", "JournalTruncated", "Model", "P1", "THRESHOLD", "WASIX", "call",
-           "calls", "clock_ops", "events", "headers", "make_header", "read_prefix", "write_stream"]
+__all__ = [
+    "FUNCTIONS",
+    "P1",
+    "THRESHOLD",
+    "WASIX",
+    "JournalTruncated",
+    "Model",
+    "call",
+    "calls",
+    "clock_ops",
+    "events",
+    "headers",
+    "make_header",
+    "read_prefix",
+    "write_stream",
+]

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import msgpack
 import pytest
-
 from wasi_rr.journal import (
     FORMAT_MAJOR,
     FORMAT_MINOR,
@@ -36,7 +35,13 @@ from wasi_rr.journal._make_sample import (
     sample_header,
 )
 from wasi_rr.journal.events import event_to_wire
-from wasi_rr.journal.framing import FILE_MAGIC, PREFIX, Codec, FrameKind, encode_frame_header
+from wasi_rr.journal.framing import (
+    FILE_MAGIC,
+    PREFIX,
+    Codec,
+    FrameKind,
+    encode_frame_header,
+)
 from wasi_rr.journal.header import header_to_wire
 from wasi_rr.journal.records import encode_call, encode_event
 
@@ -155,7 +160,7 @@ def test_v1_samples_are_refused_with_a_re_record_message(path: Path, version: st
 def test_v1_samples_are_refused_by_the_cli(path: Path, version: str,
                                            command: list[str]) -> None:
     proc = subprocess.run([sys.executable, "-m", "wasi_rr", *command, str(path)],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 126, proc.stderr
     assert proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("wasi-rr: error: ")

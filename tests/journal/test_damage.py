@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from journal_helpers import call, clock_ops, make_header, read_prefix, write_stream
-
 from wasi_rr.journal import (
     BadEntry,
     CtxEvent,
@@ -92,7 +91,7 @@ def test_random_bit_flips_are_detected(small_journal: tuple[bytes, list[object]]
 
 def test_corrupt_reports_the_frame_offset(small_journal: tuple[bytes, list[object]],
                                           tmp_path: Path) -> None:
-    data, entries = small_journal
+    data, _ = small_journal
     pos = len(data) * 2 // 3
     flipped = bytearray(data)
     flipped[pos] ^= 0x40

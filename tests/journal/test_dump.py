@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
+from wasi_rr.journal import Call, CtxEvent
+from wasi_rr.journal._make_sample import BIG_INPUT, expected_entries
 
 from wasi_rr.cli import main
 from wasi_rr.dump import SeqRange, parse_range
 from wasi_rr.exitcodes import ExitStatus
-from wasi_rr.journal import Call, CtxEvent
-from wasi_rr.journal._make_sample import BIG_INPUT, expected_entries
 
 SAMPLE = Path(__file__).resolve().parents[2] / "corpus" / "journals" / "v2.0-sample.wrr"
 
@@ -114,7 +114,7 @@ def test_stats(capsys: pytest.CaptureFixture[str]) -> None:
     assert rows["proc_fork"] == ["2", "0"]
     assert rows["total"] == ["26", "1"]
     text = "\n".join(lines)
-    assert "journal size:              %d bytes" % SAMPLE.stat().st_size in text
+    assert f"journal size:              {SAMPLE.stat().st_size} bytes" in text
     assert "1 stored as sha256" in text and "bytes per syscall:" in text
     assert "events:                    9" in text
     assert "wall time recorded:        0.000 s" in text  # the sample's trap: 123456 ns
@@ -129,7 +129,7 @@ def test_damaged_journal_prints_prefix_then_one_error(
     assert lines and lines[0].startswith("+++ pid 1 started")
     shown = [e for e in expected_entries() if not isinstance(e, CtxEvent)][:len(lines)]
     read = expected_entries().index(shown[-1]) + 1  # ctx entries count, unshown
-    assert err.count("\n") == 1 and "journal truncated after entry %d" % read in err
+    assert err.count("\n") == 1 and f"journal truncated after entry {read}" in err
     bad = tmp_path / "bad.wrr"
     data = bytearray(SAMPLE.read_bytes())
     data[-400] ^= 0xFF
@@ -153,8 +153,13 @@ def test_stats_json(capsys: pytest.CaptureFixture[str]) -> None:
 def test_process_events_are_described_not_inlined(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from wasi_rr.host.table import function_names
-    from wasi_rr.journal import (ForkEvent, JournalHeader, JournalWriter, SnapshotEvent,
-                                 StartEvent)
+    from wasi_rr.journal import (
+        ForkEvent,
+        JournalHeader,
+        JournalWriter,
+        SnapshotEvent,
+        StartEvent,
+    )
 
     path = tmp_path / "p.wrr"
     with JournalWriter(path, JournalHeader(module_sha256="", functions=function_names())) as w:

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from journal_helpers import FUNCTIONS, call, make_header, read_prefix
-
 from wasi_rr.journal import (
     Call,
     InputDigest,
