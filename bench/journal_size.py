@@ -11,6 +11,11 @@ Synthetic entry streams shaped like what the host adapter records:
 * ``random``: ``random_get`` of 16 bytes (incompressible; an upper bound);
 * ``mixed``: path_open / fd_read / fd_write / clock / fd_close rotation.
 
+Each stream is written the way a recording writes it (format 2.0): binary
+records appended with ``journal.records.append_call`` into ``JournalWriter.buf``
+(inputs over the 4 KiB threshold as digests, stdout/stderr writes flagged and
+kept), a frame cut with ``flush_full`` whenever the buffer reaches the limit.
+
 With ``--guests`` it also records real corpus guests (bench_clock, bench_files;
 zig needed) through ``wasi_rr.record`` and reports the same figures from the
 written journal. Targets: the clock stream <= 4 bytes per syscall (``--check``
@@ -23,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import random
 import sys
 import tempfile
@@ -33,16 +37,18 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-from wasi_rr.journal import JournalHeader, JournalWriter, Call, open_journal  # noqa: E402
+from wasi_rr.host.table import function_names
+from wasi_rr.journal import Call as JournalCall
+from wasi_rr.journal import JournalHeader, JournalWriter, open_journal
+from wasi_rr.journal.records import append_call
 
 P1 = "wasi_snapshot_preview1"
 CLOCK_TARGET = 4.0
 
 Call = tuple[str, tuple[int, ...], list[bytes], int, list[tuple[int, bytes]]]
+"""(name, params, input buffers, errno, (addr, bytes) writes) of one synthetic call."""
 
-WORDS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi "
-         "omicron pi rho sigma tau upsilon phi chi psi omega request response ok error "
-         "user session id value count total done start stop").split()
+WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega", "request", "response", "ok", "error", "user", "session", "id", "value", "count", "total", "done", "start", "stop"]
 
 
 def _text(rng: random.Random, n: int) -> bytes:
@@ -121,17 +127,38 @@ STREAMS: dict[str, Callable[[int, random.Random], Iterator[Call]]] = {
 }
 
 
+def _addressed(name: str, params: tuple[int, ...],
+               inputs: list[bytes]) -> list[tuple[int, bytes]]:
+    """Guest addresses of a call's inputs, as the adapter reads them: an iovec array
+    at ``iovs`` then each buffer where its iovec points; a path at ``path``."""
+    if name == "fd_write":
+        iov = inputs[0]
+        return [(params[1], iov), (int.from_bytes(iov[:4], "little"), inputs[1])]
+    if name == "fd_read":
+        return [(params[1], inputs[0])]
+    if name == "path_open":
+        return [(params[2], inputs[0])]
+    return [(0x1000, b) for b in inputs]
+
+
 def measure_stream(name: str, n: int, tmp: Path) -> tuple[str, int, int, float, float, float]:
-    calls = list(STREAMS[name](n, random.Random(42)))  # generated before timing
+    functions = function_names()
+    fids = {f.split("::")[1]: i for i, f in enumerate(functions) if f.startswith(P1)}
     path = tmp / f"{name}.wrr"
-    w = JournalWriter(path, JournalHeader(module_sha256=""),
-                      keep_full_inputs={"fd_write": (1, 2)})
-    ws = w.write_syscall
+    w = JournalWriter(path, JournalHeader(module_sha256="", functions=functions),
+                      background=False)
+    calls = []  # generated (and digested: the adapter reads inputs anyway) before timing
+    for nm, params, inputs, errno, writes in STREAMS[name](n, random.Random(42)):
+        flags = params[0] if nm == "fd_write" and params[0] in (1, 2) else 0
+        ins = [(a, w.digest(d, keep=bool(flags))) for a, d in _addressed(nm, params, inputs)]
+        calls.append((fids[nm], flags, params, errno, ins, writes))
+    buf, limit, flush_full = w.buf, w.limit, w.flush_full
     t0 = time.process_time()
-    for nm, params, inputs, errno, writes in calls:
-        ws(P1, nm, params, inputs, errno, writes, full_inputs=params[0] in (1, 2)
-           and nm == "fd_write")
-    w.close()
+    for fid, flags, params, errno, ins, writes in calls:
+        append_call(buf, fid, flags, params, errno, ins, writes)
+        if len(buf) >= limit:
+            flush_full()
+    w.close(syscalls=n)
     write_us = (time.process_time() - t0) / n * 1e6
     return _summarize(name, path, n, write_us)
 
@@ -140,7 +167,7 @@ def _summarize(name: str, path: Path, n: int,
                write_us: float) -> tuple[str, int, int, float, float, float]:
     t0 = time.process_time()
     with open_journal(path) as r:
-        count = sum(1 for e in r if isinstance(e, Call))
+        count = sum(1 for e in r if isinstance(e, JournalCall))
         stats = r.stats
     read_us = (time.process_time() - t0) / max(count, 1) * 1e6
     assert count == n, (name, count, n)
@@ -162,10 +189,6 @@ def measure_guest(name: str, args: list[str], n_calls: int, tmp: Path,
     def config() -> RunConfig:
         return RunConfig(module=wasm, args=args, stdout=io.BytesIO(), **cfg)  # type: ignore[arg-type]
 
-    class _Null:
-        def on_syscall(self, record: object) -> None:
-            pass
-
     def best(fn: Callable[[], object]) -> float:
         times = []
         for _ in range(3):
@@ -175,17 +198,14 @@ def measure_guest(name: str, args: list[str], n_calls: int, tmp: Path,
         return min(times)
 
     plain = best(lambda: run(config()))
-    observed = best(lambda: run(RunConfig(module=wasm, args=args, stdout=io.BytesIO(),
-                                          observer=_Null(), **cfg)))  # type: ignore[arg-type]
     recorded = best(lambda: record(config(), path))
     with open_journal(path) as r:
-        syscalls = sum(1 for e in r if isinstance(e, Call))
+        syscalls = sum(1 for e in r if isinstance(e, JournalCall))
         stats = r.stats
     ratio = stats.raw_bytes / stats.stored_bytes if stats.stored_bytes else 0.0
-    us = [x / syscalls * 1e6 for x in (plain, observed, recorded)]
-    print(f"  guest {name}: CPU us/syscall: run {us[0]:.2f}, run with a no-op observer "
-          f"{us[1]:.2f} (generic observed path), record {us[2]:.2f} (fused record path: "
-          f"+{us[2] - us[0]:.2f} over run; see bench/record_cost.py for the targets)")
+    us = [x / syscalls * 1e6 for x in (plain, recorded)]
+    print(f"  guest {name}: CPU us/syscall: run {us[0]:.2f}, record {us[1]:.2f} "
+          f"(+{us[1] - us[0]:.2f} over run; see bench/record_cost.py for the targets)")
     return f"guest:{name}", syscalls, stats.stored_bytes, ratio, float("nan"), float("nan")
 
 
@@ -210,7 +230,8 @@ def main() -> int:
         print(f"{name:<18} {n:>9} {stored:>12} {stored / n:>10.2f} {ratio:>6.1f}x "
               f"{wus:>9.2f} {rus:>8.2f}")
     print("(entry bytes: ENTRIES frames incl. headers, no module; write/read us: CPU time "
-          "per entry of JournalWriter.write_syscall / JournalReader iteration)")
+          "per record of append_call + flush_full (the recorder's path) / JournalReader "
+          "iteration)")
     clock_bps = rows[0][2] / rows[0][1]
     if args.check and clock_bps > CLOCK_TARGET:
         print(f"FAIL: clock stream {clock_bps:.2f} > {CLOCK_TARGET} bytes/syscall")

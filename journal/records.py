@@ -120,22 +120,33 @@ class Call:
 def encode_call(fid: int, params: Sequence[int], inputs: Sequence[tuple[int, Input]],
                 errno: int, writes: Sequence[tuple[int, bytes]], flags: int = 0) -> bytes:
     """The reference encoder of a syscall record (generated recorders must
-    produce the same bytes; tests compare them)."""
+    produce the same bytes; tests compare them). Refuses (``ValueError``) what
+    ``parse_call`` would refuse, so a journal it wrote always reads back."""
     np_, nin, nw = len(params), len(inputs), len(writes)
+    if np_ > MAX_PARAMS or not 0 <= errno <= MAX_ERRNO or flags & ~KNOWN_FLAGS \
+            or flags == KNOWN_FLAGS:
+        raise ValueError(f"a call with {np_} params, errno {errno}, flags {flags} "
+                         "has no record")
     descs: list[bytes] = []
     blobs: list[bytes] = []
-    for addr, data in inputs:
-        if isinstance(data, InputDigest):
-            descs.append(DESC.pack(addr, (data.length & (DIGEST_BIT - 1)) | DIGEST_BIT))
-            blobs.append(data.wire())
-        else:
+    try:
+        for k, (addr, data) in enumerate(inputs):
+            if isinstance(data, InputDigest):
+                _check_range(f"input {k}", addr, data.length)
+                descs.append(DESC.pack(addr, (data.length & (DIGEST_BIT - 1)) | DIGEST_BIT))
+                blobs.append(data.wire())
+            else:
+                _check_range(f"input {k}", addr, len(data))
+                descs.append(DESC.pack(addr, len(data)))
+                blobs.append(bytes(data))
+        for k, (addr, data) in enumerate(writes):
+            _check_range(f"write {k}", addr, len(data))
             descs.append(DESC.pack(addr, len(data)))
             blobs.append(bytes(data))
-    for addr, data in writes:
-        descs.append(DESC.pack(addr, len(data)))
-        blobs.append(bytes(data))
-    body = struct.pack(f"<{np_}Q", *params) + b"".join(descs) + b"".join(blobs)
-    return HEADER.pack(HEADER_SIZE + len(body), fid, flags, np_, nin, nw, errno) + body
+        body = struct.pack(f"<{np_}Q", *params) + b"".join(descs) + b"".join(blobs)
+        return HEADER.pack(HEADER_SIZE + len(body), fid, flags, np_, nin, nw, errno) + body
+    except struct.error as exc:  # a value out of its field's range
+        raise ValueError(str(exc)) from None
 
 
 def encode_event(payload: bytes) -> bytes:
@@ -243,7 +254,7 @@ def parse_call(buf: bytes | bytearray | memoryview, off: int, size: int,
 
 
 def _check_range(what: str, addr: int, length: int) -> None:
-    if length >= DIGEST_BIT or addr + length > ADDRESS_LIMIT:
+    if length >= DIGEST_BIT or addr < 0 or addr + length > ADDRESS_LIMIT:
         raise RecordError(what, f"at {addr:#x}+{length} lies outside a 32-bit memory")
 
 

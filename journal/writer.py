@@ -192,10 +192,11 @@ class JournalWriter:
         """Append one syscall (the generic path: irregular calls, tools, tests)."""
         self._check_open()
         fid = self.function_id(call.module, call.name)
-        inputs = [(a, d if isinstance(d, InputDigest) else self.digest(d, keep_inputs))
-                  for a, d in call.inputs]
         flags = call.stdio if call.stdio in (1, 2) else 0
+        keep = keep_inputs or flags != 0  # bytes that reached stdout/stderr stay in full
         try:
+            inputs = [(a, d if isinstance(d, InputDigest) else self.digest(d, keep))
+                      for a, d in call.inputs]
             self.buf += encode_call(fid, call.params, inputs, call.errno, call.writes, flags)
         except (TypeError, ValueError, OverflowError) as exc:
             raise JournalWriteError(f"journal {self.path}: a call could not be encoded "

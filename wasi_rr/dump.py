@@ -140,14 +140,14 @@ def format_header(reader: JournalReader) -> str:
         "preopens:" + ("       (none)" if not h.preopens else ""),
         *(f"  {p.guest} [{p.mode}]" + (f" from {p.host}" if p.host else "")
           for p in h.preopens),
-        f"options:        {json.dumps(h.options, default=str)}",
-        f"meta:           {json.dumps(h.meta, default=str)}",
+        f"options:        {json.dumps(_jsonable(h.options), default=str)}",
+        f"meta:           {json.dumps(_jsonable(h.meta), default=str)}",
         f"input hashing:  inputs over {h.input_hash_threshold} bytes stored as sha256"
         if h.input_hash_threshold is not None else "input hashing:  off (all inputs in full)",
         f"created:        {h.created_unix_ns} ns since the epoch",
     ]
     if h.extra:
-        lines.append(f"extra:          {json.dumps(h.extra, default=str)}")
+        lines.append(f"extra:          {json.dumps(_jsonable(h.extra), default=str)}")
     return "\n".join(lines)
 
 
@@ -167,6 +167,23 @@ def _jdefault(obj: Any) -> Any:
     if isinstance(obj, (bytes, bytearray)):
         return _jbytes(bytes(obj))
     return str(obj)
+
+
+def _jsonable(obj: Any) -> Any:
+    """A free-form msgpack value (header options/meta/extra, a snapshot's extra) with
+    every map key made a string: msgpack keys may be bytes or anything else, JSON
+    keys may not (values are left to ``_jdefault``)."""
+    if isinstance(obj, dict):
+        return {k if isinstance(k, str) else _key_text(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+def _key_text(key: Any) -> str:
+    if isinstance(key, (bytes, bytearray)):
+        return bytes(key).decode("utf-8", "backslashreplace")
+    return str(key)
 
 
 def entry_to_json(entry: Entry) -> dict[str, Any]:
@@ -200,7 +217,7 @@ def entry_to_json(entry: Entry) -> dict[str, Any]:
                 "snapshot_bytes": len(entry.snapshot),
                 "snapshot_sha256": hashlib.sha256(entry.snapshot).hexdigest(),
                 "fs_bytes": len(entry.fs), "fs_sha256": hashlib.sha256(entry.fs).hexdigest(),
-                "extra": entry.extra}
+                "extra": _jsonable(entry.extra)}
     if isinstance(entry, ForkEvent):
         return {"kind": "fork", "pid": entry.pid, "child": entry.child, "seq": entry.seq}
     return {"kind": "unknown", "type": type(entry).__name__}
@@ -209,7 +226,7 @@ def entry_to_json(entry: Entry) -> dict[str, Any]:
 def header_to_json(header: JournalHeader) -> dict[str, Any]:
     from .journal.header import header_to_wire
 
-    return {"kind": "header", **header_to_wire(header)}
+    return {"kind": "header", **_jsonable(header_to_wire(header))}
 
 
 # -- stats -------------------------------------------------------------------------
@@ -249,10 +266,19 @@ def collect_stats(entries: Iterable[Entry]) -> DumpStats:
     return stats
 
 
+def _wall_ns(reader: JournalReader, stats: DumpStats) -> int | None:
+    """The recorded wall time: the last exit/trap event's, else the END frame's (an
+    integer, or unknown: the END frame is untrusted input too)."""
+    if stats.wall_ns is not None:
+        return stats.wall_ns
+    wall = reader.stats.summary.get("wall_ns")
+    return wall if type(wall) is int and wall >= 0 else None
+
+
 def stats_to_json(reader: JournalReader, stats: DumpStats) -> dict[str, Any]:
     """``--stats --json``: the same figures as one JSON object."""
     js = reader.stats
-    wall = stats.wall_ns if stats.wall_ns is not None else js.summary.get("wall_ns")
+    wall = _wall_ns(reader, stats)
     return {
         "kind": "stats", "syscalls": stats.syscalls, "events": stats.events,
         "calls": dict(stats.calls.most_common()), "errors": dict(stats.errors),
@@ -268,7 +294,7 @@ def stats_to_json(reader: JournalReader, stats: DumpStats) -> dict[str, Any]:
 
 def format_stats(reader: JournalReader, stats: DumpStats) -> str:
     js = reader.stats
-    wall = stats.wall_ns if stats.wall_ns is not None else js.summary.get("wall_ns")
+    wall = _wall_ns(reader, stats)
     per_call = reader.size / stats.syscalls if stats.syscalls else 0.0
     ratio = js.raw_bytes / js.stored_bytes if js.stored_bytes else 0.0
     lines = [f"{'calls':>10} {'errors':>8}  syscall"]
