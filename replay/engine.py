@@ -313,7 +313,13 @@ def check_ending(tape: Tape, answerer: Answerer, outcome: Outcome,
     item = tape.peek()
     ending = item if isinstance(item, (ExitEvent, TrapEvent)) else None
     if ending is None:
-        return None  # a journal without ending is reported as truncated by drain()
+        if item is None and not tape.finished:
+            return None  # the journal stops early: ``drain`` reports it as truncated
+        return Divergence(DivergenceKind.END_MISMATCH, tape.seq,
+                          f"the guest ended with {describe_outcome(outcome)}, the journal "
+                          f"records no ending for process {pid}",
+                          expected="no recorded ending", actual=describe_outcome(outcome),
+                          history=answerer.history_lines())
     tape.consume_event(ending)
     if isinstance(ending, TrapEvent):
         same = outcome.trap is not None and outcome.trap == ending.message

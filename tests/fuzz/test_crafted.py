@@ -160,8 +160,6 @@ def test_crafted_journals_through_the_cli(seed_journals: dict[str, Path], tmp_pa
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.xfail(strict=True, reason="replay/engine.py check_ending: a journal with no "
-                   "exit/trap event accepts any ending, a trap included (reported to the lead)")
 def test_trap_without_a_recorded_ending_is_not_a_match(seed_journals: dict[str, Path],
                                                       tmp_path: Path) -> None:
     """The trap guest's journal without its trap event: the replayed guest traps
