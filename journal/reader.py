@@ -52,6 +52,11 @@ from .records import (
     record_size,
 )
 
+MAX_RAW_FRAME = 1 << 30
+"""The largest decompressed frame a reader accepts: a writer's frames hold about
+1 MiB of records (one huge record, or the module blob, can be larger); a crafted
+header must not make the reader allocate gigabytes."""
+
 CallCheck = Callable[[Call], "tuple[str, str] | None"]
 """Returns why a decoded call is invalid (``(field, what is wrong)``), or None."""
 
@@ -148,12 +153,16 @@ class JournalReader:
         return fh, payload
 
     def _payload_bytes(self, fh: FrameHeader, payload: bytes, offset: int, entries: int) -> bytes:
+        if fh.raw_len > MAX_RAW_FRAME:
+            raise JournalCorrupt(offset, f"frame claims {fh.raw_len} bytes once decompressed "
+                                 f"(more than the {MAX_RAW_FRAME} a journal frame can hold)",
+                                 entries)
         if fh.codec == Codec.STORED:
             raw = payload
         elif fh.codec == Codec.ZSTD:
             try:
                 raw = zstandard.ZstdDecompressor().decompress(payload, max_output_size=fh.raw_len)
-            except zstandard.ZstdError as exc:
+            except (zstandard.ZstdError, MemoryError) as exc:
                 raise JournalCorrupt(offset, f"undecodable compressed frame: {exc}",
                                      entries) from None
         else:
