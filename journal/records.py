@@ -34,6 +34,7 @@ the same process (``start`` resets to 0, ``ctx`` sets it).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import struct
 from collections.abc import Sequence
@@ -199,6 +200,12 @@ def event_payload(buf: bytes | bytearray | memoryview, off: int, size: int) -> b
     return bytes(buf[off + HEADER_SIZE:off + size])
 
 
+@functools.lru_cache(maxsize=256)
+def _fixed(np_: int, nd: int) -> struct.Struct:
+    """The params and descriptors of a record shape as one struct."""
+    return struct.Struct(f"<{np_}Q{2 * nd}I")
+
+
 def parse_call(buf: bytes | bytearray | memoryview, off: int, size: int,
                functions: int) -> RawRecord:
     """Split the syscall record at ``off`` (``size`` from ``record_size``).
@@ -216,19 +223,19 @@ def parse_call(buf: bytes | bytearray | memoryview, off: int, size: int,
         raise RecordError("params", f"count {np_} is out of range")
     if errno > MAX_ERRNO:
         raise RecordError("errno", f"{errno} is out of range (a WASI errno is 16 bits)")
-    pos = off + HEADER_SIZE
-    fixed = 8 * np_ + 8 * (nin + nw)
-    if HEADER_SIZE + fixed > size:
+    if HEADER_SIZE + 8 * (np_ + nin + nw) > size:
         raise RecordError("size", f"{size} is too small for {np_} params and "
                           f"{nin + nw} descriptors")
-    params = struct.unpack_from(f"<{np_}Q", buf, pos)
-    pos += 8 * np_
-    descs = list(DESC.iter_unpack(bytes(buf[pos:pos + 8 * (nin + nw)])))
-    pos += 8 * (nin + nw)
+    fields = _fixed(np_, nin + nw).unpack_from(buf, off + HEADER_SIZE)
+    params = fields[:np_]
+    pos = off + HEADER_SIZE + 8 * (np_ + nin + nw)
     end = off + size
     inputs: list[tuple[int, Input]] = []
-    for k, (addr, length) in enumerate(descs[:nin]):
-        if length & DIGEST_BIT:
+    writes: list[tuple[int, bytes]] = []
+    for k in range(nin + nw):
+        addr = fields[np_ + 2 * k]
+        length = fields[np_ + 2 * k + 1]
+        if k < nin and length & DIGEST_BIT:
             if pos + DIGEST.size > end:
                 raise RecordError(f"input {k}", "digest runs past the record")
             real, sha = DIGEST.unpack_from(buf, pos)
@@ -236,17 +243,11 @@ def parse_call(buf: bytes | bytearray | memoryview, off: int, size: int,
             inputs.append((addr, InputDigest(real, bytes(sha))))
             pos += DIGEST.size
             continue
-        _check_range(f"input {k}", addr, length)
-        if pos + length > end:
-            raise RecordError(f"input {k}", f"of {length} bytes runs past the record")
-        inputs.append((addr, bytes(buf[pos:pos + length])))
-        pos += length
-    writes: list[tuple[int, bytes]] = []
-    for k, (addr, length) in enumerate(descs[nin:]):
-        _check_range(f"write {k}", addr, length)
-        if pos + length > end:
-            raise RecordError(f"write {k}", f"of {length} bytes runs past the record")
-        writes.append((addr, bytes(buf[pos:pos + length])))
+        if length >= DIGEST_BIT or addr + length > ADDRESS_LIMIT or pos + length > end:
+            what = f"input {k}" if k < nin else f"write {k - nin}"
+            _check_range(what, addr, length)
+            raise RecordError(what, f"of {length} bytes runs past the record")
+        (inputs if k < nin else writes).append((addr, bytes(buf[pos:pos + length])))
         pos += length
     if pos != end:
         raise RecordError("size", f"{size} leaves {end - pos} unexplained bytes")

@@ -30,7 +30,7 @@ from wasi_rr.host.boundary.memory import GuestMemory
 from wasi_rr.host.kernel.wasi_types import ProcExit
 from wasi_rr.host.table import Role, Signature
 from wasi_rr.journal import Call, ExitEvent, InputDigest, JournalError, TrapEvent
-from wasi_rr.journal.records import RawRecord
+from wasi_rr.journal.records import RawRecord, parse_call
 
 from .divergence import (
     HISTORY,
@@ -58,6 +58,10 @@ class JournalAbort(GuestAbort):
         self.error = error
 
 
+class _Redo(Exception):
+    """``settle`` found no call at the cursor: the ordinary path reports it."""
+
+
 class RecordingEnded(GuestAbort):
     """The journal ends with an interrupted recording and the guest has reached
     that point: the replay stops there (it matched everything recorded)."""
@@ -83,6 +87,8 @@ class Answerer:
         self.divergence: Divergence | None = None
         self.entries = 0
         """How many times Python was entered (the replayer's tests count them)."""
+        self.fast_verified = 0
+        """``--verify``: calls ``fastverify`` verified byte for byte (without Python)."""
         self.before_call: Callable[[HostAdapter, Signature, tuple[int, ...]], None] | None = None
         """Debugger/snapshot hook, run before a call is answered."""
 
@@ -158,6 +164,43 @@ class Answerer:
             raise ProcExit(params[0])
         return raw.errno
 
+    def settle(self, adapter: HostAdapter, sig: Signature, params: tuple[int, ...],
+               redone: bytes) -> int:
+        """``--verify``'s byte comparison failed (``fastverify``): the call was
+        re-executed and re-recorded as ``redone``; decide field by field from the
+        record at the cursor, then answer as ``answer`` does."""
+        tape = self.tape
+        tape.sync_in()
+        try:
+            pos = tape.next_call(adapter.pid)
+            if pos is None:
+                raise _Redo()
+            raw = tape.parse(pos)
+            mine = parse_call(redone, 0, len(redone), len(tape.functions))
+            if (tape.functions[raw.fid] != sig.key or raw.params != params
+                    or raw.inputs != mine.inputs):
+                self._mismatch(adapter, sig, params, tape.call(raw),
+                               [d for _, d in mine.inputs])
+            call = tape.call(raw)
+            judge = getattr(self.verifier, "judge", None)
+            if judge is not None:
+                failure = judge(sig, params, call, [d for _, d in mine.inputs], mine.errno,
+                                list(mine.writes))
+                if failure is not None:
+                    self._diverge(failure)
+                self.fast_verified += 1
+            apply_writes(adapter.memory, raw, tape)
+            if raw.flags:
+                self.output.emit(raw.flags, stdio_bytes(sig, params, raw, adapter.memory))
+            tape.advance(pos)
+            return raw.errno
+        except _Redo:
+            return self._answer(adapter, sig, params)
+        except JournalError as exc:
+            raise JournalAbort(exc) from None
+        finally:
+            tape.sync_out()
+
     # -- reports ---------------------------------------------------------------------
     def _question(self, adapter: HostAdapter, sig: Signature,
                   params: tuple[int, ...]) -> list[bytes]:
@@ -168,8 +211,9 @@ class Answerer:
         return [d for _, d in ins]
 
     def _mismatch(self, adapter: HostAdapter, sig: Signature, params: tuple[int, ...],
-                  expected: Call) -> NoReturn:
-        inputs = self._question(adapter, sig, params)
+                  expected: Call, inputs: list[Any] | None = None) -> NoReturn:
+        if inputs is None:
+            inputs = self._question(adapter, sig, params)
         diffs = compare_call(expected, sig.module, sig.name, params, inputs)
         what = ", ".join(d.what for d in diffs) or "input addresses"
         self._diverge(Divergence(

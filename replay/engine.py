@@ -250,7 +250,14 @@ def _replay_one(reader: JournalReader, engine: Engine, compiled: Module, name: s
         verifier = KernelVerifier.from_journal(reader)
     answerer = Answerer(tape, output, verifier)
     tape.next_call()  # the events before the first call: which process this is
-    adapter = HostAdapter(None, source=answerer.source,
+    source = answerer.source
+    fast_verify = None
+    if verifier is not None and opts.fast:
+        from .fastverify import FastVerifier
+
+        fast_verify = FastVerifier(tape, answerer, verifier.kernel)  # type: ignore[attr-defined]
+        source = fast_verify.source
+    adapter = HostAdapter(None, source=source,
                           trap_unknown_imports=bool(
                               reader.header.options.get("trap_unknown_imports", False)))
     adapter.pid = tape.state.pid
@@ -292,9 +299,10 @@ def _replay_one(reader: JournalReader, engine: Engine, compiled: Module, name: s
 
 def _result(answerer: Answerer, verifier: Verifier | None, code: int,
             divergence: Divergence | None, trap: str | None) -> ReplayResult:
+    verified = verifier.verified if verifier is not None else 0
+    fast = getattr(answerer, "fast_verified", 0)
     return ReplayResult(int(code), divergence, answerer.tape.state.calls, trap=trap,
-                        verified=verifier.verified if verifier is not None else 0,
-                        python_entries=answerer.entries)
+                        verified=verified + fast, python_entries=answerer.entries)
 
 
 def check_ending(tape: Tape, answerer: Answerer, outcome: Outcome,

@@ -28,9 +28,11 @@ journal without re-execution: their answer is timing, which is the input.
 
 from __future__ import annotations
 
+import functools
 import struct
 import tempfile
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 from wasi_rr.host.boundary.adapter import HostAdapter
@@ -212,11 +214,16 @@ class KernelVerifier:
             self._unprime()
         assert errno is not None
         self.verified += 1
+        return self.judge(sig, params, entry, [d for _, d in inputs], errno, writes)
+
+    def judge(self, sig: Signature, params: tuple[int, ...], entry: Call, inputs: list[Any],
+              errno: int, writes: list[tuple[int, bytes]]) -> Divergence | None:
+        """The divergence if the kernel's answer (``errno``, ``writes``) is not the
+        recorded one, fields it cannot reproduce masked; else None."""
         diffs = self._compare(sig, params, entry, errno, writes)
         if not diffs:
             return None
-        got = format_call(entry.module, entry.name, entry.params, [d for _, d in inputs],
-                          errno, writes)
+        got = format_call(entry.module, entry.name, entry.params, inputs, errno, writes)
         return Divergence(DivergenceKind.RESULT_MISMATCH, entry.seq,
                           f"the re-executed {entry.name} answered differently from the "
                           f"journal in {', '.join(d.what for d in diffs)}",
@@ -255,10 +262,10 @@ class KernelVerifier:
     def _mask(self, sig: Signature, params: tuple[int, ...],
               writes: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
         """Blank the fields the verifier cannot reproduce (module docstring)."""
-        stat_addrs = {params[i] for i, prm in enumerate(sig.params)
-                      if prm.role is Role.OUT and prm.out is OutKind.FILESTAT}
-        if not stat_addrs:
+        stats = _filestat_params(sig)
+        if not stats:
             return writes
+        stat_addrs = {params[i] for i in stats}
         out = []
         for addr, data in writes:
             if addr in stat_addrs and len(data) == 64:
@@ -295,6 +302,13 @@ class KernelVerifier:
                     et, at = bytes_diff(e, a)
                     diffs.append(FieldDiff(f"write at {addr:#x}", et, at))
         return diffs
+
+
+@functools.cache
+def _filestat_params(sig: Signature) -> tuple[int, ...]:
+    """Indexes of the params that receive a filestat (whose times are masked)."""
+    return tuple(i for i, p in enumerate(sig.params)
+                 if p.role is Role.OUT and p.out is OutKind.FILESTAT)
 
 
 def _mask_dirent_inos(writes: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:

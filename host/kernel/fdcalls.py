@@ -120,6 +120,12 @@ class FdCalls(KernelBase):
         renumbered console counts; a pipe put at fd 1 does not."""
         return self._fdt.stdio.get(fd, 0)
 
+    def is_stdin(self, fd: int) -> bool:
+        """Whether ``fd`` now refers to the guest's stdin (what a read of it consumes
+        is an input of the run)."""
+        desc = self._fds.get(fd)
+        return desc is not None and desc.inode.stdio == 0
+
     @property
     def stdio_fds(self) -> dict[int, int]:
         """The live map behind ``stdio_of`` (fd -> 1 or 2), for callers that ask on
