@@ -63,6 +63,21 @@ class BlobCache(Protocol):
 
 
 
+class RecordTail(Protocol):
+    """Records appended outside ``buf`` (the wasm recorder's tape in wasm memory),
+    all of them *after* the records in ``buf``: whoever appends to ``buf`` has the
+    writer ``pull`` the tail first."""
+
+    def pending(self, *, timer: bool = False) -> bytes:
+        """The complete records appended since the last call, now handed over.
+        Called with the writer's lock held, from the owner's thread or (``timer``)
+        the writer's timer thread, which must only be given records whose bytes
+        are surely visible to it."""
+
+    def reset(self) -> None:
+        """Start the tail empty again (the owner's thread, appender paused)."""
+
+
 class JournalWriter:
     """Writes one journal file. Use as a context manager, or call ``close()``.
 
@@ -111,6 +126,8 @@ class JournalWriter:
         self.buf = bytearray()
         """Whole records not yet in a frame, appended by recorders; cleared in
         place (recorders hold its ``extend``)."""
+        self.tail: RecordTail | None = None
+        """Records kept elsewhere until pulled (``RecordTail``)."""
         self._open_file(module)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -188,9 +205,29 @@ class JournalWriter:
             return data
         return InputDigest.of(data)
 
+    def pull(self) -> None:
+        """Move the tail's records into ``buf`` (before anything else is appended,
+        so the journal keeps their order); cut a frame when ``buf`` is full."""
+        if self.tail is None:
+            return
+        with self._lock:
+            self._pull_locked()
+        if len(self.buf) >= self.limit:
+            self.flush_full()
+
+    def _pull_locked(self) -> None:
+        tail = self.tail
+        if tail is not None:
+            data = tail.pending()
+            if data:
+                self.buf += data
+            tail.reset()
+
     def write_call(self, call: Call, *, keep_inputs: bool = False) -> None:
         """Append one syscall (the generic path: irregular calls, tools, tests)."""
         self._check_open()
+        if self.tail is not None:
+            self.pull()
         fid = self.function_id(call.module, call.name)
         flags = call.stdio if call.stdio in (1, 2) else 0
         keep = keep_inputs or flags != 0  # bytes that reached stdout/stderr stay in full
@@ -209,6 +246,8 @@ class JournalWriter:
         """Append a process event; each one is written out at once (except ``ctx``,
         which only marks where the next syscalls belong)."""
         self._check_open()
+        if self.tail is not None:
+            self.pull()
         self.buf += encode_event(event_to_wire(event))
         self.events_written += 1
         if not isinstance(event, CtxEvent):
@@ -229,6 +268,7 @@ class JournalWriter:
 
     # -- frames (with _lock held) -----------------------------------------------------
     def _write_buffer(self) -> None:
+        self._pull_locked()
         raw = bytes(self.buf[self._taken:]) if self._taken else bytes(self.buf)
         del self.buf[:]
         self._taken = 0
@@ -257,10 +297,12 @@ class JournalWriter:
                 if time.monotonic() - self._last_frame < self._interval:
                     continue
                 whole = self._complete_end()
-                if whole <= self._taken:
+                raw = bytes(self.buf[self._taken:whole])
+                if whole == len(self.buf) and self.tail is not None:
+                    raw += self.tail.pending(timer=True)  # the tail's follow buf's
+                if not raw:
                     continue
-                self._write_frame(FrameKind.ENTRIES, self._frames,
-                                  bytes(self.buf[self._taken:whole]))
+                self._write_frame(FrameKind.ENTRIES, self._frames, raw)
                 self._frames += 1
                 self._taken = whole
                 self._last_frame = time.monotonic()
@@ -346,6 +388,7 @@ class JournalWriter:
             raise JournalWriteError(f"cannot write journal {self.path}: {exc}") from exc
         finally:
             self._closed = True
+            self.tail = None
             try:
                 self._f.close()
             except OSError:
@@ -360,6 +403,7 @@ class JournalWriter:
         with self._lock:
             self._write_buffer()
         self._closed = True
+        self.tail = None
         try:
             self._f.close()
         except OSError:

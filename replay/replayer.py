@@ -19,22 +19,13 @@ from __future__ import annotations
 import struct
 from typing import Any, Final
 
-from wasmtime import (
-    Instance,
-    Limits,
-    Linker,
-    Memory,
-    MemoryType,
-    Module,
-    Table,
-    TableType,
-    ValType,
-)
+from wasmtime import Limits, Linker, Memory, MemoryType, Module
 
 from wasi_rr.host.boundary import fastcall
 from wasi_rr.host.boundary.adapter import HostAdapter, functype
+from wasi_rr.host.boundary.stub import Stub, guest_signatures, stub_wat
 from wasi_rr.host.runtime.process import ModuleCache, Process, compile_module
-from wasi_rr.host.table import SIGNATURES, Signature
+from wasi_rr.host.table import Signature
 
 from . import wat
 from .output import Output
@@ -60,7 +51,7 @@ class Replayer:
         self._view: memoryview = memoryview(bytearray(wat.TAPE_BASE))
         self._source: Any = None
         self._keep: list[Any] = []
-        self._table: Table | None = None
+        self._stub: Stub | None = None
         self.loaded = 0
         self._store: Any = None
 
@@ -69,17 +60,10 @@ class Replayer:
                   cache: ModuleCache | None) -> Replayer | None:
         """A replayer for ``module``'s WASI imports (None when it has none, or has
         an import shape the replayer does not handle: the Python path serves it)."""
-        sigs: list[Signature] = []
-        seen: set[tuple[str, str]] = set()
-        for imp in module.imports:
-            key = (imp.module, imp.name or "")
-            sig = SIGNATURES.get(key)
-            if sig is not None and key not in seen:
-                seen.add(key)
-                sigs.append(sig)
+        sigs = guest_signatures(module)
         if not sigs:
             return None
-        adapter.provided_imports = frozenset(seen)
+        adapter.provided_imports = frozenset(sig.key for sig in sigs)
         return cls(sigs, adapter, tape, output, cache)
 
     # -- linking ---------------------------------------------------------------------
@@ -90,13 +74,8 @@ class Replayer:
                               cache=cache)
 
     def before_instantiate(self, process: Process) -> None:
-        store = process.store
-        self._table = Table(store, TableType(ValType.funcref(), Limits(len(self.sigs), None)),
-                            None)
-        stub = Instance(store, self._compile(process, wat.stub_wat(self.sigs)), [self._table])
-        exports = stub.exports(store)
-        for k, sig in enumerate(self.sigs):
-            process.linker.define(store, sig.module, sig.name, exports[f"i{k}"])
+        self._stub = Stub(process.store, process.linker, self.sigs,
+                          self._compile(process, stub_wat(self.sigs)))
 
     def after_instantiate(self, process: Process) -> None:
         store = self._store = process.store
@@ -114,9 +93,8 @@ class Replayer:
                                                         functype(sig), cb))
         replayer = linker.instantiate(store, self._compile(process, wat.replayer_wat(self.sigs)))
         exports = replayer.exports(store)
-        assert self._table is not None
-        for k in range(len(self.sigs)):
-            self._table.set(store, k, exports[f"f{k}"])
+        assert self._stub is not None
+        self._stub.fill(store, exports)
         self._init_control()
         self.tape.attach(self)
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+from wasi_rr.host.boundary.stub import wat_signature
 from wasi_rr.host.table import Role, Signature, WasmType
 
 # -- the control block at the start of the tape memory (shared with replayer.py) -------
@@ -50,7 +51,6 @@ OUT_SIZE: Final = 60 * 1024
 TAPE_BASE: Final = OUT_BASE + OUT_SIZE
 STDERR_BIT: Final = 0x8000_0000
 REPLAYER_NAME: Final = "wasi-rr-replayer"
-STUB_NAME: Final = "wasi-rr-stub"
 
 _HELPERS: Final = f"""
   (func $enter (param $k i32) (param $n i32) (result i32)
@@ -208,16 +208,6 @@ _HELPERS: Final = f"""
 """
 
 
-def _wt(t: WasmType) -> str:
-    return "i32" if t is WasmType.I32 else "i64"
-
-
-def _functype(sig: Signature) -> str:
-    params = " ".join(f"(param {_wt(p.wasm)})" for p in sig.params)
-    result = f" (result {_wt(sig.result)})" if sig.result is not None else ""
-    return f"(func {params}{result})"
-
-
 def answerable(sig: Signature) -> bool:
     """Whether the replayer answers ``sig`` in wasm (else it re-exports Python)."""
     return sig.irregular is None and sig.result is not None
@@ -237,7 +227,7 @@ def _function(k: int, sig: Signature) -> str:
     n = len(sig.params)
     args = " ".join(f"(local.get {i})" for i in range(n))
     slow = f"(return (call $slow{k} {args}))"
-    lines = [f"  (func $f{k} (export \"f{k}\") {_functype(sig)[6:-1]}",
+    lines = [f"  (func $f{k} (export \"f{k}\") {wat_signature(sig)}",
              "    (local $rec i32)",
              f"    (local.set $rec (call $enter (i32.const {k}) (i32.const {n})))",
              f"    (if (i32.eqz (local.get $rec)) (then {slow}))"]
@@ -262,26 +252,12 @@ def replayer_wat(sigs: Sequence[Signature]) -> str:
              '  (import "guest" "memory" (memory $guest 0))',
              '  (import "rr" "tape" (memory $tape 1))']
     for k, sig in enumerate(sigs):
-        parts.append(f'  (import "slow" "f{k}" (func $slow{k} {_functype(sig)[6:-1]}))')
+        parts.append(f'  (import "slow" "f{k}" (func $slow{k} {wat_signature(sig)}))')
     parts.append(_HELPERS)
     for k, sig in enumerate(sigs):
         if answerable(sig):
             parts.append(_function(k, sig))
         else:
             parts.append(f'  (export "f{k}" (func $slow{k}))')
-    parts.append(")")
-    return "\n".join(parts)
-
-
-def stub_wat(sigs: Sequence[Signature]) -> str:
-    """The functions the guest imports: ``i<k>`` calls table slot ``k``."""
-    parts = [f"(module ${STUB_NAME}",
-             f'  (import "rr" "table" (table $t {max(1, len(sigs))} funcref))']
-    for k, sig in enumerate(sigs):
-        parts.append(f"  (type $t{k} {_functype(sig)})")
-    for k, sig in enumerate(sigs):
-        args = " ".join(f"(local.get {i})" for i in range(len(sig.params)))
-        parts.append(f'  (func (export "i{k}") (type $t{k}) '
-                     f"(call_indirect $t (type $t{k}) {args} (i32.const {k})))")
     parts.append(")")
     return "\n".join(parts)

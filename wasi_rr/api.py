@@ -22,6 +22,7 @@ from wasi_rr.host.kernel.hostdir import MountError, MountMode
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.runtime.policy import SnapshotPolicy, needs_procs
 from wasi_rr.host.runtime.process import (
+    LinkHooks,
     ModuleBytes,
     ModuleCache,
     Outcome,
@@ -215,7 +216,8 @@ def run(config: RunConfig) -> RunResult:
     try:
         adapter = HostAdapter(kernel, recorder=config.recorder,
                               trap_unknown_imports=config.trap_unknown_imports)
-        process = Process(engine, module, adapter, name=str(config.module))
+        hooks = _link_hooks(config, adapter, module)
+        process = Process(engine, module, adapter, name=str(config.module), hooks=hooks)
         with sigint:
             outcome = process.run()
     finally:
@@ -224,6 +226,19 @@ def run(config: RunConfig) -> RunResult:
         kernel.fs.close()
         kernel.fs.close_mounts()
     return RunResult(outcome.exit_code, outcome.trap, outcome.host_error)
+
+
+def _link_hooks(config: RunConfig, adapter: HostAdapter, module: Module) -> LinkHooks | None:
+    """The recorder's wasm half, when it has one (``wasi_rr.record.wasmtape``)."""
+    make = getattr(config.recorder, "link_hooks", None)
+    if make is None:
+        return None
+    cache = None
+    if config.use_cache:
+        cache = ModuleCache(config.cache_dir if config.cache_dir is not None
+                            else default_cache_dir())
+    hooks: LinkHooks | None = make(adapter, module, cache)
+    return hooks
 
 
 def _flush(stream: BinaryIO) -> None:

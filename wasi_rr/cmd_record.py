@@ -25,7 +25,8 @@ def _record_main(args: Any) -> int:
         _capture_into(meta, config)
     result = record(config, args.output, embed_module=not args.no_embed_module,
                     redact_env=args.redact_env, meta=meta,
-                    input_hash_threshold=None if args.full_inputs else args.hash_inputs_over)
+                    input_hash_threshold=None if args.full_inputs else args.hash_inputs_over,
+                    fast=not args.slow)
     return report(result)
 
 
@@ -72,6 +73,9 @@ def add_parser(subparsers: Any) -> Any:
     parser.add_argument("--no-capture-fs", dest="capture_fs", action="store_false",
                         help="do not store the --dir directories' initial contents (by "
                              "default they are, up to 16 MiB, so 'replay --verify' works)")
+    parser.add_argument("--slow", action="store_true",
+                        help="journal every call from Python instead of the generated wasm "
+                             "recorder (same journal, slower; for ruling the recorder out)")
     add_snapshot_options(parser)
     add_run_options(parser)
     parser.set_defaults(func=_record_main)

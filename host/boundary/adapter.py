@@ -222,6 +222,23 @@ class HostAdapter:
                                         self.counter, env)
         return cb
 
+    def run_callback(self, sig: Signature) -> fastcall.RawCallback:
+        """The RUN callback of a regular ``sig`` with ``Options.report_stdio``,
+        whatever is attached: the wasm recorder calls it and journals the call
+        itself (it never serves a process group: no interceptor, no counting)."""
+        if sig.irregular is not None or self.interceptor is not None:
+            raise ValueError(f"{sig.name}: no plain RUN callback here")
+        opts = Options(report_stdio=True)
+        env = self.environment(sig, collect=False)
+        generic_make, _ = factory(sig, Shape.RUN, replace(opts, generic=True))
+        generic = generic_make(self.kernel, self.memory, self.stop_guest, None, self.counter, env)
+        make, consts = factory(sig, Shape.RUN, opts)
+        if make is generic_make:
+            return generic  # type: ignore[no-any-return]
+        cb: fastcall.RawCallback = make(self.kernel, self.memory, self.stop_guest, None,
+                                        self.counter, {**env, **consts, "generic": generic})
+        return cb
+
     def environment(self, sig: Signature, *, collect: bool) -> dict[str, Any]:
         """The names a generated function of ``sig`` binds, for this adapter."""
         slots_type = fastcall.raw_slots(len(sig.params))

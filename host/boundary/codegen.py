@@ -60,6 +60,10 @@ class Options:
     generic: bool = False
     """Generate the generic callback even for a simple signature (the fallback
     the simple one hands unusual shapes to)."""
+    report_stdio: bool = False
+    """RUN of a signature whose bytes may reach stdout/stderr: a successful call
+    returns ``stdio_of(fd) << 16`` instead of 0 (the wasm recorder marks the
+    record with it; the guest never sees this callback's result)."""
 
 
 class _Src:
@@ -330,7 +334,7 @@ def _source_run(sig: Signature, opts: Options) -> str:
                 _prologue(s, sig, opts)
                 results = _kernel_call(s, sig, _decode(s, sig, collect=False))
                 _encode(s, sig, results, collect=False)
-                s("errno = 0")
+                s(_success(sig, opts))
             with s.block("except WasiError as e:"):
                 s("errno = e.errno")
             with s.block("except BaseException as e:"):
@@ -338,6 +342,11 @@ def _source_run(sig: Signature, opts: Options) -> str:
             _epilogue(s, sig)
         s("return callback")
     return s.text()
+
+
+def _success(sig: Signature, opts: Options) -> str:
+    """The errno of a successful RUN (``Options.report_stdio``)."""
+    return "errno = STDIO.get(p0, 0) << 16" if opts.report_stdio and sig.stdio else "errno = 0"
 
 
 def _source_record(sig: Signature, opts: Options) -> str:

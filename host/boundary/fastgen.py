@@ -28,7 +28,7 @@ from wasi_rr.host.table import Fill, Param, Role, Signature
 from wasi_rr.host.table.structs import OutKind
 from wasi_rr.journal.records import HEADER
 
-from .codegen import Options, _Indent, _not_mask, _p, _Src, _type_name
+from .codegen import Options, _Indent, _not_mask, _p, _Src, _success, _type_name
 
 SIMPLE_ROLES = frozenset({Role.FD, Role.VALUE, Role.SIGNED, Role.FLAGS, Role.RIGHTS, Role.ENUM,
                           Role.LEN, Role.IN_STR, Role.IN_IOVS, Role.OUT_IOVS, Role.OUT,
@@ -335,7 +335,9 @@ def _body(s: _Src, sig: Signature, record: bool, opts: Options,
         if record:
             s("flags = STDIO.get(p0, 0)" if sig.stdio else "flags = 0")
             _emit(s, sig, params, inputs, writes, consts, opts)
-        s("errno = 0")
+            s("errno = 0")
+        else:
+            s(_success(sig, opts))
     with s.block("except WasiError as e:"):
         s("errno = e.errno")
         if record:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from wasmtime import Engine, Func, Linker, Module, Store, Trap, WasmtimeError
 
@@ -24,7 +25,7 @@ from .engine import deadline, interrupt_on_sigint, make_engine, wasmtime_version
 from .modcache import ModuleBytes, ModuleCache, compile_module, default_cache_dir
 from .modcache import error_chain as _error_chain
 
-__all__ = ["Outcome", "Process", "check_command", "read_module_file", "make_engine",
+__all__ = ["LinkHooks", "Outcome", "Process", "check_command", "read_module_file", "make_engine",
            "interrupt_on_sigint", "deadline", "wasmtime_version", "ModuleBytes",
            "ModuleCache", "compile_module", "default_cache_dir", "EPOCH_DEADLINE"]
 
@@ -47,6 +48,17 @@ def check_command(module: Module, name: str = "module") -> None:
                           " export")
 
 
+class LinkHooks(Protocol):
+    """Generated wasm that serves the guest's imports (replay's replayer, record's
+    wasm recorder) links itself around the guest's instantiation."""
+
+    def before_instantiate(self, process: Process) -> None:
+        """Define the guest's imports on ``process.linker`` (the adapter left them out)."""
+
+    def after_instantiate(self, process: Process) -> None:
+        """Link to the instantiated guest (its memory)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """How a run ended: ``exit_code`` (0 when ``_start`` returned), or a trap."""
@@ -60,8 +72,9 @@ class Process:
     """One guest instance: a store, its linker, its adapter."""
 
     def __init__(self, engine: Engine, module: Module, adapter: HostAdapter,
-                 *, name: str = "module") -> None:
+                 *, name: str = "module", hooks: LinkHooks | None = None) -> None:
         check_command(module, name)
+        self.hooks = hooks
         self.engine = engine
         self.module = module
         self.adapter = adapter
@@ -91,13 +104,15 @@ class Process:
         self._start = start
 
     def _after_instantiate(self) -> None:
-        """Hook for subclasses: runs once the guest is instantiated and bound
-        (replay links its wasm replayer to the guest's memory here)."""
+        """Runs once the guest is instantiated and bound: ``hooks`` link to it."""
+        if self.hooks is not None:
+            self.hooks.after_instantiate(self)
 
     def _before_instantiate(self) -> None:
-        """Hook for subclasses: define more on ``self.linker`` (in ``self.store``)
-        after the adapter linked the imports, before instantiation (replay's
-        shim shadows some of them). Does nothing here."""
+        """Runs after the adapter linked the imports, before instantiation:
+        ``hooks`` define the imports the adapter left to them."""
+        if self.hooks is not None:
+            self.hooks.before_instantiate(self)
 
     def run(self) -> Outcome:
         """Run ``_start`` to its end (may be called again, e.g. after an

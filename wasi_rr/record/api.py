@@ -56,7 +56,8 @@ def _secrets(config: RunConfig, names: list[str]) -> dict[str, str]:
 def record(config: RunConfig, journal_path: str | os.PathLike[str], *,
            embed_module: bool = True, redact_env: Iterable[str] = (),
            meta: Mapping[str, Any] | None = None,
-           input_hash_threshold: int | None = DEFAULT_INPUT_HASH_THRESHOLD) -> RunResult:
+           input_hash_threshold: int | None = DEFAULT_INPUT_HASH_THRESHOLD,
+           fast: bool = True) -> RunResult:
     """Run ``config`` like ``wasi_rr.run`` and write its journal to ``journal_path``.
 
     ``embed_module=False`` leaves the module out (replay then needs ``--module``;
@@ -64,6 +65,8 @@ def record(config: RunConfig, journal_path: str | os.PathLike[str], *,
     cannot be written, ``WasiRrError`` subclasses for bad modules/configs like
     ``run``; a guest trap or exit is a result, journaled as an event. Ctrl-C
     ends the journal with an exit event marked ``interrupted`` and re-raises.
+    ``fast=False`` journals every call in Python (no wasm recorder): the same
+    journal, byte for byte, more slowly; for ruling the wasm recorder out.
     """
     wasm = config.wasm or ModuleBytes(read_module_file(Path(config.module)))
     redact_env = list(redact_env)
@@ -78,7 +81,7 @@ def record(config: RunConfig, journal_path: str | os.PathLike[str], *,
                                input_hash_threshold=input_hash_threshold)
     except (JournalError, JournalWriteError) as exc:
         raise RecordError(str(exc)) from exc
-    recorder = JournalRecorder(writer, secrets)
+    recorder = JournalRecorder(writer, secrets, wasm=fast)
     t0 = time.monotonic_ns()
     try:
         recorder.event(StartEvent(PID, tuple(header.argv), time.time_ns()))

@@ -39,8 +39,14 @@ def placeholder(value: str) -> str:
 class JournalRecorder:
     """The ``Recorder`` of the adapter, over one ``JournalWriter``."""
 
-    def __init__(self, writer: JournalWriter, redact: Mapping[str, str] | None = None) -> None:
+    def __init__(self, writer: JournalWriter, redact: Mapping[str, str] | None = None,
+                 *, wasm: bool = True) -> None:
         self.writer = writer
+        self.wasm = wasm and not redact
+        """Journal the common calls in wasm (``wasmtape``); not while redacting
+        (every byte must then pass ``emit``'s substitution)."""
+        self.tape: Any = None
+        """The ``WasmTape`` of the run, once linked."""
         writer.direct = True
         self._cur = [0]
         """The process the next records belong to, as a reader will see it (a cell
@@ -86,6 +92,17 @@ class JournalRecorder:
         return {"BUF": w.buf, "EXTEND": w.buf.extend, "LIMIT": w.limit, "FLUSH": w.flush_full,
                 "CUR": self._cur, "PID": adapter.pid,
                 "THRESHOLD": w.threshold if w.threshold is not None else 1 << 62}
+
+    def link_hooks(self, adapter: HostAdapter, module: Any, cache: Any) -> Any:
+        """The wasm recorder for ``adapter``'s guest (``host.runtime.process.LinkHooks``),
+        or None to record every call in Python. Asked only for a lone process:
+        process groups (snapshots, fork) always record in Python."""
+        if not self.wasm:
+            return None
+        from .wasmtape import WasmTape
+
+        self.tape = WasmTape.for_guest(module, adapter, self.writer, cache)
+        return self.tape
 
     @property
     def pid(self) -> int:
