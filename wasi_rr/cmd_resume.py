@@ -25,6 +25,7 @@ from typing import Any
 
 import msgpack
 
+from .argtypes import positive_int
 from .api import RunConfig, RunResult, build_kernel, make_group, run_group
 from .cmd_run import parse_dir, report
 from .errors import ConfigError, ModuleError
@@ -221,7 +222,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "resume", help="continue a recorded guest live from one of its snapshots",
         description="Restore a journal's snapshot (memory, stack, filesystem) in this process "
                     "and continue the guest live from the syscall it was taken at.")
-    parser.add_argument("--snapshot", type=int, default=None, metavar="ID",
+    parser.add_argument("--snapshot", type=positive_int, default=None, metavar="ID",
                         help="the snapshot to resume (default: the last one)")
     parser.add_argument("--list", action="store_true",
                         help="list the journal's snapshots (id, pid, seq, trigger, sizes)")

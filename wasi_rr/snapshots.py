@@ -24,7 +24,8 @@ import msgpack
 
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError, WasiRrError
+from .argtypes import positive_int
+from .errors import WasiRrError
 from .exitcodes import ExitStatus
 from wasi_rr.host.runtime.process import Outcome
 from wasi_rr.host.runtime.procs import Capture, Member, SnapshotPolicy
@@ -144,7 +145,7 @@ SNAPSHOT_ON = {"stdin": "on_stdin", "exit": "on_exit", "signal": "on_signal"}
 def add_snapshot_options(parser: argparse.ArgumentParser) -> None:
     """``--snapshot-every N`` and ``--snapshot-on stdin|exit|signal``."""
     parser.add_argument(
-        "--snapshot-every", type=int, default=0, metavar="N",
+        "--snapshot-every", type=positive_int, default=0, metavar="N",
         help="journal a snapshot before every N-th syscall (resume/fork from it later)")
     parser.add_argument(
         "--snapshot-on", action="append", default=[], choices=sorted(SNAPSHOT_ON),
@@ -153,9 +154,9 @@ def add_snapshot_options(parser: argparse.ArgumentParser) -> None:
 
 
 def policy_from_args(args: argparse.Namespace) -> SnapshotPolicy:
+    """The snapshot triggers the options ask for (``--snapshot-every`` is
+    already >= 1 when given: ``argtypes.positive_int``)."""
     every = getattr(args, "snapshot_every", 0) or 0
-    if every < 0:
-        raise ConfigError(f"--snapshot-every {every}: must be positive")
     on = {SNAPSHOT_ON[name]: True for name in getattr(args, "snapshot_on", [])}
     return SnapshotPolicy(every=every, **on)
 
