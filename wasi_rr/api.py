@@ -19,9 +19,19 @@ from wasmtime import Engine, Module, WasmtimeError, wat2wasm
 from .errors import ConfigError, ModuleError
 from wasi_rr.host.boundary.adapter import HostAdapter, Recorder
 from wasi_rr.host.kernel.hostdir import MountError, MountMode
-from wasi_rr.host.runtime.instrument import InstrumentationError, InstrumentedModule, instrument
+from wasi_rr.host.runtime.instrument import (
+    InstrumentationError,
+    InstrumentedModule,
+    check_instrumentable,
+    instrument,
+)
 from wasi_rr.host.kernel.kernel import WasiKernel
-from wasi_rr.host.runtime.procs import ProcessEvents, ProcessGroup, SnapshotPolicy, needs_procs
+from wasi_rr.host.runtime.procs import (
+    ProcessEvents,
+    ProcessGroup,
+    SnapshotPolicy,
+    binary_needs_procs,
+)
 from wasi_rr.host.runtime.process import (
     ModuleBytes,
     ModuleCache,
@@ -36,8 +46,22 @@ from wasi_rr.host.runtime.process import (
 from wasi_rr.host.kernel.sources import Clock, RandomSource
 from wasi_rr.host.kernel.wasifs import MountSpec, WasiFs
 
-__all__ = ["DirMount", "MountMode", "RunConfig", "RunResult", "run", "build_kernel",
-           "load_module", "SnapshotPolicy", "instrument_module", "make_group", "run_group"]
+__all__ = [
+    "DirMount",
+    "MountMode",
+    "RunConfig",
+    "RunResult",
+    "SnapshotPolicy",
+    "build_kernel",
+    "instrument_module",
+    "load_module",
+    "make_group",
+    "module_bytes",
+    "needs_group",
+    "refuse_uninstrumentable",
+    "run",
+    "run_group",
+]
 
 
 @dataclass(frozen=True)
@@ -126,28 +150,78 @@ def build_kernel(config: RunConfig, fs: WasiFs | None = None) -> WasiKernel:
     )
 
 
+def module_bytes(config: RunConfig) -> ModuleBytes:
+    """``config.wasm``, or the bytes of ``config.module`` (``ModuleError``)."""
+    if config.wasm is not None:
+        return config.wasm
+    return ModuleBytes(read_module_file(Path(config.module)))
+
+
 def load_module(config: RunConfig, engine: Engine) -> tuple[bytes, Module]:
     """Read and compile ``config.module`` (``ModuleError`` if that fails)."""
-    path = Path(config.module)
-    wasm = config.wasm if config.wasm is not None else ModuleBytes(read_module_file(path))
+    wasm = module_bytes(config)
+    return wasm.data, _compile(config, engine, wasm)
+
+
+def _compile(config: RunConfig, engine: Engine, wasm: ModuleBytes) -> Module:
     cache = None
     if config.use_cache:
         cache = ModuleCache(config.cache_dir if config.cache_dir is not None
                             else default_cache_dir())
-    return wasm.data, compile_module(engine, wasm, name=str(path), cache=cache)
+    return compile_module(engine, wasm, name=str(config.module), cache=cache)
+
+
+def _binary(wasm: bytes) -> bytes:
+    """The binary module: ``wasm`` itself, or its WAT text assembled (Binaryen
+    and the section scans read binaries only). ``ValueError`` with wasmtime's
+    message when it is neither."""
+    if wasm.startswith(b"\0asm"):
+        return wasm
+    try:
+        return bytes(wat2wasm(wasm.decode("utf-8")))
+    except (UnicodeDecodeError, WasmtimeError) as e:
+        raise ValueError(str(e)) from None
+
+
+def needs_group(config: RunConfig, wasm: bytes) -> bool:
+    """Whether the run goes through a process group (the instrumented module):
+    snapshots are requested, or the module imports WASIX ``proc_*``. Decided
+    from the bytes, so a group run never compiles the plain module."""
+    if config.snapshots:
+        return True
+    try:
+        return binary_needs_procs(_binary(wasm))
+    except ValueError:
+        return False  # not a module: compiling it says so
+
+
+def _instrumentable_binary(config: RunConfig, wasm: bytes) -> bytes:
+    """The binary module, or ``ModuleError`` (one line, in milliseconds) when it
+    is invalid or asyncify cannot take it."""
+    try:
+        binary = _binary(wasm)
+        check_instrumentable(binary)
+    except ValueError as e:
+        raise ModuleError(f"invalid module {config.module}: {e}") from None
+    except InstrumentationError as e:
+        raise ModuleError(f"{config.module}: {e}") from None
+    return binary
+
+
+def refuse_uninstrumentable(config: RunConfig, wasm: bytes) -> None:
+    """``ModuleError`` when asyncify cannot take the module: ``record`` calls it
+    before it opens the journal, so nothing is compiled or written first."""
+    _instrumentable_binary(config, wasm)
 
 
 def instrument_module(wasm: bytes, config: RunConfig, engine: Engine
                       ) -> tuple[InstrumentedModule, Module]:
     """The asyncify-instrumented module (cached on disk) and its compiled form.
 
-    ``ModuleError`` (one line) when the module cannot be instrumented."""
+    ``ModuleError`` (one line) when the module cannot be instrumented; the
+    refusal comes before anything is compiled."""
     cache_root = config.cache_dir if config.cache_dir is not None else default_cache_dir()
-    if not wasm.startswith(b"\0asm"):
-        try:  # WAT text (already accepted by load_module): Binaryen wants the binary
-            wasm = bytes(wat2wasm(wasm.decode("utf-8")))
-        except (UnicodeDecodeError, WasmtimeError) as e:
-            raise ModuleError(f"invalid module {config.module}: {e}") from None
+    wasm = _instrumentable_binary(config, wasm)
     try:
         im = instrument(wasm, cache_dir=cache_root / "asyncify", use_cache=config.use_cache)
     except InstrumentationError as e:
@@ -169,8 +243,9 @@ def make_group(config: RunConfig, engine: Engine, wasm: bytes) -> ProcessGroup:
 def run_group(config: RunConfig, engine: Engine, group: ProcessGroup,
               kernel: WasiKernel) -> RunResult:
     """Run a group whose first process is already spawned on ``kernel``."""
+    sigint = interrupt_on_sigint(engine) if config.interruptible else nullcontext()
     try:
-        with interrupt_on_sigint(engine):
+        with sigint:
             outcome: Outcome = group.run()
     finally:
         _flush(config.stdout if config.stdout is not None else sys.stdout.buffer)
@@ -192,10 +267,9 @@ def run(config: RunConfig) -> RunResult:
     adapter's fast path.
     """
     engine = make_engine()
-    wasm, module = load_module(config, engine)
-    sigint = interrupt_on_sigint(engine) if config.interruptible else nullcontext()
-    if config.snapshots or needs_procs(module):
-        group = make_group(config, engine, wasm)
+    wasm = module_bytes(config)
+    if needs_group(config, wasm.data):
+        group = make_group(config, engine, wasm.data)
         kernel = build_kernel(config)
         try:
             group.spawn(kernel)
@@ -204,6 +278,8 @@ def run(config: RunConfig) -> RunResult:
             kernel.fs.close_mounts()
             raise
         return run_group(config, engine, group, kernel)
+    module = _compile(config, engine, wasm)
+    sigint = interrupt_on_sigint(engine) if config.interruptible else nullcontext()
     kernel = build_kernel(config)
     try:
         adapter = HostAdapter(kernel, recorder=config.recorder,

@@ -49,6 +49,7 @@ from wasi_rr.host.table import WASIX, Signature
 from wasi_rr.host.boundary.adapter import CallbackSource, HostAdapter, Recorder
 from wasi_rr.host.kernel.fdtable import PIPE_READ, PIPE_WRITE
 from wasi_rr.host.table.structs import SUBSCRIPTION
+from wasi_rr.host.runtime import wasmbin
 from wasi_rr.host.runtime.instrument import InstrumentedModule
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.boundary.memory import GuestMemory
@@ -59,7 +60,8 @@ from wasi_rr.host.kernel.wasifs import WasiFs
 
 __all__ = [
     "Trigger", "SnapshotPolicy", "Capture", "ProcessEvents", "NoEvents", "ProcKernel",
-    "GuestProc", "ProcessGroup", "PROC_IMPORTS", "needs_procs", "FIRST_PID",
+    "GuestProc", "ProcessGroup", "PROC_IMPORTS", "needs_procs", "binary_needs_procs",
+    "FIRST_PID",
 ]
 
 FIRST_PID: Final = 1
@@ -73,6 +75,19 @@ _SUB_FD_READ: Final = 1
 def needs_procs(module: Module) -> bool:
     """True when the module imports WASIX process calls (it must run in a group)."""
     return any(imp.module == WASIX and imp.name in PROC_IMPORTS for imp in module.imports)
+
+
+def binary_needs_procs(wasm: bytes) -> bool:
+    """``needs_procs`` read from the module's bytes (its import section), without
+    compiling it: a group runs the instrumented module only, so deciding on the
+    plain module's compiled form would compile a module that is never run.
+    Bytes the section reader cannot follow answer False (the compiler then
+    reports what is wrong with them)."""
+    try:
+        found = wasmbin.imports(wasm)
+    except (wasmbin.WasmFormatError, IndexError):
+        return False
+    return any(imp.module == WASIX and imp.name in PROC_IMPORTS for imp in found)
 
 
 class Trigger(str, enum.Enum):

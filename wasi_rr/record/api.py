@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from wasi_rr.api import RunConfig, RunResult, run
+from wasi_rr.api import RunConfig, RunResult, needs_group, refuse_uninstrumentable, run
 from wasi_rr.errors import ConfigError, WasiRrError
 from wasi_rr.exitcodes import ExitStatus
 from wasi_rr.host.runtime.process import (
@@ -68,6 +68,8 @@ def record(config: RunConfig, journal_path: str | os.PathLike[str], *,
     wasm = config.wasm or ModuleBytes(read_module_file(Path(config.module)))
     redact_env = list(redact_env)
     secrets = _secrets(config, redact_env)
+    if needs_group(config, wasm.data):  # refused in ms: no journal, nothing compiled
+        refuse_uninstrumentable(config, wasm.data)
     header = journal_header(config, module=wasm, redact_env=redact_env, meta=meta)
     cache = (ModuleCache(config.cache_dir if config.cache_dir is not None else default_cache_dir())
              if config.use_cache else None)
