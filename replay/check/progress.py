@@ -52,7 +52,12 @@ class BarProgress:
     def __init__(self, total: int, out: IO[str], bar_stream: IO[str], *,
                  quiet: bool = False) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
         from rich.progress import Progress as RichProgress
 
         console = Console(file=bar_stream, stderr=bar_stream is sys.stderr)
