@@ -30,7 +30,7 @@ from wasi_rr.host.boundary.memory import GuestMemory
 from wasi_rr.host.kernel.wasi_types import ProcExit
 from wasi_rr.host.table import Role, Signature
 from wasi_rr.journal import Call, ExitEvent, InputDigest, JournalError, TrapEvent
-from wasi_rr.journal.records import RawRecord
+from wasi_rr.journal.records import HEADER_SIZE, RawRecord, is_event
 
 from .divergence import (
     HISTORY,
@@ -156,6 +156,8 @@ class Answerer:
         tape.advance(pos)
         if sig.name == "proc_exit":
             raise ProcExit(params[0])
+        if _interrupted_next(tape):
+            raise RecordingEnded(f"the recording was interrupted after syscall #{tape.seq - 1}")
         return raw.errno
 
     # -- reports ---------------------------------------------------------------------
@@ -186,6 +188,24 @@ class Answerer:
         divergence.history = self.history_lines()
         self.divergence = divergence
         raise DivergenceError(divergence)
+
+
+def _interrupted_next(tape: Tape) -> bool:
+    """The recording was stopped by Ctrl-C right after the call just answered.
+
+    Nothing the guest did after its last recorded call was observable, and a
+    guest stopped while computing (the usual reason for Ctrl-C) makes no further
+    syscall: the replay stops here instead of spinning forever. One header read
+    when a call follows (the common case); the wasm replayer leaves every call
+    before an event or a frame's end to Python, so this sees every such ending.
+    A damaged journal met by this look ahead is reported here, one call early:
+    the call's own answer and output were already given.
+    """
+    payload, off = tape.payload, tape.off
+    if off + HEADER_SIZE <= len(payload) and not is_event(payload, off):
+        return False
+    item = tape.peek()
+    return isinstance(item, ExitEvent) and item.interrupted
 
 
 def _peek_ending(tape: Tape, pid: int) -> ExitEvent | TrapEvent | None:

@@ -209,6 +209,8 @@ def replay(journal_path: str | os.PathLike[str], *, module: str | os.PathLike[st
     with opened as reader:
         if from_snapshot is None and reader.header.meta.get("resumed_from_snapshot") is not None:
             from_snapshot = opts.from_snapshot = 1  # written by `resume -o`: it starts there
+        if verify and from_snapshot is not None:
+            raise ReplayError(_VERIFY_FROM_SNAPSHOT)
         engine = make_engine()
         cache = ModuleCache(default_cache_dir()) if use_cache else None
         compiled, name = _compiled(reader, engine, cache, module, _warn)
@@ -221,6 +223,12 @@ def replay(journal_path: str | os.PathLike[str], *, module: str | os.PathLike[st
             result = _replay_one(reader, engine, compiled, name, output, opts)
     result.warnings = warnings
     return result
+
+
+_VERIFY_FROM_SNAPSHOT = (
+    "--verify cannot start at a snapshot (--from-snapshot, or a journal written by "
+    "'resume -o'): it rebuilds the kernel by re-executing every call from the journal's "
+    "first one")
 
 
 def _compiled(reader: JournalReader, engine: Engine, cache: ModuleCache | None,

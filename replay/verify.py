@@ -146,6 +146,8 @@ class KernelVerifier:
         self._cleanup = cleanup
         self.verified = 0
         self.answered_only = 0
+        self._kernels: dict[int, WasiKernel] = {}
+        """Per pid, the kernel its calls run on (fork journals); else ``kernel``."""
 
     @classmethod
     def from_journal(cls, reader: JournalReader) -> KernelVerifier:
@@ -198,6 +200,15 @@ class KernelVerifier:
     def close(self) -> None:
         self._cleanup()
 
+    def adopt(self, pid: int, kernel: WasiKernel) -> None:
+        """Re-execute ``pid``'s calls on ``kernel`` (a replayed process group:
+        ``replay.procs``). The first process's kernel is this verifier's
+        ``kernel`` as the group adopted it; a child's is its parent's, forked
+        by the group at the recorded fork, so it shares the parent's open
+        descriptions and pipes as the recorded child did. Every process reads
+        the same journal-fed clock, random and stdin sources."""
+        self._kernels[pid] = kernel
+
     # -- per call ---------------------------------------------------------------------
 
     def check(self, adapter: HostAdapter, sig: Signature, params: tuple[int, ...],
@@ -206,8 +217,9 @@ class KernelVerifier:
             self.answered_only += 1
             return None
         self._prime(sig, entry)
+        kernel = self._kernels.get(adapter.pid, self.kernel) if self._kernels else self.kernel
         try:
-            inputs, errno, writes = adapter.observer(sig, self.kernel)(params)
+            inputs, errno, writes = adapter.observer(sig, kernel)(params)
         finally:
             self._unprime()
         assert errno is not None
