@@ -21,16 +21,22 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wasmtime import Engine, Module
-
-from wasi_rr.exitcodes import ExitStatus
 from wasi_rr.host.boundary.adapter import CallbackSource
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.runtime.instrument import InstrumentedModule
 from wasi_rr.host.runtime.process import Outcome, deadline, interrupt_on_sigint
 from wasi_rr.host.runtime.procs import GuestProc, ProcessGroup, ProcKernel
 from wasi_rr.host.table import Signature
-from wasi_rr.journal import ExitEvent, JournalReader, SnapshotEvent, TrapEvent
+from wasi_rr.journal import (
+    ExitEvent,
+    JournalError,
+    JournalReader,
+    SnapshotEvent,
+    TrapEvent,
+)
+from wasmtime import Engine, Module
+
+from wasi_rr.exitcodes import ExitStatus
 
 from .answer import Answerer, JournalAbort, RecordingEnded
 from .divergence import (
@@ -119,8 +125,7 @@ def _replay_group(reader: JournalReader, loaded: LoadedSnapshot | None,
         def other_first() -> bool:
             try:
                 pos = tape.next_call()
-            except Exception as exc:  # a damaged journal: the call itself reports it
-                del exc
+            except JournalError:  # a damaged journal: the call itself reports it
                 return False
             return pos is not None and tape.state.pid != proc.pid
         return other_first

@@ -46,8 +46,8 @@ from wasi_rr.host.table.structs import FILESTAT_SIZE as _FILESTAT_SIZE
 from wasi_rr.host.table.structs import FILESTAT_TIMES as _FILESTAT_TIMES
 from wasi_rr.journal import Call, JournalReader, PreopenMode
 
-from .engine import ReplayError
 from .divergence import Divergence, DivergenceKind, FieldDiff, bytes_diff, format_entry
+from .engine import ReplayError
 
 __all__ = ["JournalClock", "JournalRandom", "JournalStdin", "KernelVerifier", "VerifyError"]
 

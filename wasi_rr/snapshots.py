@@ -49,7 +49,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SnapshotNotFound", "JournalProcessEvents", "SnapshotInfo", "LoadedSnapshot",
-    "add_snapshot_options", "policy_from_args", "list_snapshots", "load_snapshot",
+    "add_snapshot_options",
+    "first_call_before", "policy_from_args", "list_snapshots", "load_snapshot",
     "ProcInfo", "process_tree",
 ]
 
@@ -269,6 +270,21 @@ def load_snapshot(path: str | os.PathLike[str], snapshot_id: int | None = None
     return LoadedSnapshot(chosen.id, chosen.pid, chosen.seq, chosen.trigger, main,
                           chosen.fs, header, module, family,
                           [int(p) for p in chosen.extra.get("order") or []])
+
+
+def first_call_before(path: str | os.PathLike[str], snapshot_id: int,
+                      names: frozenset[str]) -> Call | None:
+    """The first call named in ``names`` made (by any process) before snapshot
+    ``snapshot_id`` was taken, or None. ``resume`` asks it before letting an
+    option change what the guest may already have read (``--env``: the
+    environ calls)."""
+    with _open(path) as reader:
+        for entry in reader:
+            if isinstance(entry, SnapshotEvent) and entry.id == snapshot_id:
+                return None
+            if isinstance(entry, Call) and entry.name in names:
+                return entry
+    return None
 
 
 # -- process tree ---------------------------------------------------------------------

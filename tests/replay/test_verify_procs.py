@@ -13,15 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from wasi_rr.api import RunConfig
-from wasi_rr.exitcodes import ExitStatus
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.runtime.procs import SnapshotPolicy
 from wasi_rr.journal import Call, ForkEvent, SnapshotEvent, open_journal
-from wasi_rr.record import record
 from wasi_rr.replay import replay
 from wasi_rr.replay.divergence import DivergenceKind
+
+from wasi_rr.api import RunConfig
+from wasi_rr.exitcodes import ExitStatus
+from wasi_rr.record import record
 
 FORK_GUESTS = [
     ("wasix_fork_pipe", []),
@@ -127,14 +127,14 @@ def test_a_childs_calls_run_on_the_forked_kernel(guest: Callable[[str], Path], t
 def test_cli_verify_fork_and_snapshots(guest: Callable[[str], Path], tmp_path: Path) -> None:
     rec = subprocess.run([sys.executable, "-m", "wasi_rr", "record", "-o", "fam.wrr",
                           "--snapshot-every", "3", str(guest("wasix_fork_pipe"))],
-                         cwd=tmp_path, capture_output=True, timeout=120)
+                         cwd=tmp_path, capture_output=True, timeout=120, check=False)
     assert rec.returncode == 0, rec.stderr
     rep = subprocess.run([sys.executable, "-m", "wasi_rr", "replay", "--verify", "fam.wrr"],
-                         cwd=tmp_path, capture_output=True, timeout=120)
+                         cwd=tmp_path, capture_output=True, timeout=120, check=False)
     assert (rep.returncode, rep.stdout, rep.stderr) == (0, rec.stdout, b"")
     bad = subprocess.run([sys.executable, "-m", "wasi_rr", "replay", "--verify",
                           "--from-snapshot", "1", "fam.wrr"],
-                         cwd=tmp_path, capture_output=True, timeout=120)
+                         cwd=tmp_path, capture_output=True, timeout=120, check=False)
     err = bad.stderr.decode()
     assert bad.returncode == ExitStatus.TOOL_ERROR and bad.stdout == b""
     assert err.count("\n") == 1 and "--verify cannot start at a snapshot" in err

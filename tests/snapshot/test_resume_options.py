@@ -1,0 +1,143 @@
+"""``resume`` accepts the options of ``run`` that change how a module is linked or run,
+each with the one meaning it can have for a guest that is already running:
+
+* ``--trap-unknown-imports``: links as ``run`` does (no longer a usage error);
+* ``--env`` / ``--argv0``: applied when no process read its environment /
+  arguments before the snapshot, else refused with one line (the guest keeps
+  its own copy of what it read);
+* ``--tmpfs``: refused with one line (the guest listed its preopens at start);
+* ``--dir`` / ``--dir-overlay``: re-bind mounts (``test_resume_cli.py``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import wasmtime
+from wasi_rr.journal import open_journal
+
+from wasi_rr.cli import main
+from wasi_rr.exitcodes import ExitStatus
+
+# seq 0 prints "start", 1-2 read the environment, 3 prints it, 4-5 read argv, 6 prints it;
+# with --snapshot-every 1 snapshot K is taken before syscall K.
+GUEST = """(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "environ_sizes_get" (func $esz (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "environ_get" (func $eg (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "args_sizes_get" (func $asz (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "args_get" (func $ag (param i32 i32) (result i32)))
+  {extra}
+  (memory (export "memory") 1)
+  (data (i32.const 0x300) "start\\n")
+  (func $print (param $ptr i32) (param $len i32)
+    (i32.store (i32.const 0) (local.get $ptr))
+    (i32.store (i32.const 4) (local.get $len))
+    (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))
+  (func (export "_start")
+    (call $print (i32.const 0x300) (i32.const 6))
+    (drop (call $esz (i32.const 24) (i32.const 28)))
+    (drop (call $eg (i32.const 0x200) (i32.const 0x2000)))
+    (call $print (i32.const 0x2000) (i32.load (i32.const 28)))
+    (drop (call $asz (i32.const 16) (i32.const 20)))
+    (drop (call $ag (i32.const 0x100) (i32.const 0x1000)))
+    (call $print (i32.const 0x1000) (i32.load (i32.const 20)))))"""
+UNKNOWN = '(import "env" "mystery" (func $m))'
+SECRET = "hunter2-is-the-password"
+
+
+@pytest.fixture
+def journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+            capfdbinary: pytest.CaptureFixture[bytes]) -> Path:
+    """A recording with a snapshot before every syscall; A=1 and a redacted SECRET."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    module = tmp_path / "g.wasm"
+    module.write_bytes(wasmtime.wat2wasm(GUEST.format(extra=UNKNOWN)))
+    path = tmp_path / "g.wrr"
+    status = main(["record", "-o", str(path), "--snapshot-every", "1", "--redact-env", "SECRET",
+                   "--trap-unknown-imports", "--env", "A=1", "--env", f"SECRET={SECRET}",
+                   str(module), "x"])
+    out, _ = capfdbinary.readouterr()
+    assert status == 0
+    # the recorded guest sees the real value; the journal (and so a resume) the placeholder
+    assert out == f"start\nA=1\0SECRET={SECRET}\0{module}\0x\0".encode()
+    return path
+
+
+def resume(capfd: pytest.CaptureFixture[bytes], *args: str) -> tuple[int, bytes, str]:
+    status = main(["resume", *args])
+    out, err = capfd.readouterr()
+    return status, out, err.decode()
+
+
+def test_env_applies_when_the_environment_was_not_read_yet(
+        journal: Path, capfdbinary: pytest.CaptureFixture[bytes],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FROM_HOST", "yes")
+    status, out, err = resume(capfdbinary, "--snapshot", "1", "--env", "A=2", "--env", "FROM_HOST",
+                              "--env", "B=new", str(journal))
+    assert (status, err) == (0, "")
+    assert out.startswith(b"A=2\0SECRET=" + b"*" * len(SECRET) + b"\0FROM_HOST=yes\0B=new\0")
+
+
+def test_env_is_refused_once_the_guest_read_it(
+        journal: Path, capfdbinary: pytest.CaptureFixture[bytes]) -> None:
+    status, out, err = resume(capfdbinary, "--snapshot", "2", "--env", "A=2", str(journal))
+    assert status == ExitStatus.TOOL_ERROR and out == b""
+    assert err == ("wasi-rr: error: --env: the guest read its environment before snapshot 2 "
+                   "(environ_sizes_get, syscall #1 of pid 1) and keeps its own copy: a change "
+                   "would not reach it\n")
+    # without --env the same snapshot resumes
+    status, out, _ = resume(capfdbinary, "--snapshot", "2", str(journal))
+    assert status == 0 and out.startswith(b"A=1\0")
+
+
+def test_argv0_applies_until_the_arguments_are_read(
+        journal: Path, capfdbinary: pytest.CaptureFixture[bytes]) -> None:
+    status, out, err = resume(capfdbinary, "--snapshot", "4", "--argv0", "prog", str(journal))
+    assert (status, out, err) == (0, b"prog\0x\0", "")
+    status, out, err = resume(capfdbinary, "--snapshot", "5", "--argv0", "prog", str(journal))
+    assert status == ExitStatus.TOOL_ERROR and out == b""
+    assert err.count("\n") == 1 and "--argv0: the guest read its arguments before snapshot 5" in err
+
+
+def test_tmpfs_is_refused_in_one_line(journal: Path, capfdbinary: pytest.CaptureFixture[bytes]) -> None:
+    status, out, err = resume(capfdbinary, "--tmpfs", "/scratch", str(journal))
+    assert status == ExitStatus.TOOL_ERROR and out == b""
+    assert err.startswith("wasi-rr: error: --tmpfs /scratch: ") and err.count("\n") == 1
+
+
+def test_trap_unknown_imports_is_accepted(journal: Path, tmp_path: Path,
+                                          capfdbinary: pytest.CaptureFixture[bytes]) -> None:
+    """No longer a usage error: with or without it, the recorded linking holds (a module
+    with unknown imports was recorded with the flag; one without has none to trap)."""
+    for flags in (["--trap-unknown-imports"], []):
+        status, out, err = resume(capfdbinary, *flags, "--snapshot", "6", str(journal))
+        assert (status, err) == (0, ""), err
+        assert out.endswith(b"\0x\0")
+    module = tmp_path / "plain.wasm"
+    module.write_bytes(wasmtime.wat2wasm(GUEST.format(extra="")))
+    plain = tmp_path / "plain.wrr"
+    assert main(["record", "-o", str(plain), "--snapshot-every", "3", str(module)]) == 0
+    capfdbinary.readouterr()
+    status, out, err = resume(capfdbinary, "--trap-unknown-imports", str(plain))
+    assert (status, err) == (0, "") and out.endswith(b"\0")
+
+
+def test_resume_o_keeps_a_redacted_variable_redacted(
+        journal: Path, tmp_path: Path, capfdbinary: pytest.CaptureFixture[bytes]) -> None:
+    """--env may give the real secret back to a resumed guest; its -o journal still
+    holds only the placeholder (header, stdout records), and its header has the
+    changed environment."""
+    more = tmp_path / "more.wrr"
+    status, out, err = resume(capfdbinary, "--snapshot", "1", "--env", f"SECRET={SECRET}",
+                              "--env", "A=3", "-o", str(more), str(journal))
+    assert (status, err) == (0, "")
+    assert SECRET.encode() in out  # the live guest got the real value
+    with open_journal(more) as r:
+        assert dict(r.header.env) == {"A": "3", "SECRET": "*" * len(SECRET)}
+        assert r.header.options["trap_unknown_imports"] is True
+        entries = list(r)
+    assert SECRET.encode() not in repr(entries).encode()
+    assert SECRET.encode() not in more.read_bytes()
