@@ -53,7 +53,7 @@ from .journal import (
     StartEvent,
     TrapEvent,
 )
-from .record import JournalRecorder, placeholder
+from .record import JournalRecorder, end_interrupted, placeholder
 from .snapshots import (
     JournalProcessEvents,
     LoadedSnapshot,
@@ -166,44 +166,54 @@ def resume(journal: str, snapshot_id: int | None, config: RunConfig, *,
         family_fs = WasiFs.unfreeze_family(frozen)
     except (FreezeError, MountError) as exc:
         raise ConfigError(f"cannot restore the snapshot's filesystem: {exc}") from None
-    fs = family_fs[0]
-    recorder = _resume_recorder(output, loaded, wasm, config) if output else None
-    writer = recorder.writer if recorder is not None else None
-    engine = make_engine()
+    if output is None:
+        return _run_resumed(config, loaded, wasm, family_fs)
+    return _record_resumed(output, config, loaded, wasm, family_fs)
+
+
+def _record_resumed(output: str, config: RunConfig, loaded: LoadedSnapshot, wasm: bytes,
+                    family_fs: list[WasiFs]) -> RunResult:
+    """``resume -o``: run and journal the continuation; its journal is closed with
+    the run's ending, or ``interrupted`` on Ctrl-C (as ``record`` does)."""
+    recorder = _resume_recorder(output, loaded, wasm, config)
+    config = replace(config, recorder=recorder, process_events=JournalProcessEvents(
+        recorder, first_id=2, base=(loaded.pid, 1, loaded.snapshot)))
+    t0 = time.monotonic_ns()
     try:
-        if recorder is not None:
-            config = replace(config, recorder=recorder,
-                             process_events=JournalProcessEvents(
-                                 recorder, first_id=2, base=(loaded.pid, 1, loaded.snapshot)))
-        group = make_group(config, engine, wasm)
-        kernels = [build_kernel(config, fs=f) for f in family_fs]
-        kernel = kernels[0]
-        try:
-            if loaded.family:  # a fork family: every process comes back
-                group.restore_family(loaded.family, loaded.order, kernels)
-            else:
-                group.spawn(kernel, snapshot=loaded.snapshot, seq=loaded.seq, pid=loaded.pid)
-        except SnapshotError as exc:
-            for f in family_fs:
-                f.close()
-            fs.close_mounts()
-            raise ConfigError(f"cannot resume snapshot {loaded.id}: {exc}") from None
-        t0 = time.monotonic_ns()
-        result = run_group(config, engine, group, kernel)
-        if recorder is not None:
-            elapsed = time.monotonic_ns() - t0
-            recorder.event(TrapEvent(1, result.trap, elapsed) if result.trap is not None
-                           else ExitEvent(1, result.exit_code, elapsed))
-            recorder.writer.close(syscalls=recorder.syscalls())
+        result = _run_resumed(config, loaded, wasm, family_fs)
+        elapsed = time.monotonic_ns() - t0
+        recorder.event(TrapEvent(1, result.trap, elapsed) if result.trap is not None
+                       else ExitEvent(1, result.exit_code, elapsed))
+        recorder.writer.close(syscalls=recorder.syscalls())
+    except KeyboardInterrupt:
+        end_interrupted(recorder, time.monotonic_ns() - t0)
+        raise
     except JournalError as exc:
-        if writer is not None:
-            writer.abort()
+        recorder.writer.abort()
         raise journal_error(output, exc) from None
     except BaseException:
-        if writer is not None:
-            writer.abort()
+        recorder.writer.abort()
         raise
     return result
+
+
+def _run_resumed(config: RunConfig, loaded: LoadedSnapshot, wasm: bytes,
+                 family_fs: list[WasiFs]) -> RunResult:
+    """Bring the snapshot's process (or family) back on ``family_fs`` and run it."""
+    engine = make_engine()
+    group = make_group(config, engine, wasm)
+    kernels = [build_kernel(config, fs=f) for f in family_fs]
+    try:
+        if loaded.family:  # a fork family: every process comes back
+            group.restore_family(loaded.family, loaded.order, kernels)
+        else:
+            group.spawn(kernels[0], snapshot=loaded.snapshot, seq=loaded.seq, pid=loaded.pid)
+    except SnapshotError as exc:
+        for f in family_fs:
+            f.close()
+        family_fs[0].close_mounts()
+        raise ConfigError(f"cannot resume snapshot {loaded.id}: {exc}") from None
+    return run_group(config, engine, group, kernels[0])
 
 
 def _resume_recorder(output: str, loaded: LoadedSnapshot, wasm: bytes,

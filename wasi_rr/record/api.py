@@ -31,7 +31,7 @@ from wasi_rr.journal.writer import DEFAULT_INPUT_HASH_THRESHOLD
 from .header import journal_header
 from .recorder import MIN_SECRET_BYTES, JournalRecorder
 
-__all__ = ["RecordError", "record", "PID"]
+__all__ = ["PID", "RecordError", "end_interrupted", "record"]
 
 PID = 1
 """The pid of the recorded process (the first and, without fork, only one)."""
@@ -90,7 +90,7 @@ def record(config: RunConfig, journal_path: str | os.PathLike[str], *,
                              process_events=JournalProcessEvents(recorder)))
         _finish(recorder, result, time.monotonic_ns() - t0)
     except KeyboardInterrupt:
-        _interrupted(recorder, time.monotonic_ns() - t0)
+        end_interrupted(recorder, time.monotonic_ns() - t0)
         raise
     except (JournalError, JournalWriteError) as exc:
         writer.abort()
@@ -113,9 +113,10 @@ def _finish(recorder: JournalRecorder, result: RunResult, elapsed: int) -> None:
     writer.close(syscalls=recorder.syscalls())
 
 
-def _interrupted(recorder: JournalRecorder, elapsed: int) -> None:
+def end_interrupted(recorder: JournalRecorder, elapsed: int) -> None:
     """Ctrl-C: close the journal properly, ending with an ``interrupted`` exit,
-    so everything recorded so far replays (and ``dump --stats`` reads it)."""
+    so everything recorded so far replays (and ``dump --stats`` reads it);
+    ``record`` and ``resume -o`` both end this way."""
     writer = recorder.writer
     try:
         recorder.event(ExitEvent(recorder.pid or PID, int(ExitStatus.INTERRUPTED), elapsed,
