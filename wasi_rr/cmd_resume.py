@@ -53,7 +53,7 @@ from .journal import (
     StartEvent,
     TrapEvent,
 )
-from .record import JournalRecorder, end_interrupted, placeholder
+from .record import JournalRecorder, end_interrupted
 from .snapshots import (
     JournalProcessEvents,
     LoadedSnapshot,
@@ -220,16 +220,13 @@ def _resume_recorder(output: str, loaded: LoadedSnapshot, wasm: bytes,
                      config: RunConfig) -> JournalRecorder:
     """A journal for the resumed run: the original header (with what the resume
     changed), the snapshot it starts from (full, id 1), then the live syscalls
-    from the snapshot's seq on. A variable the recording redacted stays
-    redacted, also when ``--env`` gave it a real value again."""
+    from the snapshot's seq on. (No redaction to carry on: ``record`` refuses
+    ``--redact-env`` with snapshots.)"""
     old = loaded.header
-    secrets = {k: v for k, v in config.env.items()
-               if k in old.redacted_env and v != placeholder(v)}
     header = replace(old, meta={**old.meta, "resumed_from_snapshot": loaded.id},
                      module_sha256="", extra={},
                      argv=[config.argv0 or "", *config.args],
-                     env=[(k, placeholder(v) if k in secrets else v)
-                          for k, v in config.env.items()],
+                     env=list(config.env.items()),
                      options={**old.options,
                               "trap_unknown_imports": config.trap_unknown_imports})
     extra: dict[str, Any] = {}
@@ -238,7 +235,7 @@ def _resume_recorder(output: str, loaded: LoadedSnapshot, wasm: bytes,
         extra["order"] = list(loaded.order)
     try:
         writer = JournalWriter(output, header, module=wasm)
-        recorder = JournalRecorder(writer, secrets)
+        recorder = JournalRecorder(writer)
         writer.write_event(StartEvent(1, tuple(header.argv), time.time_ns()))
         for m in loaded.family:  # the process tree as it was, for `ps`
             if m.pid != 1:

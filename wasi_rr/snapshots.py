@@ -18,18 +18,17 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
 
-from typing import TYPE_CHECKING
+from wasi_rr.host.runtime.process import Outcome
+from wasi_rr.host.runtime.procs import Capture, Member, SnapshotPolicy
+from wasi_rr.host.runtime.snapshot import Snapshot, SnapshotError
 
 from .argtypes import positive_int
 from .errors import WasiRrError
 from .exitcodes import ExitStatus
-from wasi_rr.host.runtime.process import Outcome
-from wasi_rr.host.runtime.procs import Capture, Member, SnapshotPolicy
-from wasi_rr.host.runtime.snapshot import Snapshot, SnapshotError
 from .journal import (
     Call,
     ExitEvent,
@@ -37,21 +36,28 @@ from .journal import (
     JournalError,
     JournalHeader,
     JournalTruncated,
-    JournalWriter,
     SnapshotEvent,
     StartEvent,
     TrapEvent,
     open_journal,
 )
+from .record.recorder import redact_value
 
 if TYPE_CHECKING:
     from .record import JournalRecorder
 
 __all__ = [
-    "SnapshotNotFound", "JournalProcessEvents", "SnapshotInfo", "LoadedSnapshot",
+    "JournalProcessEvents",
+    "LoadedSnapshot",
+    "ProcInfo",
+    "SnapshotInfo",
+    "SnapshotNotFound",
     "add_snapshot_options",
-    "first_call_before", "policy_from_args", "list_snapshots", "load_snapshot",
-    "ProcInfo", "process_tree",
+    "first_call_before",
+    "list_snapshots",
+    "load_snapshot",
+    "policy_from_args",
+    "process_tree",
 ]
 
 
@@ -97,8 +103,8 @@ class JournalProcessEvents:
     def on_fork(self, parent: int, child: int, seq: int, argv: list[bytes]) -> None:
         r = self.recorder
         r.event(ForkEvent(parent, child, seq))
-        r.event(StartEvent(child, tuple(a.decode("utf-8", "replace") for a in argv),
-                           time.time_ns()))
+        names = tuple(a.decode("utf-8", "replace") for a in argv)
+        r.event(StartEvent(child, redact_value(names, r.redact), time.time_ns()))
         r.set_process(parent, seq)  # the group switches explicitly to the child
 
     def on_exit(self, pid: int, outcome: Outcome) -> None:
@@ -313,12 +319,10 @@ def process_tree(path: str | os.PathLike[str]) -> list[ProcInfo]:
                 parents[entry.child] = entry.pid
             elif isinstance(entry, StartEvent):
                 procs[entry.pid] = ProcInfo(entry.pid, parents.get(entry.pid, 0), entry.argv)
-            elif isinstance(entry, ExitEvent):
-                if entry.pid in procs:
-                    procs[entry.pid].status = entry.status
-            elif isinstance(entry, TrapEvent):
-                if entry.pid in procs:
-                    procs[entry.pid].trap = entry.message
+            elif isinstance(entry, ExitEvent) and entry.pid in procs:
+                procs[entry.pid].status = entry.status
+            elif isinstance(entry, TrapEvent) and entry.pid in procs:
+                procs[entry.pid].trap = entry.message
     return [procs[p] for p in sorted(procs)]
 
 

@@ -44,23 +44,22 @@ GUEST = """(module
     (drop (call $ag (i32.const 0x100) (i32.const 0x1000)))
     (call $print (i32.const 0x1000) (i32.load (i32.const 20)))))"""
 UNKNOWN = '(import "env" "mystery" (func $m))'
-SECRET = "hunter2-is-the-password"
+SECRET = "a-plain-variable"
 
 
 @pytest.fixture
 def journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
             capfdbinary: pytest.CaptureFixture[bytes]) -> Path:
-    """A recording with a snapshot before every syscall; A=1 and a redacted SECRET."""
+    """A recording with a snapshot before every syscall; A=1 and SECRET set."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     module = tmp_path / "g.wasm"
     module.write_bytes(wasmtime.wat2wasm(GUEST.format(extra=UNKNOWN)))
     path = tmp_path / "g.wrr"
-    status = main(["record", "-o", str(path), "--snapshot-every", "1", "--redact-env", "SECRET",
-                   "--trap-unknown-imports", "--env", "A=1", "--env", f"SECRET={SECRET}",
+    status = main(["record", "-o", str(path), "--snapshot-every", "1", "--trap-unknown-imports",
+                   "--env", "A=1", "--env", f"SECRET={SECRET}",
                    str(module), "x"])
     out, _ = capfdbinary.readouterr()
     assert status == 0
-    # the recorded guest sees the real value; the journal (and so a resume) the placeholder
     assert out == f"start\nA=1\0SECRET={SECRET}\0{module}\0x\0".encode()
     return path
 
@@ -78,7 +77,7 @@ def test_env_applies_when_the_environment_was_not_read_yet(
     status, out, err = resume(capfdbinary, "--snapshot", "1", "--env", "A=2", "--env", "FROM_HOST",
                               "--env", "B=new", str(journal))
     assert (status, err) == (0, "")
-    assert out.startswith(b"A=2\0SECRET=" + b"*" * len(SECRET) + b"\0FROM_HOST=yes\0B=new\0")
+    assert out.startswith(f"A=2\0SECRET={SECRET}\0FROM_HOST=yes\0B=new\0".encode())
 
 
 def test_env_is_refused_once_the_guest_read_it(
@@ -125,19 +124,14 @@ def test_trap_unknown_imports_is_accepted(journal: Path, tmp_path: Path,
     assert (status, err) == (0, "") and out.endswith(b"\0")
 
 
-def test_resume_o_keeps_a_redacted_variable_redacted(
+def test_resume_o_journal_has_the_changed_environment(
         journal: Path, tmp_path: Path, capfdbinary: pytest.CaptureFixture[bytes]) -> None:
-    """--env may give the real secret back to a resumed guest; its -o journal still
-    holds only the placeholder (header, stdout records), and its header has the
-    changed environment."""
     more = tmp_path / "more.wrr"
-    status, out, err = resume(capfdbinary, "--snapshot", "1", "--env", f"SECRET={SECRET}",
-                              "--env", "A=3", "-o", str(more), str(journal))
-    assert (status, err) == (0, "")
-    assert SECRET.encode() in out  # the live guest got the real value
+    status, out, err = resume(capfdbinary, "--snapshot", "1", "--env", "A=3", "-o", str(more),
+                              str(journal))
+    assert (status, err) == (0, "") and out.startswith(b"A=3\0")
     with open_journal(more) as r:
-        assert dict(r.header.env) == {"A": "3", "SECRET": "*" * len(SECRET)}
+        assert dict(r.header.env) == {"A": "3", "SECRET": SECRET}
         assert r.header.options["trap_unknown_imports"] is True
-        entries = list(r)
-    assert SECRET.encode() not in repr(entries).encode()
-    assert SECRET.encode() not in more.read_bytes()
+    replayed = main(["replay", str(more)])
+    assert replayed == 0 and capfdbinary.readouterr().out == out

@@ -44,7 +44,13 @@ class RecordError(WasiRrError):
 
 
 def _secrets(config: RunConfig, names: list[str]) -> dict[str, str]:
+    """The values to redact; refused (one line) when redaction cannot keep them
+    out of the journal: too short to replace safely, or with snapshots, which
+    hold the guest's memory and files as they are (the real value in them)."""
     secrets = {k: config.env[k] for k in names if k in config.env}
+    if secrets and config.snapshots:
+        raise ConfigError("--redact-env cannot be combined with snapshots: a snapshot holds "
+                          "the guest's memory and files, where the real value is")
     for name, value in secrets.items():
         if len(value.encode()) < MIN_SECRET_BYTES:
             raise ConfigError(f"--redact-env {name}: its value is shorter than "
