@@ -33,7 +33,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from wasi_rr.host.boundary.adapter import HostAdapter
+from wasi_rr.host.boundary.adapter import HostAdapter, Observe
 from wasi_rr.host.kernel.hostdir import MountMode
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.kernel.wasi_types import Errno, Filetype, WasiError
@@ -148,6 +148,9 @@ class KernelVerifier:
         self.answered_only = 0
         self._kernels: dict[int, WasiKernel] = {}
         """Per pid, the kernel its calls run on (fork journals); else ``kernel``."""
+        self._observers: dict[tuple[int, int, tuple[str, str], int], Observe] = {}
+        """The generated decode+execute function per (adapter, its memory, call,
+        kernel): made once, not per call (it was most of verify's time)."""
 
     @classmethod
     def from_journal(cls, reader: JournalReader) -> KernelVerifier:
@@ -218,8 +221,12 @@ class KernelVerifier:
             return None
         self._prime(sig, entry)
         kernel = self._kernels.get(adapter.pid, self.kernel) if self._kernels else self.kernel
+        key = (id(adapter), id(adapter.memory), sig.key, id(kernel))
+        observe = self._observers.get(key)
+        if observe is None:
+            observe = self._observers[key] = adapter.observer(sig, kernel)
         try:
-            inputs, errno, writes = adapter.observer(sig, kernel)(params)
+            inputs, errno, writes = observe(params)
         finally:
             self._unprime()
         assert errno is not None
