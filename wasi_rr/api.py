@@ -16,21 +16,16 @@ from typing import BinaryIO
 
 from wasmtime import Engine, Module, WasmtimeError, wat2wasm
 
-from .errors import ConfigError, ModuleError
 from wasi_rr.host.boundary.adapter import HostAdapter, Recorder
 from wasi_rr.host.kernel.hostdir import MountError, MountMode
+from wasi_rr.host.kernel.kernel import WasiKernel
+from wasi_rr.host.kernel.sources import Clock, RandomSource
+from wasi_rr.host.kernel.wasifs import MountSpec, WasiFs
 from wasi_rr.host.runtime.instrument import (
     InstrumentationError,
     InstrumentedModule,
     check_instrumentable,
     instrument,
-)
-from wasi_rr.host.kernel.kernel import WasiKernel
-from wasi_rr.host.runtime.procs import (
-    ProcessEvents,
-    ProcessGroup,
-    SnapshotPolicy,
-    binary_needs_procs,
 )
 from wasi_rr.host.runtime.process import (
     ModuleBytes,
@@ -43,8 +38,14 @@ from wasi_rr.host.runtime.process import (
     make_engine,
     read_module_file,
 )
-from wasi_rr.host.kernel.sources import Clock, RandomSource
-from wasi_rr.host.kernel.wasifs import MountSpec, WasiFs
+from wasi_rr.host.runtime.procs import (
+    ProcessEvents,
+    ProcessGroup,
+    SnapshotPolicy,
+    binary_needs_procs,
+)
+
+from .errors import ConfigError, ModuleError
 
 __all__ = [
     "DirMount",
@@ -195,23 +196,16 @@ def needs_group(config: RunConfig, wasm: bytes) -> bool:
         return False  # not a module: compiling it says so
 
 
-def _instrumentable_binary(config: RunConfig, wasm: bytes) -> bytes:
-    """The binary module, or ``ModuleError`` (one line, in milliseconds) when it
-    is invalid or asyncify cannot take it."""
+def refuse_uninstrumentable(config: RunConfig, wasm: bytes) -> None:
+    """``ModuleError`` (one line, in milliseconds) when the module is invalid or
+    asyncify cannot take it: ``record`` calls it before it opens the journal,
+    so nothing is compiled or written first."""
     try:
-        binary = _binary(wasm)
-        check_instrumentable(binary)
+        check_instrumentable(_binary(wasm))
     except ValueError as e:
         raise ModuleError(f"invalid module {config.module}: {e}") from None
     except InstrumentationError as e:
         raise ModuleError(f"{config.module}: {e}") from None
-    return binary
-
-
-def refuse_uninstrumentable(config: RunConfig, wasm: bytes) -> None:
-    """``ModuleError`` when asyncify cannot take the module: ``record`` calls it
-    before it opens the journal, so nothing is compiled or written first."""
-    _instrumentable_binary(config, wasm)
 
 
 def instrument_module(wasm: bytes, config: RunConfig, engine: Engine
@@ -221,8 +215,11 @@ def instrument_module(wasm: bytes, config: RunConfig, engine: Engine
     ``ModuleError`` (one line) when the module cannot be instrumented; the
     refusal comes before anything is compiled."""
     cache_root = config.cache_dir if config.cache_dir is not None else default_cache_dir()
-    wasm = _instrumentable_binary(config, wasm)
     try:
+        wasm = _binary(wasm)
+    except ValueError as e:
+        raise ModuleError(f"invalid module {config.module}: {e}") from None
+    try:  # instrument() refuses first, in milliseconds (asyncify_scan)
         im = instrument(wasm, cache_dir=cache_root / "asyncify", use_cache=config.use_cache)
     except InstrumentationError as e:
         raise ModuleError(f"{config.module}: {e}") from None

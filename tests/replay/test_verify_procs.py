@@ -16,14 +16,14 @@ import pytest
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.runtime.procs import SnapshotPolicy
 from wasi_rr.journal import Call, ForkEvent, SnapshotEvent, open_journal
-from wasi_rr.replay import replay
+from wasi_rr.replay import ReplayResult, replay
 from wasi_rr.replay.divergence import DivergenceKind
 
 from wasi_rr.api import RunConfig
 from wasi_rr.exitcodes import ExitStatus
 from wasi_rr.record import record
 
-FORK_GUESTS = [
+FORK_GUESTS: list[tuple[str, list[str]]] = [
     ("wasix_fork_pipe", []),
     ("wasix_fork_redirect", []),
     ("wasix_fork_poll", []),
@@ -31,7 +31,7 @@ FORK_GUESTS = [
     ("wasix_fork_many", []),
     ("snapshot_fork", []),
 ]
-SNAPSHOT_GUESTS = [
+SNAPSHOT_GUESTS: list[tuple[str, list[str]]] = [
     ("snapshot_counter", []),
     ("snapshot_inputs", []),
     ("snapshot_files", []),
@@ -49,7 +49,7 @@ def _record(wasm: Path, journal: Path, args: list[str], every: int = 0) -> bytes
     return out.getvalue()
 
 
-def _verify(journal: Path) -> tuple[object, bytes]:
+def _verify(journal: Path) -> tuple[ReplayResult, bytes]:
     out = io.BytesIO()
     result = replay(journal, verify=True, stdout=out, stderr=io.BytesIO())
     assert result.divergence is None, result.divergence.report()
@@ -77,7 +77,7 @@ def test_verify_fork_journals(name: str, args: list[str], every: int,
     assert every == 0 or any(isinstance(e, SnapshotEvent) for e in entries)
     result, replayed = _verify(journal)
     assert replayed == recorded
-    assert result.verified > 0  # type: ignore[attr-defined]
+    assert result.verified > 0
 
 
 @pytest.mark.parametrize(("name", "args"), SNAPSHOT_GUESTS)
@@ -88,7 +88,7 @@ def test_verify_steps_over_snapshots(name: str, args: list[str],
     with open_journal(journal) as r:
         assert sum(isinstance(e, SnapshotEvent) for e in r) >= 2
     result, replayed = _verify(journal)
-    assert replayed == recorded and result.verified > 0  # type: ignore[attr-defined]
+    assert replayed == recorded and result.verified > 0
 
 
 def test_a_childs_calls_run_on_the_forked_kernel(guest: Callable[[str], Path], tmp_path: Path,
