@@ -6,11 +6,13 @@ each with the one meaning it can have for a guest that is already running:
   arguments before the snapshot, else refused with one line (the guest keeps
   its own copy of what it read);
 * ``--tmpfs``: refused with one line (the guest listed its preopens at start);
-* ``--dir`` / ``--dir-overlay``: re-bind mounts (``test_resume_cli.py``).
+* ``--dir`` / ``--dir-overlay``: re-bind mounts, keeping their recorded mode
+  (``--dir``: ``test_resume_cli.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -135,3 +137,23 @@ def test_resume_o_journal_has_the_changed_environment(
         assert r.header.options["trap_unknown_imports"] is True
     replayed = main(["replay", str(more)])
     assert replayed == 0 and capfdbinary.readouterr().out == out
+
+
+def test_dir_overlay_rebinds_like_dir(guest: Callable[[str], Path], tmp_path: Path,
+                                      capfdbinary: pytest.CaptureFixture[bytes],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--dir-overlay`` re-binds a mount as ``--dir`` does; the mount keeps its
+    recorded mode (here write-through: the write lands in the new directory)."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("data", "other"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "in.txt").write_text("hello from the host\n")
+    assert main(["record", "-o", "j.wrr", "--snapshot-every", "4", "--tmpfs", "/tmp",
+                 "--dir", "data::/data", str(guest("snapshot_files"))]) == 5
+    capfdbinary.readouterr()
+    (tmp_path / "data" / "out.txt").unlink()
+    status, out, err = resume(capfdbinary, "--snapshot", "3", "--dir-overlay", "other::/data",
+                              "j.wrr")
+    assert (status, err) == (5, "") and out.startswith(b"wrote step 1 ")
+    assert (tmp_path / "other" / "out.txt").read_text() == "appended by the guest\n"
+    assert not (tmp_path / "data" / "out.txt").exists()
