@@ -30,7 +30,7 @@ from wasi_rr.host.boundary.memory import GuestMemory
 from wasi_rr.host.kernel.wasi_types import ProcExit
 from wasi_rr.host.table import Role, Signature
 from wasi_rr.journal import Call, ExitEvent, InputDigest, JournalError, TrapEvent
-from wasi_rr.journal.records import RawRecord, parse_call
+from wasi_rr.journal.records import HEADER_SIZE, RawRecord, is_event, parse_call
 
 from .divergence import (
     HISTORY,
@@ -162,6 +162,8 @@ class Answerer:
         tape.advance(pos)
         if sig.exits:
             raise ProcExit(params[0])
+        if _interrupted_next(tape):
+            raise RecordingEnded(f"the recording was interrupted after syscall #{tape.seq - 1}")
         return raw.errno
 
     def settle(self, adapter: HostAdapter, sig: Signature, params: tuple[int, ...],
@@ -193,6 +195,9 @@ class Answerer:
             if raw.flags:
                 self.output.emit(raw.flags, stdio_bytes(sig, params, raw, adapter.memory))
             tape.advance(pos)
+            if _interrupted_next(tape):
+                raise RecordingEnded(
+                    f"the recording was interrupted after syscall #{tape.seq - 1}")
             return raw.errno
         except _Redo:
             return self._answer(adapter, sig, params)
@@ -230,6 +235,24 @@ class Answerer:
         divergence.history = self.history_lines()
         self.divergence = divergence
         raise DivergenceError(divergence)
+
+
+def _interrupted_next(tape: Tape) -> bool:
+    """The recording was stopped by Ctrl-C right after the call just answered.
+
+    Nothing the guest did after its last recorded call was observable, and a
+    guest stopped while computing (the usual reason for Ctrl-C) makes no further
+    syscall: the replay stops here instead of spinning forever. One header read
+    when a call follows (the common case); the wasm replayer leaves every call
+    before an event or a frame's end to Python, so this sees every such ending.
+    A damaged journal met by this look ahead is reported here, one call early:
+    the call's own answer and output were already given.
+    """
+    payload, off = tape.payload, tape.off
+    if off + HEADER_SIZE <= len(payload) and not is_event(payload, off):
+        return False
+    item = tape.peek()
+    return isinstance(item, ExitEvent) and item.interrupted
 
 
 def _peek_ending(tape: Tape, pid: int) -> ExitEvent | TrapEvent | None:

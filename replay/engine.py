@@ -24,16 +24,12 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from contextlib import nullcontext
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from wasmtime import Engine, Module
-
-from wasi_rr.errors import WasiRrError
-from wasi_rr.exitcodes import ExitStatus
 from wasi_rr.host.boundary.adapter import HostAdapter
 from wasi_rr.host.runtime.process import (
     ModuleBytes,
@@ -49,6 +45,10 @@ from wasi_rr.host.runtime.process import (
 )
 from wasi_rr.host.runtime.policy import needs_procs
 from wasi_rr.journal import ExitEvent, JournalReader, TrapEvent, open_journal
+from wasmtime import Engine, Module
+
+from wasi_rr.errors import WasiRrError
+from wasi_rr.exitcodes import ExitStatus
 
 from .answer import Answerer, JournalAbort, RecordingEnded, Verifier
 from .backtrace import frames_of
@@ -62,8 +62,14 @@ from .divergence import (
 from .output import Output
 from .tape import Tape
 
-__all__ = ["ReplayError", "ReplayResult", "ReplayTimeout", "replay", "describe_ending",
-           "ReplayOptions"]
+__all__ = [
+    "ReplayError",
+    "ReplayOptions",
+    "ReplayResult",
+    "ReplayTimeout",
+    "describe_ending",
+    "replay",
+]
 
 
 class ReplayError(WasiRrError):
@@ -209,6 +215,8 @@ def replay(journal_path: str | os.PathLike[str], *, module: str | os.PathLike[st
     with opened as reader:
         if from_snapshot is None and reader.header.meta.get("resumed_from_snapshot") is not None:
             from_snapshot = opts.from_snapshot = 1  # written by `resume -o`: it starts there
+        if verify and from_snapshot is not None:
+            raise ReplayError(_VERIFY_FROM_SNAPSHOT)
         engine = make_engine()
         cache = ModuleCache(default_cache_dir()) if use_cache else None
         compiled, name = _compiled(reader, engine, cache, module, _warn)
@@ -221,6 +229,12 @@ def replay(journal_path: str | os.PathLike[str], *, module: str | os.PathLike[st
             result = _replay_one(reader, engine, compiled, name, output, opts)
     result.warnings = warnings
     return result
+
+
+_VERIFY_FROM_SNAPSHOT = (
+    "--verify cannot start at a snapshot (--from-snapshot, or a journal written by "
+    "'resume -o'): it rebuilds the kernel by re-executing every call from the journal's "
+    "first one")
 
 
 def _compiled(reader: JournalReader, engine: Engine, cache: ModuleCache | None,
@@ -273,6 +287,7 @@ def _replay_one(reader: JournalReader, engine: Engine, compiled: Module, name: s
         with sigint, deadline(engine, opts.timeout) as clock:
             outcome = process.run()
         if clock.expired:
+            tape.sync_in()  # the calls the wasm replayer answered count too
             raise ReplayTimeout(f"the replay did not finish within {opts.timeout:g} s "
                                 f"(stopped at syscall #{tape.seq})")
     except DivergenceError as exc:

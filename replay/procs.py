@@ -17,19 +17,28 @@ replays from the start, where nearly all replay time goes).
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from wasmtime import Engine
-
-from wasi_rr.exitcodes import ExitStatus
 from wasi_rr.host.boundary.adapter import CallbackSource
 from wasi_rr.host.kernel.kernel import WasiKernel
-from wasi_rr.host.runtime.process import Outcome
+from wasi_rr.host.runtime.instrument import InstrumentedModule
+from wasi_rr.host.runtime.process import Outcome, deadline, interrupt_on_sigint
 from wasi_rr.host.runtime.procs import GuestProc, ProcessGroup, ProcKernel
 from wasi_rr.host.table import Signature
-from wasi_rr.journal import ExitEvent, JournalReader, SnapshotEvent, TrapEvent
+from wasi_rr.journal import (
+    ExitEvent,
+    JournalError,
+    JournalReader,
+    SnapshotEvent,
+    TrapEvent,
+)
+from wasmtime import Engine, Module
 
-from .answer import Answerer, JournalAbort
+from wasi_rr.exitcodes import ExitStatus
+
+from .answer import Answerer, JournalAbort, RecordingEnded
 from .divergence import (
     Divergence,
     DivergenceError,
@@ -37,9 +46,14 @@ from .divergence import (
     describe_ending,
     format_entry,
 )
-from .engine import ReplayOptions, ReplayResult, describe_outcome
+from .engine import ReplayOptions, ReplayResult, ReplayTimeout, describe_outcome
 from .output import Output
 from .tape import Position, Tape
+
+if TYPE_CHECKING:
+    from wasi_rr.snapshots import LoadedSnapshot
+
+    from .verify import KernelVerifier
 
 __all__ = ["replay_group"]
 
@@ -62,7 +76,14 @@ def _skip_to_snapshot(tape: Tape, snapshot_id: int) -> None:
 
 def replay_group(reader: JournalReader, wasm: bytes, engine: Engine, output: Output,
                  opts: ReplayOptions) -> ReplayResult:
-    """Replay with every process the journal holds, optionally from a snapshot."""
+    """Replay with every process the journal holds, optionally from a snapshot.
+
+    With ``opts.verify`` every process also re-executes its calls on a kernel of
+    its own, rebuilt as the recording built it: the first one from the journal
+    (``KernelVerifier.from_journal``), a child as its parent's kernel forked at
+    the recorded fork (the group's ``_fork`` does ``parent.kernel.fork()`` on the
+    verifier's kernels), and an exiting process closes its fds there (readers of
+    its pipes see EOF at the recorded point)."""
     from wasi_rr.api import RunConfig, instrument_module
     from wasi_rr.snapshots import load_snapshot
 
@@ -71,12 +92,32 @@ def replay_group(reader: JournalReader, wasm: bytes, engine: Engine, output: Out
               if opts.from_snapshot is not None else None)
     config = RunConfig(module=Path(header.module_name or "module"), use_cache=opts.use_cache)
     im, compiled = instrument_module(wasm, config, engine)
+    verifier = _verifier(reader) if opts.verify else None
+    try:
+        return _replay_group(reader, loaded, im, compiled, engine, output, opts, verifier)
+    finally:
+        if verifier is not None:
+            verifier.close()
+
+
+def _verifier(reader: JournalReader) -> KernelVerifier:
+    from .verify import KernelVerifier
+
+    return KernelVerifier.from_journal(reader)
+
+
+def _replay_group(reader: JournalReader, loaded: LoadedSnapshot | None,
+                  im: InstrumentedModule, compiled: Module, engine: Engine, output: Output,
+                  opts: ReplayOptions, verifier: KernelVerifier | None) -> ReplayResult:
+    header = reader.header
     tape = Tape(reader)
     if loaded is not None:
         _skip_to_snapshot(tape, loaded.id)
-    answerer = Answerer(tape, output)
+    answerer = Answerer(tape, output, verifier)
 
     def source_for(pid: int, ppid: int, kernel: ProcKernel) -> CallbackSource:
+        if verifier is not None:
+            verifier.adopt(pid, kernel)
         return answerer.source
 
     def block_rule(proc: GuestProc, sig: Signature, params: tuple[int, ...]
@@ -84,16 +125,21 @@ def replay_group(reader: JournalReader, wasm: bytes, engine: Engine, output: Out
         def other_first() -> bool:
             try:
                 pos = tape.next_call()
-            except Exception as exc:  # a damaged journal: the call itself reports it
-                del exc
+            except JournalError:  # a damaged journal: the call itself reports it
                 return False
             return pos is not None and tape.state.pid != proc.pid
         return other_first
 
     group = ProcessGroup(engine, im, compiled, source_for=source_for, block_rule=block_rule,
                          trap_unknown_imports=bool(header.options.get("trap_unknown_imports")),
-                         name=config.module.name)
-    kernel = WasiKernel(args=list(header.argv))
+                         name=Path(header.module_name or "module").name)
+    kernel = verifier.kernel if verifier is not None else WasiKernel(args=list(header.argv))
+    verified = (lambda: verifier.verified) if verifier is not None else (lambda: 0)
+
+    def result(code: int, divergence: Divergence | None = None,
+               trap: str | None = None) -> ReplayResult:
+        return ReplayResult(int(code), divergence, tape.state.calls, trap=trap,
+                            verified=verified(), python_entries=answerer.entries)
     try:
         if loaded is not None and loaded.family:
             kernels = [WasiKernel(args=list(header.argv))
@@ -103,25 +149,35 @@ def replay_group(reader: JournalReader, wasm: bytes, engine: Engine, output: Out
             group.spawn(kernel, snapshot=loaded.snapshot, seq=loaded.seq, pid=loaded.pid)
         else:
             group.spawn(kernel, pid=tape.state.pid or None)
-        group.run()
+        _run(group, engine, opts, tape)
     except DivergenceError as exc:
-        output.flush()
-        return ReplayResult(int(ExitStatus.DIVERGENCE), exc.divergence, tape.state.calls,
-                            python_entries=answerer.entries)
+        return result(ExitStatus.DIVERGENCE, exc.divergence)
     except JournalAbort as exc:
-        output.flush()
         raise exc.error from None
-    output.flush()
+    except RecordingEnded:
+        tape.drain()
+        return result(ExitStatus.INTERRUPTED)
+    finally:
+        output.flush()
     divergence = _check_endings(group, tape, answerer)
     outcomes = group.outcomes()
     first = outcomes[min(outcomes)]
     if divergence is not None:
-        return ReplayResult(int(ExitStatus.DIVERGENCE), divergence, tape.state.calls,
-                            trap=first.trap, python_entries=answerer.entries)
+        return result(ExitStatus.DIVERGENCE, divergence, first.trap)
     tape.drain()
     code = int(ExitStatus.TRAP) if first.trap is not None else first.exit_code
-    return ReplayResult(code, None, tape.state.calls, trap=first.trap,
-                        python_entries=answerer.entries)
+    return result(code, None, first.trap)
+
+
+def _run(group: ProcessGroup, engine: Engine, opts: ReplayOptions, tape: Tape) -> None:
+    """Run every process; Ctrl-C (``opts.interruptible``) and ``opts.timeout`` stop
+    even a process spinning in wasm, through the engine's epoch."""
+    sigint = interrupt_on_sigint(engine) if opts.interruptible else nullcontext()
+    with sigint, deadline(engine, opts.timeout) as clock:
+        group.run()
+    if clock.expired:
+        raise ReplayTimeout(f"the replay did not finish within {opts.timeout:g} s "
+                            f"(stopped at syscall #{tape.seq})")
 
 
 def _check_endings(group: ProcessGroup, tape: Tape, answerer: Answerer) -> Divergence | None:

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from typing import Any
 from pathlib import Path
 
-from wasi_rr.host.boundary.adapter import HostAdapter
+from wasi_rr.host.boundary.adapter import HostAdapter, Observe
 from wasi_rr.host.kernel.hostdir import MountMode
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.kernel.wasi_types import Errno, Filetype, WasiError
@@ -48,8 +48,8 @@ from wasi_rr.host.table.structs import FILESTAT_SIZE as _FILESTAT_SIZE
 from wasi_rr.host.table.structs import FILESTAT_TIMES as _FILESTAT_TIMES
 from wasi_rr.journal import Call, JournalReader, PreopenMode
 
-from .engine import ReplayError
 from .divergence import Divergence, DivergenceKind, FieldDiff, bytes_diff, format_entry
+from .engine import ReplayError
 
 __all__ = ["JournalClock", "JournalRandom", "JournalStdin", "KernelVerifier", "VerifyError"]
 
@@ -148,6 +148,11 @@ class KernelVerifier:
         self._cleanup = cleanup
         self.verified = 0
         self.answered_only = 0
+        self._kernels: dict[int, WasiKernel] = {}
+        """Per pid, the kernel its calls run on (fork journals); else ``kernel``."""
+        self._observers: dict[tuple[int, int, tuple[str, str], int], Observe] = {}
+        """The generated decode+execute function per (adapter, its memory, call,
+        kernel): made once, not per call (it was most of verify's time)."""
 
     @classmethod
     def from_journal(cls, reader: JournalReader) -> KernelVerifier:
@@ -200,6 +205,15 @@ class KernelVerifier:
     def close(self) -> None:
         self._cleanup()
 
+    def adopt(self, pid: int, kernel: WasiKernel) -> None:
+        """Re-execute ``pid``'s calls on ``kernel`` (a replayed process group:
+        ``replay.procs``). The first process's kernel is this verifier's
+        ``kernel`` as the group adopted it; a child's is its parent's, forked
+        by the group at the recorded fork, so it shares the parent's open
+        descriptions and pipes as the recorded child did. Every process reads
+        the same journal-fed clock, random and stdin sources."""
+        self._kernels[pid] = kernel
+
     # -- per call ---------------------------------------------------------------------
 
     def check(self, adapter: HostAdapter, sig: Signature, params: tuple[int, ...],
@@ -208,8 +222,13 @@ class KernelVerifier:
             self.answered_only += 1
             return None
         self._prime(sig, entry)
+        kernel = self._kernels.get(adapter.pid, self.kernel) if self._kernels else self.kernel
+        key = (id(adapter), id(adapter.memory), sig.key, id(kernel))
+        observe = self._observers.get(key)
+        if observe is None:
+            observe = self._observers[key] = adapter.observer(sig, kernel)
         try:
-            inputs, errno, writes = adapter.observer(sig, self.kernel)(params)
+            inputs, errno, writes = observe(params)
         finally:
             self._unprime()
         assert errno is not None

@@ -5,7 +5,10 @@ import ``k`` the guest uses it exports ``f<k>`` with the import's type:
 
 1. ``$enter`` checks the record at the cursor: it fits the loaded frame, is a
    call of the expected function (``fidmap[k]``, filled by Python from the
-   journal's function list), has the right number of params and a valid errno;
+   journal's function list), has the right number of params and a valid errno,
+   and another call of the frame follows it (the call before an event or the
+   frame's end is answered in Python, which sees what follows: an interrupted
+   recording's ending stops the replay there, ``answer.py``);
 2. the generated body compares every param with the recorded u64;
 3. ``$body`` walks the input descriptors comparing guest memory with the
    recorded bytes (8 bytes at a time), validates every write (inside the record,
@@ -14,8 +17,8 @@ import ``k`` the guest uses it exports ``f<k>`` with the import's type:
    appends the bytes that went out to the output area;
 4. ``$finish`` advances the cursor and returns the recorded errno.
 
-Anything else (a mismatch, a digest, an event, the frame's end, a full output
-area, a debugger stop) calls the import's Python twin ``slow.f<k>``, which
+Anything else (a mismatch, a digest, an event next, the frame's end next, a
+full output area, a debugger stop) calls the import's Python twin ``slow.f<k>``, which
 redoes the call from the record in Python and reports exactly (``answer.py``).
 Nothing is written to guest memory before every check passed, so the Python
 path always starts from an untouched call. Irregular calls are re-exported
@@ -66,6 +69,14 @@ _HELPERS: Final = f"""
     (if (i32.lt_u (local.get $size) (i32.const 16)) (then (return (i32.const 0))))
     (if (i32.gt_u (local.get $size)
                   (i32.sub (i32.load $tape (i32.const {END})) (local.get $rec)))
+      (then (return (i32.const 0))))
+    ;; the last call before an event or the frame's end is Python's: a recording
+    ;; stopped by Ctrl-C ends there, and the replay must stop there by itself
+    (if (i32.gt_u (i32.add (i32.add (local.get $rec) (local.get $size)) (i32.const 16))
+                  (i32.load $tape (i32.const {END})))
+      (then (return (i32.const 0))))
+    (if (i32.eq (i32.load16_u $tape offset=4 (i32.add (local.get $rec) (local.get $size)))
+                (i32.const 0xFFFF))
       (then (return (i32.const 0))))
     (if (i32.ne (i32.load16_u $tape offset=4 (local.get $rec))
                 (i32.load16_u $tape offset={FIDMAP}

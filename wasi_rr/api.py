@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from wasmtime import Engine, Module, WasmtimeError, wat2wasm
 
-from .errors import ConfigError, ModuleError
 from wasi_rr.host.boundary.adapter import HostAdapter, Recorder
 from wasi_rr.host.kernel.hostdir import MountError, MountMode
 from wasi_rr.host.kernel.kernel import WasiKernel
-from wasi_rr.host.runtime.policy import SnapshotPolicy, needs_procs
+from wasi_rr.host.kernel.sources import Clock, RandomSource
+from wasi_rr.host.kernel.wasifs import MountSpec, WasiFs
+from wasi_rr.host.runtime.policy import SnapshotPolicy, binary_needs_procs
 from wasi_rr.host.runtime.process import (
     LinkHooks,
     ModuleBytes,
@@ -33,15 +34,28 @@ from wasi_rr.host.runtime.process import (
     make_engine,
     read_module_file,
 )
-from wasi_rr.host.kernel.sources import Clock, RandomSource
-from wasi_rr.host.kernel.wasifs import MountSpec, WasiFs
+from .errors import ConfigError, ModuleError
 
 if TYPE_CHECKING:  # the group and asyncify machinery load only when a run needs them
     from wasi_rr.host.runtime.instrument import InstrumentedModule
     from wasi_rr.host.runtime.procs import ProcessEvents, ProcessGroup
 
-__all__ = ["DirMount", "MountMode", "RunConfig", "RunResult", "run", "build_kernel",
-           "load_module", "SnapshotPolicy", "instrument_module", "make_group", "run_group"]
+__all__ = [
+    "DirMount",
+    "MountMode",
+    "RunConfig",
+    "RunResult",
+    "SnapshotPolicy",
+    "build_kernel",
+    "instrument_module",
+    "load_module",
+    "make_group",
+    "module_bytes",
+    "needs_group",
+    "refuse_uninstrumentable",
+    "run",
+    "run_group",
+]
 
 
 @dataclass(frozen=True)
@@ -130,31 +144,79 @@ def build_kernel(config: RunConfig, fs: WasiFs | None = None) -> WasiKernel:
     )
 
 
+def module_bytes(config: RunConfig) -> ModuleBytes:
+    """``config.wasm``, or the bytes of ``config.module`` (``ModuleError``)."""
+    if config.wasm is not None:
+        return config.wasm
+    return ModuleBytes(read_module_file(Path(config.module)))
+
+
 def load_module(config: RunConfig, engine: Engine) -> tuple[bytes, Module]:
     """Read and compile ``config.module`` (``ModuleError`` if that fails)."""
-    path = Path(config.module)
-    wasm = config.wasm if config.wasm is not None else ModuleBytes(read_module_file(path))
+    wasm = module_bytes(config)
+    return wasm.data, _compile(config, engine, wasm)
+
+
+def _compile(config: RunConfig, engine: Engine, wasm: ModuleBytes) -> Module:
     cache = None
     if config.use_cache:
         cache = ModuleCache(config.cache_dir if config.cache_dir is not None
                             else default_cache_dir())
-    return wasm.data, compile_module(engine, wasm, name=str(path), cache=cache)
+    return compile_module(engine, wasm, name=str(config.module), cache=cache)
+
+
+def _binary(wasm: bytes) -> bytes:
+    """The binary module: ``wasm`` itself, or its WAT text assembled (Binaryen
+    and the section scans read binaries only). ``ValueError`` with wasmtime's
+    message when it is neither."""
+    if wasm.startswith(b"\0asm"):
+        return wasm
+    try:
+        return bytes(wat2wasm(wasm.decode("utf-8")))
+    except (UnicodeDecodeError, WasmtimeError) as e:
+        raise ValueError(str(e)) from None
+
+
+def needs_group(config: RunConfig, wasm: bytes) -> bool:
+    """Whether the run goes through a process group (the instrumented module):
+    snapshots are requested, or the module imports WASIX ``proc_*``. Decided
+    from the bytes, so a group run never compiles the plain module."""
+    if config.snapshots:
+        return True
+    try:
+        return binary_needs_procs(_binary(wasm))
+    except ValueError:
+        return False  # not a module: compiling it says so
+
+
+def refuse_uninstrumentable(config: RunConfig, wasm: bytes) -> None:
+    """``ModuleError`` (one line, in milliseconds) when the module is invalid or
+    asyncify cannot take it: ``record`` calls it before it opens the journal,
+    so nothing is compiled or written first."""
+    from wasi_rr.host.runtime.instrument import InstrumentationError, check_instrumentable
+
+    try:
+        check_instrumentable(_binary(wasm))
+    except ValueError as e:
+        raise ModuleError(f"invalid module {config.module}: {e}") from None
+    except InstrumentationError as e:
+        raise ModuleError(f"{config.module}: {e}") from None
 
 
 def instrument_module(wasm: bytes, config: RunConfig, engine: Engine
                       ) -> tuple[InstrumentedModule, Module]:
     """The asyncify-instrumented module (cached on disk) and its compiled form.
 
-    ``ModuleError`` (one line) when the module cannot be instrumented."""
+    ``ModuleError`` (one line) when the module cannot be instrumented; the
+    refusal comes before anything is compiled."""
     from wasi_rr.host.runtime.instrument import InstrumentationError, instrument
 
     cache_root = config.cache_dir if config.cache_dir is not None else default_cache_dir()
-    if not wasm.startswith(b"\0asm"):
-        try:  # WAT text (already accepted by load_module): Binaryen wants the binary
-            wasm = bytes(wat2wasm(wasm.decode("utf-8")))
-        except (UnicodeDecodeError, WasmtimeError) as e:
-            raise ModuleError(f"invalid module {config.module}: {e}") from None
     try:
+        wasm = _binary(wasm)
+    except ValueError as e:
+        raise ModuleError(f"invalid module {config.module}: {e}") from None
+    try:  # instrument() refuses first, in milliseconds (asyncify_scan)
         im = instrument(wasm, cache_dir=cache_root / "asyncify", use_cache=config.use_cache)
     except InstrumentationError as e:
         raise ModuleError(f"{config.module}: {e}") from None
@@ -177,8 +239,9 @@ def make_group(config: RunConfig, engine: Engine, wasm: bytes) -> ProcessGroup:
 def run_group(config: RunConfig, engine: Engine, group: ProcessGroup,
               kernel: WasiKernel) -> RunResult:
     """Run a group whose first process is already spawned on ``kernel``."""
+    sigint = interrupt_on_sigint(engine) if config.interruptible else nullcontext()
     try:
-        with interrupt_on_sigint(engine):
+        with sigint:
             outcome: Outcome = group.run()
     finally:
         _flush(config.stdout if config.stdout is not None else sys.stdout.buffer)
@@ -200,10 +263,9 @@ def run(config: RunConfig) -> RunResult:
     adapter's fast path.
     """
     engine = make_engine()
-    wasm, module = load_module(config, engine)
-    sigint = interrupt_on_sigint(engine) if config.interruptible else nullcontext()
-    if config.snapshots or needs_procs(module):
-        group = make_group(config, engine, wasm)
+    wasm = module_bytes(config)
+    if needs_group(config, wasm.data):
+        group = make_group(config, engine, wasm.data)
         kernel = build_kernel(config)
         try:
             group.spawn(kernel)
@@ -212,6 +274,8 @@ def run(config: RunConfig) -> RunResult:
             kernel.fs.close_mounts()
             raise
         return run_group(config, engine, group, kernel)
+    module = _compile(config, engine, wasm)
+    sigint = interrupt_on_sigint(engine) if config.interruptible else nullcontext()
     kernel = build_kernel(config)
     try:
         adapter = HostAdapter(kernel, recorder=config.recorder,

@@ -20,7 +20,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, NoReturn
 
 from .errors import WasiRrError
 from .exitcodes import ExitStatus
@@ -35,11 +35,25 @@ def error_line(message: str) -> None:
     print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line on stderr.
+
+    argparse prints the whole usage block before the error; every other
+    wasi-rr error is one line, and a script reading stderr should not have to
+    tell the two apart. The status stays argparse's 2 (``ExitStatus.USAGE``).
+    Subparsers inherit the class (``add_subparsers`` uses the parent's type).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(int(ExitStatus.USAGE),
+                  f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; with ``only`` (a known subcommand), just that subcommand's: a
     command imports only what it needs (start-up is most of a short run), while
     ``--help`` and mistakes still get every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog=PROG,
         description="Deterministic record/replay journaling host for WASI preview1 programs.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")

@@ -13,29 +13,8 @@ import argparse
 import sys
 from typing import Any
 
+from .argtypes import jobs, positive_int, positive_seconds
 from .exitcodes import ExitStatus
-
-
-def _jobs(text: str) -> int | None:
-    if text == "auto":
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'auto', not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("needs at least 1 worker")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, not {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return value
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -80,7 +59,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                     f"{int(ExitStatus.TOOL_ERROR)} for errors and timeouts (docs/scale.md).")
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="journal files, or directories searched for *.wrr")
-    parser.add_argument("-j", "--jobs", type=_jobs, default=None, metavar="N|auto",
+    parser.add_argument("-j", "--jobs", type=jobs, default=None, metavar="N|auto",
                         help="worker processes (local pool or LocalCluster; default auto: "
                              "this machine's cores)")
     parser.add_argument("--verify", action="store_true",
@@ -91,13 +70,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--scheduler", metavar="ADDR", default=None,
                         help="address of a running Dask scheduler, e.g. tcp://HOST:8786 "
                              "(implies --executor dask)")
-    parser.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS",
+    parser.add_argument("--timeout", type=positive_seconds, default=None, metavar="SECONDS",
                         help="per-trace limit: a longer replay is reported as 'timeout' and "
                              "its worker replaced")
     parser.add_argument("--ship", choices=["auto", "paths", "bytes"], default="auto",
                         help="send workers journal paths (shared filesystem) or bytes; auto: "
                              "paths when every worker runs on this host")
-    parser.add_argument("--batch", type=int, default=None, metavar="N",
+    parser.add_argument("--batch", type=positive_int, default=None, metavar="N",
                         help="traces per task (default: up to 4 locally, up to 64 on Dask)")
     parser.add_argument("--junit", metavar="FILE", default=None,
                         help="write JUnit XML (one testcase per trace)")

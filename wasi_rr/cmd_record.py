@@ -48,6 +48,7 @@ def _capture_into(meta: dict[str, Any], config: Any) -> None:
 
 def add_parser(subparsers: Any) -> Any:
     """Add ``record -o JOURNAL [run options] MODULE [ARGS...]`` to the subcommands."""
+    from .argtypes import positive_int
     from .cmd_run import add_run_options
     from .snapshots import add_snapshot_options
 
@@ -64,7 +65,7 @@ def add_parser(subparsers: Any) -> Any:
                              "replaces it everywhere (the replayed guest sees the placeholder)")
     parser.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
                         help="free-form metadata stored in the journal header")
-    parser.add_argument("--hash-inputs-over", type=int, default=DEFAULT_INPUT_HASH_THRESHOLD,
+    parser.add_argument("--hash-inputs-over", type=positive_int, default=DEFAULT_INPUT_HASH_THRESHOLD,
                         metavar="BYTES",
                         help="store guest buffers larger than this as a sha256 (default "
                              f"{DEFAULT_INPUT_HASH_THRESHOLD}; stdout/stderr always in full)")

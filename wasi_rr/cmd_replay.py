@@ -12,6 +12,7 @@ import argparse
 import sys
 from typing import Any
 
+from .argtypes import positive_int, positive_seconds
 from .exitcodes import ExitStatus
 from .journal import JournalError
 
@@ -40,16 +41,6 @@ def _main(args: argparse.Namespace) -> int:
     return result.exit_code & 0xFF
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be more than 0 seconds")
-    return value
-
-
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "replay", help="re-drive a guest from its journal alone",
@@ -61,14 +52,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--verify", action="store_true",
                         help="also re-execute every syscall on a kernel rebuilt from the journal "
                              "and check it gives the recorded answers")
-    parser.add_argument("--from-snapshot", type=int, default=None, metavar="ID",
+    parser.add_argument("--from-snapshot", type=positive_int, default=None, metavar="ID",
                         help="start at this snapshot of the journal (restore it, then replay "
                              "the entries after it)")
     parser.add_argument("--slow", "--no-shim", dest="slow", action="store_true",
                         help="answer every call in Python instead of the generated wasm "
                              "replayer (same results and reports, slower; for ruling the "
                              "replayer out when something looks wrong)")
-    parser.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS",
+    parser.add_argument("--timeout", type=positive_seconds, default=None, metavar="SECONDS",
                         help="stop a replay that runs longer than this (exit status "
                              f"{int(ExitStatus.TIMEOUT)})")
     parser.add_argument("journal", metavar="JOURNAL", help="the journal file (.wrr)")

@@ -13,41 +13,52 @@ GUEST; a mount without such an option uses the host path it was recorded
 with, and if that is not a directory here the resume stops with one error
 line. The mount keeps its recorded mode (an overlay keeps its in-memory
 upper layer).
+
+The other options of ``run`` that change how the module is linked or run are
+accepted, each with the only meaning it can have for a guest already running
+(README, resume options): ``--trap-unknown-imports`` links as ``run`` does;
+``--env`` and ``--argv0`` change what the guest will read, so they are refused
+(one line) when a process read its environment / arguments before the
+snapshot, since the guest keeps its own copy; ``--tmpfs`` is refused, since the
+guest listed its preopens when it started (the snapshot's mounts come back).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import msgpack
 
-from .api import RunConfig, RunResult, build_kernel, make_group, run_group
-from .cmd_run import parse_dir, report
-from .errors import ConfigError, ModuleError
 from wasi_rr.host.kernel.freeze import FreezeError
 from wasi_rr.host.kernel.hostdir import MountError, MountMode
+from wasi_rr.host.kernel.wasifs import WasiFs
 from wasi_rr.host.runtime.process import make_engine
 from wasi_rr.host.runtime.snapshot import SnapshotError
-from wasi_rr.host.kernel.wasifs import WasiFs
-from .record import JournalRecorder
+
+from .api import RunConfig, RunResult, build_kernel, make_group, run_group
+from .argtypes import positive_int
+from .cmd_run import parse_dir, parse_env, report
+from .errors import ConfigError, ModuleError
 from .journal import (
-    JournalWriteError,
     ExitEvent,
     ForkEvent,
     JournalError,
+    JournalWriteError,
     JournalWriter,
     SnapshotEvent,
     StartEvent,
     TrapEvent,
 )
+from .record import JournalRecorder, end_interrupted
 from .snapshots import (
     JournalProcessEvents,
     LoadedSnapshot,
     add_snapshot_options,
+    first_call_before,
     journal_error,
     list_snapshots,
     load_snapshot,
@@ -55,7 +66,20 @@ from .snapshots import (
     policy_from_args,
 )
 
-__all__ = ["resume", "rebind_mounts", "print_snapshot_list", "add_parser"]
+__all__ = ["Overrides", "add_parser", "print_snapshot_list", "rebind_mounts", "resume"]
+
+ENV_READS: Final = frozenset({"environ_get", "environ_sizes_get"})
+ARGS_READS: Final = frozenset({"args_get", "args_sizes_get"})
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What a resume changes about how the guest runs (see the module docstring)."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    """Variables set on top of the recorded environment."""
+    argv0: str | None = None
+    trap_unknown_imports: bool = False
 
 
 def rebind_mounts(frozen: bytes, dirs: dict[str, Path]) -> bytes:
@@ -87,11 +111,48 @@ def rebind_mounts(frozen: bytes, dirs: dict[str, Path]) -> bytes:
     return msgpack.packb(image, use_bin_type=True)  # type: ignore[no-any-return]
 
 
+def _refuse_if_read(journal: str, loaded: LoadedSnapshot, option: str, what: str,
+                    calls: frozenset[str]) -> None:
+    """``option`` would change ``what`` the guest reads: refused (one line) when a
+    process already read it before the snapshot (it keeps its own copy)."""
+    if loaded.header.meta.get("resumed_from_snapshot") is not None:
+        raise ConfigError(f"{option}: {journal} was written by 'resume -o' and does not hold "
+                          f"the calls before its snapshot, so whether the guest read {what} "
+                          "cannot be told; resume the original journal instead")
+    try:
+        call = first_call_before(journal, loaded.id, calls)
+    except JournalError as exc:
+        raise journal_error(journal, exc) from None
+    if call is not None:
+        raise ConfigError(f"{option}: the guest read {what} before snapshot {loaded.id} "
+                          f"({call.name}, syscall #{call.seq} of pid {call.pid}) and keeps "
+                          "its own copy: a change would not reach it")
+
+
+def _resumed_config(journal: str, loaded: LoadedSnapshot, config: RunConfig,
+                    overrides: Overrides) -> RunConfig:
+    """``config`` with argv, environment and linking from the journal, changed by
+    ``overrides`` where the snapshot allows it."""
+    header = loaded.header
+    argv = list(header.argv) or [header.module_name or "module"]
+    env = dict(header.env)
+    if overrides.env:
+        _refuse_if_read(journal, loaded, "--env", "its environment", ENV_READS)
+        env.update(overrides.env)
+    if overrides.argv0 is not None:
+        _refuse_if_read(journal, loaded, "--argv0", "its arguments", ARGS_READS)
+        argv[0] = overrides.argv0
+    trap = bool(header.options.get("trap_unknown_imports")) or overrides.trap_unknown_imports
+    return replace(config, module=Path(header.module_name or journal), args=argv[1:],
+                   argv0=argv[0], env=env, dirs=[], tmpfs=[], trap_unknown_imports=trap)
+
+
 def resume(journal: str, snapshot_id: int | None, config: RunConfig, *,
            mounts: dict[str, Path] | None = None, output: str | None = None,
-           module: bytes | None = None) -> RunResult:
+           module: bytes | None = None, overrides: Overrides | None = None) -> RunResult:
     """Continue the journal's snapshot live (``config`` gives stdio, caches, the
-    snapshot policy of the resumed run; argv/env come from the journal)."""
+    snapshot policy of the resumed run; argv/env come from the journal, changed
+    by ``overrides`` where the snapshot allows it)."""
     try:
         loaded = load_snapshot(journal, snapshot_id)
     except JournalError as exc:
@@ -99,62 +160,75 @@ def resume(journal: str, snapshot_id: int | None, config: RunConfig, *,
     wasm = module if module is not None else loaded.module
     if wasm is None:
         raise ModuleError(f"{journal} does not embed its module: pass --module PATH")
-    header = loaded.header
-    argv = list(header.argv) or [header.module_name or "module"]
-    config = replace(config, module=Path(header.module_name or journal), args=argv[1:],
-                     argv0=argv[0], env=dict(header.env), dirs=[], tmpfs=[],
-                     trap_unknown_imports=bool(header.options.get("trap_unknown_imports")))
+    config = _resumed_config(journal, loaded, config, overrides or Overrides())
     frozen = rebind_mounts(loaded.fs, mounts or {})
     try:
         family_fs = WasiFs.unfreeze_family(frozen)
     except (FreezeError, MountError) as exc:
         raise ConfigError(f"cannot restore the snapshot's filesystem: {exc}") from None
-    fs = family_fs[0]
-    recorder = _resume_recorder(output, loaded, wasm) if output else None
-    writer = recorder.writer if recorder is not None else None
-    engine = make_engine()
+    if output is None:
+        return _run_resumed(config, loaded, wasm, family_fs)
+    return _record_resumed(output, config, loaded, wasm, family_fs)
+
+
+def _record_resumed(output: str, config: RunConfig, loaded: LoadedSnapshot, wasm: bytes,
+                    family_fs: list[WasiFs]) -> RunResult:
+    """``resume -o``: run and journal the continuation; its journal is closed with
+    the run's ending, or ``interrupted`` on Ctrl-C (as ``record`` does)."""
+    recorder = _resume_recorder(output, loaded, wasm, config)
+    config = replace(config, recorder=recorder, process_events=JournalProcessEvents(
+        recorder, first_id=2, base=(loaded.pid, 1, loaded.snapshot)))
+    t0 = time.monotonic_ns()
     try:
-        if recorder is not None:
-            config = replace(config, recorder=recorder,
-                             process_events=JournalProcessEvents(
-                                 recorder, first_id=2, base=(loaded.pid, 1, loaded.snapshot)))
-        group = make_group(config, engine, wasm)
-        kernels = [build_kernel(config, fs=f) for f in family_fs]
-        kernel = kernels[0]
-        try:
-            if loaded.family:  # a fork family: every process comes back
-                group.restore_family(loaded.family, loaded.order, kernels)
-            else:
-                group.spawn(kernel, snapshot=loaded.snapshot, seq=loaded.seq, pid=loaded.pid)
-        except SnapshotError as exc:
-            for f in family_fs:
-                f.close()
-            fs.close_mounts()
-            raise ConfigError(f"cannot resume snapshot {loaded.id}: {exc}") from None
-        t0 = time.monotonic_ns()
-        result = run_group(config, engine, group, kernel)
-        if recorder is not None:
-            elapsed = time.monotonic_ns() - t0
-            recorder.event(TrapEvent(1, result.trap, elapsed) if result.trap is not None
-                           else ExitEvent(1, result.exit_code, elapsed))
-            recorder.writer.close(syscalls=recorder.syscalls())
+        result = _run_resumed(config, loaded, wasm, family_fs)
+        elapsed = time.monotonic_ns() - t0
+        recorder.event(TrapEvent(1, result.trap, elapsed) if result.trap is not None
+                       else ExitEvent(1, result.exit_code, elapsed))
+        recorder.writer.close(syscalls=recorder.syscalls())
+    except KeyboardInterrupt:
+        end_interrupted(recorder, time.monotonic_ns() - t0)
+        raise
     except JournalError as exc:
-        if writer is not None:
-            writer.abort()
+        recorder.writer.abort()
         raise journal_error(output, exc) from None
     except BaseException:
-        if writer is not None:
-            writer.abort()
+        recorder.writer.abort()
         raise
     return result
 
 
-def _resume_recorder(output: str, loaded: LoadedSnapshot, wasm: bytes) -> JournalRecorder:
-    """A journal for the resumed run: the original header, the snapshot it starts
-    from (full, id 1), then the live syscalls from the snapshot's seq on."""
-    header = replace(loaded.header, meta={**loaded.header.meta,
-                                          "resumed_from_snapshot": loaded.id},
-                     module_sha256="", extra={})
+def _run_resumed(config: RunConfig, loaded: LoadedSnapshot, wasm: bytes,
+                 family_fs: list[WasiFs]) -> RunResult:
+    """Bring the snapshot's process (or family) back on ``family_fs`` and run it."""
+    engine = make_engine()
+    group = make_group(config, engine, wasm)
+    kernels = [build_kernel(config, fs=f) for f in family_fs]
+    try:
+        if loaded.family:  # a fork family: every process comes back
+            group.restore_family(loaded.family, loaded.order, kernels)
+        else:
+            group.spawn(kernels[0], snapshot=loaded.snapshot, seq=loaded.seq, pid=loaded.pid)
+    except SnapshotError as exc:
+        for f in family_fs:
+            f.close()
+        family_fs[0].close_mounts()
+        raise ConfigError(f"cannot resume snapshot {loaded.id}: {exc}") from None
+    return run_group(config, engine, group, kernels[0])
+
+
+def _resume_recorder(output: str, loaded: LoadedSnapshot, wasm: bytes,
+                     config: RunConfig) -> JournalRecorder:
+    """A journal for the resumed run: the original header (with what the resume
+    changed), the snapshot it starts from (full, id 1), then the live syscalls
+    from the snapshot's seq on. (No redaction to carry on: ``record`` refuses
+    ``--redact-env`` with snapshots.)"""
+    old = loaded.header
+    header = replace(old, meta={**old.meta, "resumed_from_snapshot": loaded.id},
+                     module_sha256="", extra={},
+                     argv=[config.argv0 or "", *config.args],
+                     env=list(config.env.items()),
+                     options={**old.options,
+                              "trap_unknown_imports": config.trap_unknown_imports})
     extra: dict[str, Any] = {}
     if loaded.family:
         extra["family"] = [member_to_wire(m, loaded.snapshot) for m in loaded.family]
@@ -195,9 +269,20 @@ def print_snapshot_list(journal: str) -> int:
     return 0
 
 
+def _overrides(args: argparse.Namespace) -> Overrides:
+    """The run options given to ``resume`` (``--tmpfs`` refused: module docstring)."""
+    if args.tmpfs:
+        raise ConfigError(f"--tmpfs {args.tmpfs[0]}: a resumed guest listed its preopens "
+                          "when it started and would never see a new one (the snapshot's "
+                          "own tmpfs mounts come back with their contents)")
+    return Overrides(env=parse_env(args.envs), argv0=args.argv0,
+                     trap_unknown_imports=args.trap_unknown_imports)
+
+
 def _main(args: argparse.Namespace) -> int:
     if args.list:
         return print_snapshot_list(args.journal)
+    overrides = _overrides(args)
     mounts: dict[str, Path] = {}
     for spec, mode in [(d, MountMode.WRITE_THROUGH) for d in args.dirs] + \
                       [(d, MountMode.OVERLAY) for d in args.overlay_dirs]:
@@ -212,7 +297,7 @@ def _main(args: argparse.Namespace) -> int:
     config = RunConfig(module=Path(args.journal), interruptible=True,
                        snapshots=policy_from_args(args))
     result = resume(args.journal, args.snapshot, config, mounts=mounts, output=args.output,
-                    module=module)
+                    module=module, overrides=overrides)
     return report(result)
 
 
@@ -221,7 +306,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "resume", help="continue a recorded guest live from one of its snapshots",
         description="Restore a journal's snapshot (memory, stack, filesystem) in this process "
                     "and continue the guest live from the syscall it was taken at.")
-    parser.add_argument("--snapshot", type=int, default=None, metavar="ID",
+    parser.add_argument("--snapshot", type=positive_int, default=None, metavar="ID",
                         help="the snapshot to resume (default: the last one)")
     parser.add_argument("--list", action="store_true",
                         help="list the journal's snapshots (id, pid, seq, trigger, sizes)")
@@ -235,6 +320,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--dir-overlay", dest="overlay_dirs", action="append", default=[],
         metavar="HOST::GUEST", help="same as --dir (the mount keeps its recorded mode)")
+    parser.add_argument(
+        "--tmpfs", action="append", default=[], metavar="GUEST",
+        help="refused: the guest listed its preopens when it started")
+    parser.add_argument(
+        "--env", dest="envs", action="append", default=[], metavar="NAME[=VAL]",
+        help="set a variable on top of the recorded environment (NAME alone: inherit it); "
+             "refused if the guest read its environment before the snapshot")
+    parser.add_argument(
+        "--argv0", metavar="NAME",
+        help="argv[0] seen by the guest; refused if it read its arguments before the snapshot")
+    parser.add_argument(
+        "--trap-unknown-imports", action="store_true",
+        help="link imports wasi-rr does not provide as traps, as 'run' does")
     add_snapshot_options(parser)
     parser.add_argument("journal", metavar="JOURNAL", help="the journal file (.wrr)")
     parser.set_defaults(func=_main)

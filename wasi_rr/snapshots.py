@@ -18,17 +18,17 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
 
-from typing import TYPE_CHECKING
-
-from .errors import ConfigError, WasiRrError
-from .exitcodes import ExitStatus
 from wasi_rr.host.runtime.process import Outcome
 from wasi_rr.host.runtime.procs import Capture, Member, SnapshotPolicy
 from wasi_rr.host.runtime.snapshot import Snapshot, SnapshotError
+
+from .argtypes import positive_int
+from .errors import WasiRrError
+from .exitcodes import ExitStatus
 from .journal import (
     Call,
     ExitEvent,
@@ -36,20 +36,28 @@ from .journal import (
     JournalError,
     JournalHeader,
     JournalTruncated,
-    JournalWriter,
     SnapshotEvent,
     StartEvent,
     TrapEvent,
     open_journal,
 )
+from .record.recorder import redact_value
 
 if TYPE_CHECKING:
     from .record import JournalRecorder
 
 __all__ = [
-    "SnapshotNotFound", "JournalProcessEvents", "SnapshotInfo", "LoadedSnapshot",
-    "add_snapshot_options", "policy_from_args", "list_snapshots", "load_snapshot",
-    "ProcInfo", "process_tree",
+    "JournalProcessEvents",
+    "LoadedSnapshot",
+    "ProcInfo",
+    "SnapshotInfo",
+    "SnapshotNotFound",
+    "add_snapshot_options",
+    "first_call_before",
+    "list_snapshots",
+    "load_snapshot",
+    "policy_from_args",
+    "process_tree",
 ]
 
 
@@ -95,8 +103,8 @@ class JournalProcessEvents:
     def on_fork(self, parent: int, child: int, seq: int, argv: list[bytes]) -> None:
         r = self.recorder
         r.event(ForkEvent(parent, child, seq))
-        r.event(StartEvent(child, tuple(a.decode("utf-8", "replace") for a in argv),
-                           time.time_ns()))
+        names = tuple(a.decode("utf-8", "replace") for a in argv)
+        r.event(StartEvent(child, redact_value(names, r.redact), time.time_ns()))
         r.set_process(parent, seq)  # the group switches explicitly to the child
 
     def on_exit(self, pid: int, outcome: Outcome) -> None:
@@ -144,7 +152,7 @@ SNAPSHOT_ON = {"stdin": "on_stdin", "exit": "on_exit", "signal": "on_signal"}
 def add_snapshot_options(parser: argparse.ArgumentParser) -> None:
     """``--snapshot-every N`` and ``--snapshot-on stdin|exit|signal``."""
     parser.add_argument(
-        "--snapshot-every", type=int, default=0, metavar="N",
+        "--snapshot-every", type=positive_int, default=0, metavar="N",
         help="journal a snapshot before every N-th syscall (resume/fork from it later)")
     parser.add_argument(
         "--snapshot-on", action="append", default=[], choices=sorted(SNAPSHOT_ON),
@@ -153,9 +161,9 @@ def add_snapshot_options(parser: argparse.ArgumentParser) -> None:
 
 
 def policy_from_args(args: argparse.Namespace) -> SnapshotPolicy:
+    """The snapshot triggers the options ask for (``--snapshot-every`` is
+    already >= 1 when given: ``argtypes.positive_int``)."""
     every = getattr(args, "snapshot_every", 0) or 0
-    if every < 0:
-        raise ConfigError(f"--snapshot-every {every}: must be positive")
     on = {SNAPSHOT_ON[name]: True for name in getattr(args, "snapshot_on", [])}
     return SnapshotPolicy(every=every, **on)
 
@@ -270,6 +278,21 @@ def load_snapshot(path: str | os.PathLike[str], snapshot_id: int | None = None
                           [int(p) for p in chosen.extra.get("order") or []])
 
 
+def first_call_before(path: str | os.PathLike[str], snapshot_id: int,
+                      names: frozenset[str]) -> Call | None:
+    """The first call named in ``names`` made (by any process) before snapshot
+    ``snapshot_id`` was taken, or None. ``resume`` asks it before letting an
+    option change what the guest may already have read (``--env``: the
+    environ calls)."""
+    with _open(path) as reader:
+        for entry in reader:
+            if isinstance(entry, SnapshotEvent) and entry.id == snapshot_id:
+                return None
+            if isinstance(entry, Call) and entry.name in names:
+                return entry
+    return None
+
+
 # -- process tree ---------------------------------------------------------------------
 
 @dataclass(slots=True)
@@ -296,12 +319,10 @@ def process_tree(path: str | os.PathLike[str]) -> list[ProcInfo]:
                 parents[entry.child] = entry.pid
             elif isinstance(entry, StartEvent):
                 procs[entry.pid] = ProcInfo(entry.pid, parents.get(entry.pid, 0), entry.argv)
-            elif isinstance(entry, ExitEvent):
-                if entry.pid in procs:
-                    procs[entry.pid].status = entry.status
-            elif isinstance(entry, TrapEvent):
-                if entry.pid in procs:
-                    procs[entry.pid].trap = entry.message
+            elif isinstance(entry, ExitEvent) and entry.pid in procs:
+                procs[entry.pid].status = entry.status
+            elif isinstance(entry, TrapEvent) and entry.pid in procs:
+                procs[entry.pid].trap = entry.message
     return [procs[p] for p in sorted(procs)]
 
 

@@ -63,6 +63,7 @@ __all__ = [
     "InstrumentationError",
     "InstrumentedModule",
     "Settings",
+    "check_instrumentable",
     "default_cache_dir",
     "find_libbinaryen",
     "instrument",
@@ -219,11 +220,15 @@ def _wasmtime_validate(wasm: bytes) -> None:
         raise InstrumentationError(f"invalid WebAssembly module: {first}") from None
 
 
-def _refuse_early(wasm: bytes) -> None:
-    """Refuse, without Binaryen and in milliseconds, what cannot be instrumented.
+def check_instrumentable(wasm: bytes) -> None:
+    """Refuse, without Binaryen and in milliseconds, what cannot be instrumented
+    (``InstrumentationError``, one line).
 
-    A module the section scan cannot follow is handed to wasmtime's validator
-    for a precise message."""
+    Public so a caller can refuse *before* any other slow step: the CLI calls
+    it before it compiles anything or opens a journal, so a 69 MB module that
+    asyncify cannot take is refused in milliseconds, not after wasmtime's
+    minute-long compilation. A module the section scan cannot follow is handed
+    to wasmtime's validator for a precise message."""
     if wasm[:4] != b"\0asm":
         raise InstrumentationError("not a WebAssembly module (bad magic number)")
     if wasm[4:8] != b"\x01\0\0\0":
@@ -414,7 +419,7 @@ def instrument(
     ``progress.console_progress``), ``None`` is silent.
     """
     wasm = bytes(module_bytes)
-    _refuse_early(wasm)
+    check_instrumentable(wasm)
     lib, version = find_libbinaryen()
     options = settings.worker_options(imports)
     source_sha = hashlib.sha256(wasm).hexdigest()

@@ -11,18 +11,33 @@ from dataclasses import dataclass
 
 from wasmtime import Module
 
+from wasi_rr.host.runtime import wasmbin
 from wasi_rr.host.table import SIGNATURES
 
-__all__ = ["SnapshotPolicy", "Trigger", "needs_procs"]
+__all__ = ["SnapshotPolicy", "Trigger", "needs_procs", "binary_needs_procs"]
+
+
+def _group_call(module: str, name: str) -> bool:
+    sig = SIGNATURES.get((module, name))
+    return sig is not None and sig.group
 
 
 def needs_procs(module: Module) -> bool:
     """True when the module imports WASIX process calls (it must run in a group)."""
-    for imp in module.imports:
-        sig = SIGNATURES.get((imp.module, imp.name or ""))
-        if sig is not None and sig.group:
-            return True
-    return False
+    return any(_group_call(imp.module, imp.name or "") for imp in module.imports)
+
+
+def binary_needs_procs(wasm: bytes) -> bool:
+    """``needs_procs`` read from the module's bytes (its import section), without
+    compiling it: a group runs the instrumented module only, so deciding on the
+    plain module's compiled form would compile a module that is never run.
+    Bytes the section reader cannot follow answer False (the compiler then
+    reports what is wrong with them)."""
+    try:
+        found = wasmbin.imports(wasm)
+    except (wasmbin.WasmFormatError, IndexError):
+        return False
+    return any(_group_call(imp.module, imp.name) for imp in found)
 
 
 class Trigger(str, enum.Enum):

@@ -49,6 +49,7 @@ from wasi_rr.host.table import IO, Signature
 from wasi_rr.host.boundary.adapter import CallbackSource, HostAdapter, Recorder
 from wasi_rr.host.kernel.fdtable import PIPE_READ, PIPE_WRITE
 from wasi_rr.host.table.structs import SUBSCRIPTION
+from wasi_rr.host.runtime import wasmbin
 from wasi_rr.host.runtime.instrument import InstrumentedModule
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.boundary.memory import GuestMemory

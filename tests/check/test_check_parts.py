@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import select
 import time
 from concurrent.futures import wait
 from pathlib import Path
@@ -96,11 +97,37 @@ def test_progress_bar_on_a_terminal_plain_lines_elsewhere() -> None:
     progress(TraceResult("x.wrr", TraceStatus.PASSED, 0.1))
     progress(TraceResult("y.wrr", TraceStatus.DAMAGED, 0.1, "journal corrupt"))
     progress.close()
-    assert "wasi-rr check" in bar.getvalue() and "/2 " in bar.getvalue()
+    assert "wasi-rr check" in bar.getvalue() and "2/2" in bar.getvalue()
+    assert "1 failed" in bar.getvalue()
     assert "passed      0.100s  x.wrr" in out.getvalue()
     assert "    journal corrupt" in out.getvalue()
     plain = make_progress(2, io.StringIO(), io.StringIO(), quiet=True)
     assert isinstance(plain, PlainProgress)
+
+
+def test_progress_lines_go_above_the_bar_on_a_shared_terminal() -> None:
+    """stdout and stderr on one terminal: every line still appears, once, whole."""
+    master, slave = os.openpty()
+    out = os.fdopen(os.dup(slave), "w")
+    bar = os.fdopen(os.dup(slave), "w")
+    try:
+        progress = make_progress(3, out, bar)
+        assert isinstance(progress, BarProgress)
+        for name in ("a.wrr", "b.wrr", "c.wrr"):
+            progress(TraceResult(name, TraceStatus.PASSED, 0.1))
+        progress.close()
+        out.flush()
+        bar.flush()
+        seen = b""
+        while select.select([master], [], [], 0.5)[0]:
+            seen += os.read(master, 65536)
+    finally:
+        out.close()
+        bar.close()
+        os.close(slave)
+        os.close(master)
+    for name in (b"a.wrr", b"b.wrr", b"c.wrr"):
+        assert seen.count(name) == 1
 
 
 def test_guided_batches_shrink_to_one() -> None:

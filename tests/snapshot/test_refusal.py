@@ -169,3 +169,74 @@ def test_strip_keeps_everything_but_custom_sections() -> None:
     names = [wasmbin.custom_name(stripped, s) for s in wasmbin.sections(stripped) if s.id == 0]
     assert names == ["target_features"]
     wasmtime.Module.validate(wasmtime.Engine(), stripped)
+
+
+# -- through the CLI: refused before anything is compiled ---------------------------------
+
+TAGGED = """(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  {extra}
+  (tag $e (param i32))
+  (memory (export "memory") 1)
+  (func (export "_start") (call $exit (i32.const 0))))"""
+FORK_IMPORT = '(import "wasix_32v1" "proc_fork" (func $fork (param i32 i32) (result i32)))'
+
+
+@pytest.fixture
+def compilations(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
+    """Counts every way a wasmtime ``Module`` comes to exist (compiled from bytes
+    or loaded from the compiled-module cache), with empty private caches."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    seen: list[str] = []
+    real_init = wasmtime.Module.__init__
+
+    def init(self: wasmtime.Module, *args: object, **kwargs: object) -> None:
+        seen.append("compile")
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(wasmtime.Module, "__init__", init)
+    for name in ("deserialize", "deserialize_file"):
+        real = getattr(wasmtime.Module, name)
+
+        def load(cls: type, *args: object, _real: object = real, _name: str = name) -> object:
+            seen.append(_name)
+            return _real(*args)  # type: ignore[operator]
+
+        monkeypatch.setattr(wasmtime.Module, name, classmethod(load))
+    return seen
+
+
+@pytest.mark.parametrize(("extra", "options"), [
+    ("", ["--snapshot-every", "1"]),
+    (FORK_IMPORT, []),  # WASIX proc_* runs instrumented even without snapshot options
+])
+def test_cli_record_refuses_before_compiling_or_writing(
+        extra: str, options: list[str], tmp_path: Path, compilations: list[str],
+        launches: list[int], capfd: pytest.CaptureFixture[str]) -> None:
+    from wasi_rr.cli import main
+    from wasi_rr.exitcodes import ExitStatus
+
+    module = tmp_path / "tagged.wasm"
+    module.write_bytes(wasmtime.wat2wasm(TAGGED.format(extra=extra)))
+    journal = tmp_path / "t.wrr"
+    status = main(["record", "-o", str(journal), *options, str(module)])
+    out, err = capfd.readouterr()
+    assert status == ExitStatus.TOOL_ERROR
+    assert out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"wasi-rr: error: {module}: module uses the {EH} (tag section)")
+    assert HINT in err
+    assert compilations == [] and launches == []
+    assert not journal.exists()
+
+
+def test_compilation_seam_counts(tmp_path: Path, compilations: list[str],
+                                 capfd: pytest.CaptureFixture[str]) -> None:
+    """The same module without its tag records: the seam sees its compilation."""
+    from wasi_rr.cli import main
+
+    module = tmp_path / "plain.wasm"
+    module.write_bytes(wasmtime.wat2wasm(TAGGED.format(extra="").replace(
+        "(tag $e (param i32))", "")))
+    assert main(["record", "-o", str(tmp_path / "p.wrr"), str(module)]) == 0
+    # the guest, then the wasm recorder's stub and recorder modules (record/wasmtape.py)
+    assert compilations == ["compile"] * 3

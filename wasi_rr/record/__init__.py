@@ -4,8 +4,9 @@
 generated RECORD callbacks append to; ``journal_header`` describes a run.
 """
 
-from .api import PID, RecordError, record
+from .api import PID, RecordError, end_interrupted, record
 from .header import journal_header
 from .recorder import JournalRecorder, placeholder
 
-__all__ = ["PID", "RecordError", "record", "journal_header", "JournalRecorder", "placeholder"]
+__all__ = ["PID", "JournalRecorder", "RecordError", "end_interrupted", "journal_header",
+           "placeholder", "record"]

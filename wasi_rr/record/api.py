@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from wasi_rr.api import RunConfig, RunResult, run
+from wasi_rr.api import RunConfig, RunResult, needs_group, refuse_uninstrumentable, run
 from wasi_rr.errors import ConfigError, WasiRrError
 from wasi_rr.exitcodes import ExitStatus
 from wasi_rr.host.runtime.process import (
@@ -31,7 +31,7 @@ from wasi_rr.journal.writer import DEFAULT_INPUT_HASH_THRESHOLD
 from .header import journal_header
 from .recorder import MIN_SECRET_BYTES, JournalRecorder
 
-__all__ = ["RecordError", "record", "PID"]
+__all__ = ["PID", "RecordError", "end_interrupted", "record"]
 
 PID = 1
 """The pid of the recorded process (the first and, without fork, only one)."""
@@ -44,7 +44,13 @@ class RecordError(WasiRrError):
 
 
 def _secrets(config: RunConfig, names: list[str]) -> dict[str, str]:
+    """The values to redact; refused (one line) when redaction cannot keep them
+    out of the journal: too short to replace safely, or with snapshots, which
+    hold the guest's memory and files as they are (the real value in them)."""
     secrets = {k: config.env[k] for k in names if k in config.env}
+    if secrets and config.snapshots:
+        raise ConfigError("--redact-env cannot be combined with snapshots: a snapshot holds "
+                          "the guest's memory and files, where the real value is")
     for name, value in secrets.items():
         if len(value.encode()) < MIN_SECRET_BYTES:
             raise ConfigError(f"--redact-env {name}: its value is shorter than "
@@ -71,6 +77,8 @@ def record(config: RunConfig, journal_path: str | os.PathLike[str], *,
     wasm = config.wasm or ModuleBytes(read_module_file(Path(config.module)))
     redact_env = list(redact_env)
     secrets = _secrets(config, redact_env)
+    if needs_group(config, wasm.data):  # refused in ms: no journal, nothing compiled
+        refuse_uninstrumentable(config, wasm.data)
     header = journal_header(config, module=wasm, redact_env=redact_env, meta=meta)
     cache = (ModuleCache(config.cache_dir if config.cache_dir is not None else default_cache_dir())
              if config.use_cache else None)
@@ -91,7 +99,7 @@ def record(config: RunConfig, journal_path: str | os.PathLike[str], *,
                              process_events=JournalProcessEvents(recorder)))
         _finish(recorder, result, time.monotonic_ns() - t0)
     except KeyboardInterrupt:
-        _interrupted(recorder, time.monotonic_ns() - t0)
+        end_interrupted(recorder, time.monotonic_ns() - t0)
         raise
     except (JournalError, JournalWriteError) as exc:
         writer.abort()
@@ -114,9 +122,10 @@ def _finish(recorder: JournalRecorder, result: RunResult, elapsed: int) -> None:
     writer.close(syscalls=recorder.syscalls())
 
 
-def _interrupted(recorder: JournalRecorder, elapsed: int) -> None:
+def end_interrupted(recorder: JournalRecorder, elapsed: int) -> None:
     """Ctrl-C: close the journal properly, ending with an ``interrupted`` exit,
-    so everything recorded so far replays (and ``dump --stats`` reads it)."""
+    so everything recorded so far replays (and ``dump --stats`` reads it);
+    ``record`` and ``resume -o`` both end this way."""
     writer = recorder.writer
     try:
         recorder.event(ExitEvent(recorder.pid or PID, int(ExitStatus.INTERRUPTED), elapsed,

@@ -13,7 +13,7 @@ from wasi_rr.host.runtime.process import ModuleBytes, wasmtime_version
 from wasi_rr.host.table import function_names
 from wasi_rr.journal import JournalHeader, Preopen
 
-from .recorder import placeholder
+from .recorder import placeholder, redact_value
 
 
 @functools.cache
@@ -30,22 +30,27 @@ def _host_facts() -> tuple[tuple[str, str], ...]:
 
 def journal_header(config: RunConfig, *, module: ModuleBytes, redact_env: Iterable[str] = (),
                    meta: Mapping[str, Any] | None = None) -> JournalHeader:
-    """The header describing ``config`` (with redacted variables replaced)."""
+    """The header describing ``config``, with the redacted variables' values
+    replaced by their placeholders wherever they appear (env, argv, preopen
+    paths, metadata such as the captured host directories)."""
     redacted = [n for n in redact_env if n in config.env]
+    secrets = {n: config.env[n] for n in redacted if config.env[n]}
     env = [(k, placeholder(v) if k in redacted else v) for k, v in config.env.items()]
     argv0 = config.argv0 if config.argv0 is not None else str(config.module)
-    preopens = [Preopen(d.guest, d.mode.value, str(d.host)) for d in config.dirs]
-    preopens += [Preopen(g, "tmpfs", None) for g in config.tmpfs]
+    argv = redact_value([argv0, *config.args], secrets)
+    preopens = [Preopen(redact_value(d.guest, secrets), d.mode.value,
+                        redact_value(str(d.host), secrets)) for d in config.dirs]
+    preopens += [Preopen(redact_value(g, secrets), "tmpfs", None) for g in config.tmpfs]
     options: dict[str, Any] = {"trap_unknown_imports": config.trap_unknown_imports}
     if config.clock is not None:
         options["clock"] = type(config.clock).__name__
     if config.random is not None:
         options["random"] = type(config.random).__name__
     auto_meta: dict[str, Any] = dict(_host_facts())
-    auto_meta.update(meta or {})
+    auto_meta.update(redact_value(dict(meta or {}), secrets))
     return JournalHeader(
         module_sha256=module.sha256,
-        argv=[argv0, *config.args],
+        argv=argv,
         env=env,
         preopens=preopens,
         options=options,

@@ -9,10 +9,11 @@ that appends the call's binary record to the writer's buffer
 - **digests**: inputs longer than the threshold are stored as their sha256,
   except the bytes of a write that reached stdout/stderr (``flags``);
 - **redaction** (``--redact-env NAME``): the secret value, wherever it appears
-  in an input or a write (stdout, files, the environment block itself), is
+  in an input or a write (stdout, files, paths, the environment block itself),
+  also across the buffers of one call (a ``writev`` may split it), is
   replaced by a placeholder of the same length, so the journal never holds it
   and a replay, whose guest sees the placeholder in its environment, asks and
-  gets exactly the recorded bytes (docs/journal-format.md says what this can
+  gets exactly the recorded bytes (README, ``--redact-env``, says what this can
   and cannot hide).
 """
 
@@ -36,6 +37,27 @@ def placeholder(value: str) -> str:
     return "*" * len(value.encode())
 
 
+def redact_value(value: Any, secrets: Mapping[str, str]) -> Any:
+    """``value`` (str, bytes, or lists/dicts of them, keys included) with every
+    secret replaced by its placeholder: for what a journal holds outside the
+    call records (the header's argv, preopens and metadata such as the
+    captured host directories, a forked child's argv)."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets.values():
+            value = value.replace(secret, placeholder(secret))
+        return value
+    if isinstance(value, bytes):
+        return _redact(value, [(s.encode(), PLACEHOLDER_BYTE * len(s.encode()))
+                               for s in secrets.values()])
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact_value(v, secrets) for v in value)
+    if isinstance(value, dict):
+        return {redact_value(k, secrets): redact_value(v, secrets) for k, v in value.items()}
+    return value
+
+
 class JournalRecorder:
     """The ``Recorder`` of the adapter, over one ``JournalWriter``."""
 
@@ -51,8 +73,10 @@ class JournalRecorder:
         self._cur = [0]
         """The process the next records belong to, as a reader will see it (a cell
         the generated callbacks compare their pid with)."""
+        self.redact: dict[str, str] = {k: v for k, v in (redact or {}).items() if v}
+        """The redacted variables' values (``--redact-env``)."""
         self._secrets = [(v.encode(), PLACEHOLDER_BYTE * len(v.encode()))
-                         for v in (redact or {}).values() if v]
+                         for v in self.redact.values()]
 
     # -- the adapter's side ---------------------------------------------------------
     def function_id(self, sig: Signature) -> int:
@@ -74,8 +98,8 @@ class JournalRecorder:
             if recorder.pid != pid:
                 recorder.set_process(pid, counter.n - 1)
             if secrets:
-                ins = [(a, _redact(d, secrets)) for a, d in ins]
-                outs = [(a, _redact(d, secrets)) for a, d in outs]
+                ins = _redact_call(ins, secrets)
+                outs = _redact_call(outs, secrets)
             if threshold is not None and not flags:
                 ins = [(a, InputDigest.of(d) if len(d) > threshold else d) for a, d in ins]
             append_call(buf, fid, flags, params, errno, ins, outs)
@@ -120,14 +144,13 @@ class JournalRecorder:
 
     def event(self, event: Event) -> None:
         self.writer.write_event(event)
-        if isinstance(event, StartEvent):
-            self.pid = event.pid
-        elif isinstance(event, CtxEvent):
+        if isinstance(event, (StartEvent, CtxEvent)):
             self.pid = event.pid
 
-    def syscalls(self) -> None:
-        """Not counted: counting cost every recorded call a few percent, and the
-        frames' sequence numbers already catch a missing frame. Readers count."""
+    def syscalls(self) -> int | None:
+        """The call count for the journal's END frame: None, not counted (counting
+        cost every recorded call a few percent, and the frames' sequence numbers
+        already catch a missing frame; readers count)."""
         return None
 
 
@@ -138,3 +161,24 @@ def _redact(data: Any, secrets: list[tuple[bytes, bytes]]) -> Any:
         if secret in data:
             data = data.replace(secret, mask)
     return data
+
+
+def _redact_call(items: list[tuple[int, Any]], secrets: list[tuple[bytes, bytes]]
+                 ) -> list[tuple[int, Any]]:
+    """A call's buffers with every secret masked, also one that spans two of them
+    (the iovecs of a ``writev``): the buffers are masked as one string and cut
+    back at their lengths (the mask has the secret's length)."""
+    lengths = [len(d) for _, d in items if type(d) is bytes]
+    if not lengths:
+        return items
+    joined = b"".join(d for _, d in items if type(d) is bytes)
+    masked = _redact(joined, secrets)
+    if masked is joined:
+        return items
+    out: list[tuple[int, Any]] = []
+    pos = 0
+    for addr, data in items:
+        if type(data) is bytes:
+            data, pos = masked[pos:pos + len(data)], pos + len(data)
+        out.append((addr, data))
+    return out

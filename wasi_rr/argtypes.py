@@ -1,0 +1,49 @@
+"""Argument types for every numeric command-line option, defined once.
+
+Why one module: each command used to parse its numbers its own way, so
+``record --snapshot-every 0`` silently meant "never" while ``replay --timeout
+0`` was refused, and a negative ``--hash-inputs-over`` went through to the
+journal writer. Every numeric option now takes one of these ``type=``
+callables: 0, negative values, non-finite values and non-numbers are an
+argparse usage error (exit status 2, one line, see ``cli.OneLineParser``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+__all__ = ["jobs", "positive_int", "positive_seconds"]
+
+
+def positive_int(text: str) -> int:
+    """A whole number >= 1 (counts, sizes, snapshot ids)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """A finite number of seconds > 0 (timeouts)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, not {text!r}")
+    return value
+
+
+def jobs(text: str) -> int | None:
+    """``auto`` (None: one worker per core) or a worker count >= 1."""
+    if text == "auto":
+        return None
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number >= 1 or 'auto', not {text!r}") from None
