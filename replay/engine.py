@@ -60,10 +60,11 @@ from .divergence import (
     format_entry,
 )
 from .output import Output
+from .replayer import Replayer
 from .tape import Tape
 
-__all__ = ["ReplayError", "ReplayResult", "ReplayTimeout", "replay", "describe_ending",
-           "ReplayOptions"]
+__all__ = ["ReplayError", "ReplayOptions", "ReplayResult", "ReplaySetup", "ReplayTimeout",
+           "describe_ending", "replay", "setup_one"]
 
 
 class ReplayError(WasiRrError):
@@ -240,8 +241,26 @@ def _compiled(reader: JournalReader, engine: Engine, cache: ModuleCache | None,
     return compile_module(engine, ModuleBytes(wasm, known), name=name, cache=cache), name
 
 
-def _replay_one(reader: JournalReader, engine: Engine, compiled: Module, name: str,
-                output: Output, opts: ReplayOptions) -> ReplayResult:
+@dataclass(slots=True)
+class ReplaySetup:
+    """One guest instantiated for a replay and ready to run (``setup_one``): the
+    building block of ``replay()`` and of the debugger, which adds its hooks
+    (``answerer.before_call``, ``replayer.stop_after``) before ``process.run()``."""
+
+    tape: Tape
+    answerer: Answerer
+    adapter: HostAdapter
+    process: ReplayProcess
+    replayer: Replayer | None
+    """The wasm replayer answering most calls, or None (``fast=False``, ``--verify``,
+    a module without WASI imports)."""
+    verifier: Verifier | None = None
+
+
+def setup_one(reader: JournalReader, engine: Engine, compiled: Module, name: str,
+              output: Output, opts: ReplayOptions) -> ReplaySetup:
+    """Tape, answerer, adapter and the instantiated guest of a single-process
+    replay (a fresh ``Tape`` over ``reader``: a reader can be replayed again)."""
     tape = Tape(reader)
     verifier: Verifier | None = None
     if opts.verify:
@@ -254,14 +273,25 @@ def _replay_one(reader: JournalReader, engine: Engine, compiled: Module, name: s
                           trap_unknown_imports=bool(
                               reader.header.options.get("trap_unknown_imports", False)))
     adapter.pid = tape.state.pid
-    hooks = None
+    hooks: Replayer | None = None
     if opts.fast and verifier is None:
-        from .replayer import Replayer
-
         hooks = Replayer.for_guest(compiled, adapter, tape, output,
                                    ModuleCache(default_cache_dir()) if opts.use_cache else None)
     try:
         process = ReplayProcess(engine, compiled, adapter, name=name, linker_hooks=hooks)
+    except BaseException:
+        if verifier is not None:
+            verifier.close()
+        raise
+    return ReplaySetup(tape, answerer, adapter, process, hooks, verifier)
+
+
+def _replay_one(reader: JournalReader, engine: Engine, compiled: Module, name: str,
+                output: Output, opts: ReplayOptions) -> ReplayResult:
+    setup = setup_one(reader, engine, compiled, name, output, opts)
+    tape, answerer, adapter, process = setup.tape, setup.answerer, setup.adapter, setup.process
+    verifier = setup.verifier
+    try:
         sigint = interrupt_on_sigint(engine) if opts.interruptible else nullcontext()
         with sigint, deadline(engine, opts.timeout) as clock:
             outcome = process.run()

@@ -17,6 +17,7 @@ replays from the start, where nearly all replay time goes).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from wasmtime import Engine
@@ -41,7 +42,7 @@ from .engine import ReplayOptions, ReplayResult, describe_outcome
 from .output import Output
 from .tape import Position, Tape
 
-__all__ = ["replay_group"]
+__all__ = ["GroupSetup", "replay_group", "setup_group"]
 
 
 def _skip_to_snapshot(tape: Tape, snapshot_id: int) -> None:
@@ -60,9 +61,20 @@ def _skip_to_snapshot(tape: Tape, snapshot_id: int) -> None:
             return
 
 
-def replay_group(reader: JournalReader, wasm: bytes, engine: Engine, output: Output,
-                 opts: ReplayOptions) -> ReplayResult:
-    """Replay with every process the journal holds, optionally from a snapshot."""
+@dataclass(slots=True)
+class GroupSetup:
+    """A process group ready to replay (``setup_group``): the building block of
+    ``replay_group`` and of the debugger, which hooks ``answerer.before_call``."""
+
+    tape: Tape
+    answerer: Answerer
+    group: ProcessGroup
+
+
+def setup_group(reader: JournalReader, wasm: bytes, engine: Engine, output: Output,
+                opts: ReplayOptions) -> GroupSetup:
+    """The instrumented module's process group with its first process (or the
+    snapshot's family) spawned, answering from a fresh ``Tape`` over ``reader``."""
     from wasi_rr.api import RunConfig, instrument_module
     from wasi_rr.snapshots import load_snapshot
 
@@ -94,20 +106,30 @@ def replay_group(reader: JournalReader, wasm: bytes, engine: Engine, output: Out
                          trap_unknown_imports=bool(header.options.get("trap_unknown_imports")),
                          name=config.module.name)
     kernel = WasiKernel(args=list(header.argv))
+    if loaded is not None and loaded.family:
+        kernels = [WasiKernel(args=list(header.argv))
+                   for m in loaded.family if m.snapshot is not None]
+        group.restore_family(loaded.family, loaded.order, kernels)
+    elif loaded is not None:
+        group.spawn(kernel, snapshot=loaded.snapshot, seq=loaded.seq, pid=loaded.pid)
+    else:
+        group.spawn(kernel, pid=tape.state.pid or None)
+    return GroupSetup(tape, answerer, group)
+
+
+def replay_group(reader: JournalReader, wasm: bytes, engine: Engine, output: Output,
+                 opts: ReplayOptions) -> ReplayResult:
+    """Replay with every process the journal holds, optionally from a snapshot."""
+    answerer: Answerer | None = None
     try:
-        if loaded is not None and loaded.family:
-            kernels = [WasiKernel(args=list(header.argv))
-                       for m in loaded.family if m.snapshot is not None]
-            group.restore_family(loaded.family, loaded.order, kernels)
-        elif loaded is not None:
-            group.spawn(kernel, snapshot=loaded.snapshot, seq=loaded.seq, pid=loaded.pid)
-        else:
-            group.spawn(kernel, pid=tape.state.pid or None)
+        setup = setup_group(reader, wasm, engine, output, opts)
+        tape, answerer, group = setup.tape, setup.answerer, setup.group
         group.run()
     except DivergenceError as exc:
         output.flush()
-        return ReplayResult(int(ExitStatus.DIVERGENCE), exc.divergence, tape.state.calls,
-                            python_entries=answerer.entries)
+        return ReplayResult(int(ExitStatus.DIVERGENCE), exc.divergence,
+                            answerer.tape.state.calls if answerer is not None else 0,
+                            python_entries=answerer.entries if answerer is not None else 0)
     except JournalAbort as exc:
         output.flush()
         raise exc.error from None
