@@ -34,7 +34,7 @@ from wasmtime import Engine, Module
 
 from wasi_rr.errors import WasiRrError
 from wasi_rr.exitcodes import ExitStatus
-from wasi_rr.host.boundary.adapter import HostAdapter
+from wasi_rr.host.boundary.adapter import CallbackSource, HostAdapter
 from wasi_rr.host.runtime.process import (
     ModuleBytes,
     ModuleCache,
@@ -258,9 +258,14 @@ class ReplaySetup:
 
 
 def setup_one(reader: JournalReader, engine: Engine, compiled: Module, name: str,
-              output: Output, opts: ReplayOptions) -> ReplaySetup:
+              output: Output, opts: ReplayOptions,
+              wrap_source: Callable[[CallbackSource], CallbackSource] | None = None
+              ) -> ReplaySetup:
     """Tape, answerer, adapter and the instantiated guest of a single-process
-    replay (a fresh ``Tape`` over ``reader``: a reader can be replayed again)."""
+    replay (a fresh ``Tape`` over ``reader``: a reader can be replayed again).
+
+    ``wrap_source`` may put its own callbacks in front of the answerer's (``resume
+    --at`` switches them from journal-fed to live answers at a syscall)."""
     tape = Tape(reader)
     verifier: Verifier | None = None
     if opts.verify:
@@ -269,7 +274,10 @@ def setup_one(reader: JournalReader, engine: Engine, compiled: Module, name: str
         verifier = KernelVerifier.from_journal(reader)
     answerer = Answerer(tape, output, verifier)
     tape.next_call()  # the events before the first call: which process this is
-    adapter = HostAdapter(None, source=answerer.source,
+    source: CallbackSource = answerer.source
+    if wrap_source is not None:
+        source = wrap_source(source)
+    adapter = HostAdapter(None, source=source,
                           trap_unknown_imports=bool(
                               reader.header.options.get("trap_unknown_imports", False)))
     adapter.pid = tape.state.pid
