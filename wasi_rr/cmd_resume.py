@@ -18,6 +18,7 @@ upper layer).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -27,7 +28,8 @@ import msgpack
 
 from .api import RunConfig, RunResult, build_kernel, make_group, run_group
 from .cmd_run import parse_dir, report
-from .errors import ConfigError, ModuleError
+from .errors import ConfigError, ModuleError, WasiRrError
+from .exitcodes import ExitStatus
 from wasi_rr.host.kernel.freeze import FreezeError
 from wasi_rr.host.kernel.hostdir import MountError, MountMode
 from wasi_rr.host.runtime.process import make_engine
@@ -43,6 +45,7 @@ from .journal import (
     SnapshotEvent,
     StartEvent,
     TrapEvent,
+    open_journal,
 )
 from .snapshots import (
     JournalProcessEvents,
@@ -195,9 +198,67 @@ def print_snapshot_list(journal: str) -> int:
     return 0
 
 
+RESUME_AT_KEY = "wasi_rr.resume_at"
+"""Header meta of a journal written by the debugger's ``snapshot -o`` for a module
+without memory snapshots: resume it at this syscall by re-execution."""
+
+
+def resume_at_cli(journal: str, seq: int, config: RunConfig, mounts: dict[str, Path],
+                  module: str | None) -> RunResult:
+    """``resume --at SEQ``: a memory snapshot taken exactly there if the journal has
+    one (the fast path), else re-execution up to SEQ; one line says which."""
+    from .replay.debug.reexec import resume_at
+
+    try:
+        infos = list_snapshots(journal)
+    except (JournalError, WasiRrError):
+        infos = []
+    exact = [i for i in infos if i.seq == seq and i.pid == 1]
+    if exact:
+        print(f"wasi-rr: resuming at syscall #{seq} from memory snapshot {exact[-1].id}",
+              file=sys.stderr, flush=True)
+        wasm = Path(module).read_bytes() if module is not None else None
+        return resume(journal, exact[-1].id, config, mounts=mounts, module=wasm)
+    print(f"wasi-rr: resuming at syscall #{seq} by re-executing the journal up to it",
+          file=sys.stderr, flush=True)
+    with _open_header(journal) as header:
+        argv = list(header.argv) or [header.module_name or "module"]
+        run_config = replace(config, module=Path(header.module_name or journal),
+                             args=argv[1:], argv0=argv[0], env=dict(header.env))
+    status, trap = resume_at(journal, seq, mounts,
+                             lambda fs: build_kernel(run_config, fs=fs), module=module)
+    if trap is not None:
+        return RunResult(int(ExitStatus.TRAP), trap)
+    return RunResult(status)
+
+
+class _open_header:
+    """The journal's header (``with``), as a one-line error when unreadable."""
+
+    def __init__(self, journal: str) -> None:
+        self.journal = journal
+
+    def __enter__(self) -> Any:
+        try:
+            self.reader = open_journal(self.journal)
+        except OSError as exc:
+            raise WasiRrError(f"cannot open journal {self.journal}: {exc.strerror}") from None
+        except JournalError as exc:
+            raise journal_error(self.journal, exc) from None
+        return self.reader.header
+
+    def __exit__(self, *exc: object) -> None:
+        self.reader.close()
+
+
 def _main(args: argparse.Namespace) -> int:
     if args.list:
         return print_snapshot_list(args.journal)
+    if args.at is not None and args.snapshot is not None:
+        raise ConfigError("--at and --snapshot: give one of them")
+    if args.at is not None and args.output:
+        raise ConfigError("--at with -o is not supported yet (record the resumed run with "
+                          "`wasi-rr record` on the branch's journal instead)")
     mounts: dict[str, Path] = {}
     for spec, mode in [(d, MountMode.WRITE_THROUGH) for d in args.dirs] + \
                       [(d, MountMode.OVERLAY) for d in args.overlay_dirs]:
@@ -211,6 +272,14 @@ def _main(args: argparse.Namespace) -> int:
             raise ModuleError(f"cannot read module {args.module}: {exc.strerror}") from None
     config = RunConfig(module=Path(args.journal), interruptible=True,
                        snapshots=policy_from_args(args))
+    at = args.at
+    if at is None and args.snapshot is None:
+        with _open_header(args.journal) as header:
+            branch = header.meta.get(RESUME_AT_KEY)
+        if isinstance(branch, int):
+            at = branch
+    if at is not None:
+        return report(resume_at_cli(args.journal, at, config, mounts, args.module))
     result = resume(args.journal, args.snapshot, config, mounts=mounts, output=args.output,
                     module=module)
     return report(result)
@@ -223,6 +292,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                     "and continue the guest live from the syscall it was taken at.")
     parser.add_argument("--snapshot", type=int, default=None, metavar="ID",
                         help="the snapshot to resume (default: the last one)")
+    parser.add_argument("--at", type=int, default=None, metavar="SEQ",
+                        help="continue live from syscall SEQ of any journal: from a memory "
+                             "snapshot taken there, else by re-executing the journal up to it")
     parser.add_argument("--list", action="store_true",
                         help="list the journal's snapshots (id, pid, seq, trigger, sizes)")
     parser.add_argument("-o", "--output", metavar="JOURNAL2", default=None,
