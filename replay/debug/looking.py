@@ -17,12 +17,11 @@ from wasi_rr.host.kernel.inode import Kind
 from wasi_rr.host.kernel.wasi_types import WasiError
 from wasi_rr.host.table.format import format_call
 from wasi_rr.journal import Call
-from wasmtime import Module, Trap, WasmtimeError
 
-from ..backtrace import REPLAYER_NAMES
 from .dwarf import LineTable
 from .reply import DebugError, Reply
 from .session import Session
+from .stack import stack_of
 
 __all__ = [
     "args",
@@ -40,9 +39,6 @@ __all__ = [
     "print_value",
     "stat",
 ]
-
-_BT_MODULE = '(module $wasi-rr-bt (func (export "bt") unreachable))'
-_BT_NAMES = REPLAYER_NAMES | {"wasi-rr-bt"}
 
 
 def format_at(session: Session, n: int) -> str:
@@ -156,30 +152,13 @@ def backtrace(session: Session, words: list[str]) -> Reply:
     if stop is None:
         raise DebugError("bt: the program is not stopped at a syscall (it has ended)")
     table = _line_table(session)
-    module = session.__dict__.setdefault("_bt_module", Module(session.engine, _BT_MODULE))
-    from wasmtime import Instance
-
-    instance = Instance(stop.store, module, [])
-    frames = []
-    try:
-        instance.exports(stop.store)["bt"](stop.store)  # type: ignore[operator]
-    except Trap as trap:
-        frames = [f for f in trap.frames if f.module_name not in _BT_NAMES]
-    except WasmtimeError:
-        pass
-    lines, data = [], []
-    for k, f in enumerate(frames):
-        name = f.func_name or f"<func {f.func_index}>"
-        where = table.where(f.module_offset) if table.present else None
-        lines.append(f"#{k} {name}" + (f" at {where}" if where else "") +
-                     f" (module offset {f.module_offset:#x})")
-        data.append({"name": name, "func": f.func_index, "offset": f.module_offset,
-                     "file": where.file if where else None,
-                     "line": where.line if where else None})
+    frames = stack_of(stop.store, table)
+    lines = [f.text(k) for k, f in enumerate(frames)]
     if not table.present:
         session.tell_once("nodwarf", "the module has no DWARF: bt shows function names only "
                           "(build the guest with -g for file:line)")
-    return Reply("\n".join(lines) or "(no guest frames)", {"frames": data})
+    return Reply("\n".join(lines) or "(no guest frames)",
+                 {"frames": [f.as_dict() for f in frames]})
 
 
 def _line_table(session: Session) -> LineTable:
