@@ -40,14 +40,10 @@ class DapFrontend:
     def __init__(self, inp: BinaryIO, out: BinaryIO) -> None:
         self.inp, self.out = inp, out
         self.seq = 0
-        self.started = False
         self.dap_breaks: list[int] = []
 
     # -- frontend ----------------------------------------------------------------------
     def read(self, session: Session) -> str | None:
-        if not self.started:
-            self.started = True
-            self._stopped(session, "entry")
         while True:
             msg = read_message(self.inp)
             if msg is None:
