@@ -38,6 +38,9 @@ def open_session(journal: str | os.PathLike[str], frontend: Frontend, *,
         reader.close()
         raise
     session = Session(index, reader, engine, compiled, wasm, frontend)
+    from .dwarf import LineTable
+
+    session.__dict__["_lines"] = LineTable.of(wasm)  # read once, up front (bt stays fast)
     if index.damage is not None:
         session.notes.append(f"the journal is damaged after syscall #{len(index)} "
                              f"({index.damage}); the debugger works up to there")
