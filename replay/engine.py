@@ -28,9 +28,9 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-from wasi_rr.host.boundary.adapter import HostAdapter
+from wasi_rr.host.boundary.adapter import CallbackSource, HostAdapter
 from wasi_rr.host.runtime.process import (
     ModuleBytes,
     ModuleCache,
@@ -62,13 +62,18 @@ from .divergence import (
 from .output import Output
 from .tape import Tape
 
+if TYPE_CHECKING:
+    from .replayer import Replayer
+
 __all__ = [
     "ReplayError",
     "ReplayOptions",
     "ReplayResult",
+    "ReplaySetup",
     "ReplayTimeout",
     "describe_ending",
     "replay",
+    "setup_one",
 ]
 
 
@@ -254,8 +259,31 @@ def _compiled(reader: JournalReader, engine: Engine, cache: ModuleCache | None,
     return compile_module(engine, ModuleBytes(wasm, known), name=name, cache=cache), name
 
 
-def _replay_one(reader: JournalReader, engine: Engine, compiled: Module, name: str,
-                output: Output, opts: ReplayOptions) -> ReplayResult:
+@dataclass(slots=True)
+class ReplaySetup:
+    """One guest instantiated for a replay and ready to run (``setup_one``): the
+    building block of ``replay()`` and of the debugger, which adds its hooks
+    (``answerer.before_call``, ``replayer.stop_after``) before ``process.run()``."""
+
+    tape: Tape
+    answerer: Answerer
+    adapter: HostAdapter
+    process: ReplayProcess
+    replayer: Replayer | None
+    """The wasm replayer answering most calls, or None (``fast=False``, ``--verify``,
+    a module without WASI imports)."""
+    verifier: Verifier | None = None
+
+
+def setup_one(reader: JournalReader, engine: Engine, compiled: Module, name: str,
+              output: Output, opts: ReplayOptions,
+              wrap_source: Callable[[CallbackSource], CallbackSource] | None = None
+              ) -> ReplaySetup:
+    """Tape, answerer, adapter and the instantiated guest of a single-process
+    replay (a fresh ``Tape`` over ``reader``: a reader can be replayed again).
+
+    ``wrap_source`` may put its own callbacks in front of the answerer's (``resume
+    --at`` switches them from journal-fed to live answers at a syscall)."""
     tape = Tape(reader)
     verifier: Verifier | None = None
     if opts.verify:
@@ -264,18 +292,18 @@ def _replay_one(reader: JournalReader, engine: Engine, compiled: Module, name: s
         verifier = KernelVerifier.from_journal(reader)
     answerer = Answerer(tape, output, verifier)
     tape.next_call()  # the events before the first call: which process this is
-    source = answerer.source
-    fast_verify = None
+    source: CallbackSource = answerer.source
     if verifier is not None and opts.fast:
         from .fastverify import FastVerifier
 
-        fast_verify = FastVerifier(tape, answerer, verifier.kernel)  # type: ignore[attr-defined]
-        source = fast_verify.source
+        source = FastVerifier(tape, answerer, verifier.kernel).source  # type: ignore[attr-defined]
+    if wrap_source is not None:
+        source = wrap_source(source)
     adapter = HostAdapter(None, source=source,
                           trap_unknown_imports=bool(
                               reader.header.options.get("trap_unknown_imports", False)))
     adapter.pid = tape.state.pid
-    hooks = None
+    hooks: Replayer | None = None
     if opts.fast and verifier is None:
         from .replayer import Replayer
 
@@ -283,6 +311,19 @@ def _replay_one(reader: JournalReader, engine: Engine, compiled: Module, name: s
                                    ModuleCache(default_cache_dir()) if opts.use_cache else None)
     try:
         process = ReplayProcess(engine, compiled, adapter, name=name, linker_hooks=hooks)
+    except BaseException:
+        if verifier is not None:
+            verifier.close()
+        raise
+    return ReplaySetup(tape, answerer, adapter, process, hooks, verifier)
+
+
+def _replay_one(reader: JournalReader, engine: Engine, compiled: Module, name: str,
+                output: Output, opts: ReplayOptions) -> ReplayResult:
+    setup = setup_one(reader, engine, compiled, name, output, opts)
+    tape, answerer, adapter, process = setup.tape, setup.answerer, setup.adapter, setup.process
+    verifier = setup.verifier
+    try:
         sigint = interrupt_on_sigint(engine) if opts.interruptible else nullcontext()
         with sigint, deadline(engine, opts.timeout) as clock:
             outcome = process.run()

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wasi_rr.host.boundary.adapter import CallbackSource
 from wasi_rr.host.kernel.kernel import WasiKernel
-from wasi_rr.host.runtime.instrument import InstrumentedModule
 from wasi_rr.host.runtime.process import Outcome, deadline, interrupt_on_sigint
 from wasi_rr.host.runtime.procs import GuestProc, ProcessGroup, ProcKernel
 from wasi_rr.host.table import Signature
@@ -34,7 +34,7 @@ from wasi_rr.journal import (
     SnapshotEvent,
     TrapEvent,
 )
-from wasmtime import Engine, Module
+from wasmtime import Engine
 
 from wasi_rr.exitcodes import ExitStatus
 
@@ -51,11 +51,9 @@ from .output import Output
 from .tape import Position, Tape
 
 if TYPE_CHECKING:
-    from wasi_rr.snapshots import LoadedSnapshot
-
     from .verify import KernelVerifier
 
-__all__ = ["replay_group"]
+__all__ = ["GroupSetup", "replay_group", "setup_group"]
 
 
 def _skip_to_snapshot(tape: Tape, snapshot_id: int) -> None:
@@ -74,11 +72,22 @@ def _skip_to_snapshot(tape: Tape, snapshot_id: int) -> None:
             return
 
 
-def replay_group(reader: JournalReader, wasm: bytes, engine: Engine, output: Output,
-                 opts: ReplayOptions) -> ReplayResult:
-    """Replay with every process the journal holds, optionally from a snapshot.
+@dataclass(slots=True)
+class GroupSetup:
+    """A process group ready to replay (``setup_group``): the building block of
+    ``replay_group`` and of the debugger, which hooks ``answerer.before_call``."""
 
-    With ``opts.verify`` every process also re-executes its calls on a kernel of
+    tape: Tape
+    answerer: Answerer
+    group: ProcessGroup
+
+
+def setup_group(reader: JournalReader, wasm: bytes, engine: Engine, output: Output,
+                opts: ReplayOptions, verifier: KernelVerifier | None = None) -> GroupSetup:
+    """The instrumented module's process group with its first process (or the
+    snapshot's family) spawned, answering from a fresh ``Tape`` over ``reader``.
+
+    With a ``verifier`` every process also re-executes its calls on a kernel of
     its own, rebuilt as the recording built it: the first one from the journal
     (``KernelVerifier.from_journal``), a child as its parent's kernel forked at
     the recorded fork (the group's ``_fork`` does ``parent.kernel.fork()`` on the
@@ -92,24 +101,6 @@ def replay_group(reader: JournalReader, wasm: bytes, engine: Engine, output: Out
               if opts.from_snapshot is not None else None)
     config = RunConfig(module=Path(header.module_name or "module"), use_cache=opts.use_cache)
     im, compiled = instrument_module(wasm, config, engine)
-    verifier = _verifier(reader) if opts.verify else None
-    try:
-        return _replay_group(reader, loaded, im, compiled, engine, output, opts, verifier)
-    finally:
-        if verifier is not None:
-            verifier.close()
-
-
-def _verifier(reader: JournalReader) -> KernelVerifier:
-    from .verify import KernelVerifier
-
-    return KernelVerifier.from_journal(reader)
-
-
-def _replay_group(reader: JournalReader, loaded: LoadedSnapshot | None,
-                  im: InstrumentedModule, compiled: Module, engine: Engine, output: Output,
-                  opts: ReplayOptions, verifier: KernelVerifier | None) -> ReplayResult:
-    header = reader.header
     tape = Tape(reader)
     if loaded is not None:
         _skip_to_snapshot(tape, loaded.id)
@@ -134,31 +125,59 @@ def _replay_group(reader: JournalReader, loaded: LoadedSnapshot | None,
                          trap_unknown_imports=bool(header.options.get("trap_unknown_imports")),
                          name=Path(header.module_name or "module").name)
     kernel = verifier.kernel if verifier is not None else WasiKernel(args=list(header.argv))
-    verified = (lambda: verifier.verified) if verifier is not None else (lambda: 0)
+    if loaded is not None and loaded.family:
+        kernels = [WasiKernel(args=list(header.argv))
+                   for m in loaded.family if m.snapshot is not None]
+        group.restore_family(loaded.family, loaded.order, kernels)
+    elif loaded is not None:
+        group.spawn(kernel, snapshot=loaded.snapshot, seq=loaded.seq, pid=loaded.pid)
+    else:
+        group.spawn(kernel, pid=tape.state.pid or None)
+    return GroupSetup(tape, answerer, group)
+
+
+def replay_group(reader: JournalReader, wasm: bytes, engine: Engine, output: Output,
+                 opts: ReplayOptions) -> ReplayResult:
+    """Replay with every process the journal holds, optionally from a snapshot
+    (``opts.verify``: re-executing every call too, ``setup_group``)."""
+    verifier = _verifier(reader) if opts.verify else None
+    try:
+        return _replay_group(reader, wasm, engine, output, opts, verifier)
+    finally:
+        if verifier is not None:
+            verifier.close()
+
+
+def _verifier(reader: JournalReader) -> KernelVerifier:
+    from .verify import KernelVerifier
+
+    return KernelVerifier.from_journal(reader)
+
+
+def _replay_group(reader: JournalReader, wasm: bytes, engine: Engine, output: Output,
+                  opts: ReplayOptions, verifier: KernelVerifier | None) -> ReplayResult:
+    setup: GroupSetup | None = None
 
     def result(code: int, divergence: Divergence | None = None,
                trap: str | None = None) -> ReplayResult:
-        return ReplayResult(int(code), divergence, tape.state.calls, trap=trap,
-                            verified=verified(), python_entries=answerer.entries)
+        return ReplayResult(int(code), divergence,
+                            setup.tape.state.calls if setup is not None else 0, trap=trap,
+                            verified=verifier.verified if verifier is not None else 0,
+                            python_entries=setup.answerer.entries if setup is not None else 0)
     try:
-        if loaded is not None and loaded.family:
-            kernels = [WasiKernel(args=list(header.argv))
-                       for m in loaded.family if m.snapshot is not None]
-            group.restore_family(loaded.family, loaded.order, kernels)
-        elif loaded is not None:
-            group.spawn(kernel, snapshot=loaded.snapshot, seq=loaded.seq, pid=loaded.pid)
-        else:
-            group.spawn(kernel, pid=tape.state.pid or None)
-        _run(group, engine, opts, tape)
+        setup = setup_group(reader, wasm, engine, output, opts, verifier)
+        _run(setup.group, engine, opts, setup.tape)
     except DivergenceError as exc:
         return result(ExitStatus.DIVERGENCE, exc.divergence)
     except JournalAbort as exc:
         raise exc.error from None
     except RecordingEnded:
-        tape.drain()
+        if setup is not None:
+            setup.tape.drain()
         return result(ExitStatus.INTERRUPTED)
     finally:
         output.flush()
+    tape, answerer, group = setup.tape, setup.answerer, setup.group
     divergence = _check_endings(group, tape, answerer)
     outcomes = group.outcomes()
     first = outcomes[min(outcomes)]

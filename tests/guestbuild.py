@@ -30,6 +30,9 @@ CACHE = REPO / ".cache" / "corpus"
 
 CFLAGS: tuple[str, ...] = ("-target", "wasm32-wasi", "-O2", "-s")
 """Flags of every corpus build. Stripped (-s): zig's DWARF confuses older Binaryen."""
+DEBUG_CFLAGS: tuple[str, ...] = ("-target", "wasm32-wasi", "-O0", "-g")
+"""``build(name, debug=True)``: unoptimised, with DWARF and the name section, for
+source-level debugging (gdb/lldb through ``replay --gdb``, file:line in ``bt``)."""
 
 
 class GuestBuildError(RuntimeError):
@@ -65,20 +68,21 @@ def source_path(name: str) -> Path:
     return src
 
 
-def cache_key(name: str) -> str:
+def cache_key(name: str, *, debug: bool = False) -> str:
     """sha256 over the source, every shared header, the flags and the zig version."""
     h = hashlib.sha256()
     h.update(source_path(name).read_bytes())
     for header in sorted(CORPUS.glob("*.h")):
         h.update(header.name.encode() + b"\0" + header.read_bytes())
-    h.update("\0".join(CFLAGS).encode())
+    h.update("\0".join(DEBUG_CFLAGS if debug else CFLAGS).encode())
     h.update(zig_version().encode())
     return h.hexdigest()
 
 
-def build(name: str, cache_dir: Path = CACHE) -> Path:
-    """Build ``corpus/<name>.c`` (or reuse the cached build) and return the .wasm path."""
-    out = cache_dir / f"{cache_key(name)}.wasm"
+def build(name: str, cache_dir: Path = CACHE, *, debug: bool = False) -> Path:
+    """Build ``corpus/<name>.c`` (or reuse the cached build) and return the .wasm path
+    (``debug=True``: ``DEBUG_CFLAGS``, a separate cache entry)."""
+    out = cache_dir / f"{cache_key(name, debug=debug)}.wasm"
     if out.is_file():
         return out
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -86,7 +90,7 @@ def build(name: str, cache_dir: Path = CACHE) -> Path:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        _compile(source_path(name), tmp)
+        _compile(source_path(name), tmp, flags=DEBUG_CFLAGS if debug else None)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
@@ -106,8 +110,10 @@ def compile_source(source: str, directory: Path, name: str, *, strip: bool = Tru
     return out
 
 
-def _compile(src: Path, out: Path, *, strip: bool = True) -> None:
-    flags = CFLAGS if strip else tuple(f for f in CFLAGS if f != "-s")
+def _compile(src: Path, out: Path, *, strip: bool = True,
+             flags: tuple[str, ...] | None = None) -> None:
+    if flags is None:
+        flags = CFLAGS if strip else tuple(f for f in CFLAGS if f != "-s")
     proc = subprocess.run(
         [*_zig_command(), "cc", *flags, "-I", str(CORPUS), str(src), "-o", str(out)],
         capture_output=True, text=True, timeout=600,

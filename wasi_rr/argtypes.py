@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["jobs", "positive_int", "positive_seconds"]
+__all__ = ["jobs", "non_negative_int", "positive_int", "positive_seconds"]
 
 
 def positive_int(text: str) -> int:
@@ -24,6 +24,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """A whole number >= 0 (syscall sequence numbers)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, not {value}")
     return value
 
 

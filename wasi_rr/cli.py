@@ -26,7 +26,8 @@ from .errors import WasiRrError
 from .exitcodes import ExitStatus
 
 PROG: Final = "wasi-rr"
-SUBCOMMAND_MODULES: Final = ("run", "record", "replay", "check", "dump", "resume", "ps")
+SUBCOMMAND_MODULES: Final = ("run", "record", "replay", "check", "dump", "resume", "ps",
+                                "debug", "dap")
 """Subcommands in help order; each is ``wasi_rr.cmd_<name>`` if that module exists."""
 
 

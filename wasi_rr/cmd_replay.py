@@ -20,10 +20,23 @@ from .journal import JournalError
 def _main(args: argparse.Namespace) -> int:
     from .replay.engine import replay
 
+    if args.gdb or args.lldb:
+        from .replay.debug.native import launch
+
+        return launch("gdb" if args.gdb else "lldb", args.journal, module=args.module,
+                      break_at=args.break_at)
+    if args.debug_engine or args.break_at is not None:
+        from .replay.debug.native_replay import replay_for_debugger
+
+        result = replay_for_debugger(args.journal, module=args.module, break_at=args.break_at,
+                                     debug_engine=args.debug_engine)
+    else:
+        result = None
     try:
-        result = replay(args.journal, module=args.module, verify=args.verify,
-                        fast=not args.slow, from_snapshot=args.from_snapshot,
-                        interruptible=True, timeout=args.timeout)
+        if result is None:
+            result = replay(args.journal, module=args.module, verify=args.verify,
+                            fast=not args.slow, from_snapshot=args.from_snapshot,
+                            interruptible=True, timeout=args.timeout)
     except JournalError as exc:
         print(f"wasi-rr: error: cannot replay {args.journal}: {exc}", file=sys.stderr,
               flush=True)
@@ -62,6 +75,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=positive_seconds, default=None, metavar="SECONDS",
                         help="stop a replay that runs longer than this (exit status "
                              f"{int(ExitStatus.TIMEOUT)})")
+    parser.add_argument("--gdb", action="store_true",
+                        help="run the replay under gdb with the guest's DWARF (breakpoints "
+                             "on its functions and lines, bt, info locals, next); commands "
+                             "from stdin when it is not a terminal")
+    parser.add_argument("--lldb", action="store_true", help="the same under lldb")
+    parser.add_argument("--break-at", type=int, default=None, metavar="SEQ",
+                        help="with --gdb/--lldb: stop in the debugger when syscall SEQ is "
+                             "reached, with the guest's frames on the stack")
+    parser.add_argument("--debug-engine", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("journal", metavar="JOURNAL", help="the journal file (.wrr)")
     parser.set_defaults(func=_main)
     return parser

@@ -26,6 +26,7 @@ guest listed its preopens when it started (the snapshot's mounts come back).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,9 +41,10 @@ from wasi_rr.host.runtime.process import make_engine
 from wasi_rr.host.runtime.snapshot import SnapshotError
 
 from .api import RunConfig, RunResult, build_kernel, make_group, run_group
-from .argtypes import positive_int
+from .argtypes import non_negative_int, positive_int
 from .cmd_run import parse_dir, parse_env, report
-from .errors import ConfigError, ModuleError
+from .errors import ConfigError, ModuleError, WasiRrError
+from .exitcodes import ExitStatus
 from .journal import (
     ExitEvent,
     ForkEvent,
@@ -52,6 +54,7 @@ from .journal import (
     SnapshotEvent,
     StartEvent,
     TrapEvent,
+    open_journal,
 )
 from .record import JournalRecorder, end_interrupted
 from .snapshots import (
@@ -279,9 +282,72 @@ def _overrides(args: argparse.Namespace) -> Overrides:
                      trap_unknown_imports=args.trap_unknown_imports)
 
 
+RESUME_AT_KEY = "wasi_rr.resume_at"
+"""Header meta of a journal written by the debugger's ``snapshot -o`` for a module
+without memory snapshots: resume it at this syscall by re-execution."""
+
+
+def resume_at_cli(journal: str, seq: int, config: RunConfig, mounts: dict[str, Path],
+                  module: str | None, overrides: Overrides | None = None) -> RunResult:
+    """``resume --at SEQ``: a memory snapshot taken exactly there if the journal has
+    one (the fast path), else re-execution up to SEQ; one line says which."""
+    from .replay.debug.reexec import resume_at
+
+    try:
+        infos = list_snapshots(journal)
+    except (JournalError, WasiRrError):
+        infos = []
+    exact = [i for i in infos if i.seq == seq and i.pid == 1]
+    if exact:
+        print(f"wasi-rr: resuming at syscall #{seq} from memory snapshot {exact[-1].id}",
+              file=sys.stderr, flush=True)
+        wasm = Path(module).read_bytes() if module is not None else None
+        return resume(journal, exact[-1].id, config, mounts=mounts, module=wasm,
+                      overrides=overrides)
+    if overrides is not None and (overrides.env or overrides.argv0 is not None):
+        raise ConfigError(f"--env/--argv0 with --at {seq}: re-execution replays the guest's "
+                          "start as recorded (it read its argv and environment then); they "
+                          "apply only when a memory snapshot was taken at that syscall")
+    print(f"wasi-rr: resuming at syscall #{seq} by re-executing the journal up to it",
+          file=sys.stderr, flush=True)
+    with _open_header(journal) as header:
+        argv = list(header.argv) or [header.module_name or "module"]
+        run_config = replace(config, module=Path(header.module_name or journal),
+                             args=argv[1:], argv0=argv[0], env=dict(header.env))
+    status, trap = resume_at(journal, seq, mounts,
+                             lambda fs: build_kernel(run_config, fs=fs), module=module)
+    if trap is not None:
+        return RunResult(int(ExitStatus.TRAP), trap)
+    return RunResult(status)
+
+
+class _open_header:
+    """The journal's header (``with``), as a one-line error when unreadable."""
+
+    def __init__(self, journal: str) -> None:
+        self.journal = journal
+
+    def __enter__(self) -> Any:
+        try:
+            self.reader = open_journal(self.journal)
+        except OSError as exc:
+            raise WasiRrError(f"cannot open journal {self.journal}: {exc.strerror}") from None
+        except JournalError as exc:
+            raise journal_error(self.journal, exc) from None
+        return self.reader.header
+
+    def __exit__(self, *exc: object) -> None:
+        self.reader.close()
+
+
 def _main(args: argparse.Namespace) -> int:
     if args.list:
         return print_snapshot_list(args.journal)
+    if args.at is not None and args.snapshot is not None:
+        raise ConfigError("--at and --snapshot: give one of them")
+    if args.at is not None and args.output:
+        raise ConfigError("--at with -o is not supported yet (record the resumed run with "
+                          "`wasi-rr record` on the branch's journal instead)")
     overrides = _overrides(args)
     mounts: dict[str, Path] = {}
     for spec, mode in [(d, MountMode.WRITE_THROUGH) for d in args.dirs] + \
@@ -296,6 +362,14 @@ def _main(args: argparse.Namespace) -> int:
             raise ModuleError(f"cannot read module {args.module}: {exc.strerror}") from None
     config = RunConfig(module=Path(args.journal), interruptible=True,
                        snapshots=policy_from_args(args))
+    at = args.at
+    if at is None and args.snapshot is None:
+        with _open_header(args.journal) as header:
+            branch = header.meta.get(RESUME_AT_KEY)
+        if isinstance(branch, int):
+            at = branch
+    if at is not None:
+        return report(resume_at_cli(args.journal, at, config, mounts, args.module, overrides))
     result = resume(args.journal, args.snapshot, config, mounts=mounts, output=args.output,
                     module=module, overrides=overrides)
     return report(result)
@@ -308,6 +382,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                     "and continue the guest live from the syscall it was taken at.")
     parser.add_argument("--snapshot", type=positive_int, default=None, metavar="ID",
                         help="the snapshot to resume (default: the last one)")
+    parser.add_argument("--at", type=non_negative_int, default=None, metavar="SEQ",
+                        help="continue live from syscall SEQ of any journal: from a memory "
+                             "snapshot taken there, else by re-executing the journal up to it")
     parser.add_argument("--list", action="store_true",
                         help="list the journal's snapshots (id, pid, seq, trigger, sizes)")
     parser.add_argument("-o", "--output", metavar="JOURNAL2", default=None,
