@@ -21,6 +21,7 @@ PACKAGES = {"wasi_rr": REPO / "wasi_rr", "wasi_rr.host": REPO / "host",
 LAYERS: list[tuple[str, int]] = [
     # (module name prefix, rank); the longest matching prefix wins
     ("wasi_rr.errors", 0), ("wasi_rr.exitcodes", 0), ("wasi_rr._version", 0),
+    ("wasi_rr.argtypes", 0),
     ("wasi_rr.host", 0),  # the empty package that holds the host layers
     ("wasi_rr.host.kernel", 1),
     ("wasi_rr.host.table", 2), ("wasi_rr.journal", 2),
@@ -33,7 +34,7 @@ LAYERS: list[tuple[str, int]] = [
     ("wasi_rr.replay.pytest_plugin", 8), ("wasi_rr.replay.manifest", 8),
     ("wasi_rr.dump", 9), ("wasi_rr.cli", 9), ("wasi_rr.cmd_", 9), ("wasi_rr.__main__", 9),
 ]
-GROUPS = [("wasi_rr.errors", "wasi_rr.exitcodes", "wasi_rr._version"),
+GROUPS = [("wasi_rr.errors", "wasi_rr.exitcodes", "wasi_rr._version", "wasi_rr.argtypes"),
           ("wasi_rr.dump", "wasi_rr.cli", "wasi_rr.cmd_", "wasi_rr.__main__"),
           ("wasi_rr.replay.pytest_plugin", "wasi_rr.replay.manifest")]
 """Layers made of several top-level prefixes (importing each other is fine)."""

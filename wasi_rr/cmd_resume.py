@@ -30,15 +30,15 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-import msgpack
 
 from wasi_rr.host.kernel.freeze import FreezeError
 from wasi_rr.host.kernel.hostdir import MountError, MountMode
 from wasi_rr.host.kernel.wasifs import WasiFs
 from wasi_rr.host.runtime.process import make_engine
 from wasi_rr.host.runtime.snapshot import SnapshotError
+from wasi_rr.host.table import Startup
 
 from .api import RunConfig, RunResult, build_kernel, make_group, run_group
 from .argtypes import non_negative_int, positive_int
@@ -67,13 +67,10 @@ from .snapshots import (
     load_snapshot,
     member_to_wire,
     policy_from_args,
+    rebind_mounts,
 )
 
-__all__ = ["Overrides", "add_parser", "print_snapshot_list", "rebind_mounts", "resume"]
-
-ENV_READS: Final = frozenset({"environ_get", "environ_sizes_get"})
-ARGS_READS: Final = frozenset({"args_get", "args_sizes_get"})
-
+__all__ = ["Overrides", "add_parser", "print_snapshot_list", "resume"]
 
 @dataclass(frozen=True)
 class Overrides:
@@ -85,37 +82,8 @@ class Overrides:
     trap_unknown_imports: bool = False
 
 
-def rebind_mounts(frozen: bytes, dirs: dict[str, Path]) -> bytes:
-    """The frozen ``WasiFs`` with host mounts re-bound by guest path (see module doc)."""
-    try:
-        image = msgpack.unpackb(frozen, raw=False, strict_map_key=False)
-        mounts = image["mounts"]
-    except (ValueError, KeyError, TypeError, msgpack.UnpackException) as exc:
-        raise ConfigError(f"snapshot holds an unreadable filesystem image: {exc}") from None
-    unused = dict(dirs)
-    for mount in mounts:
-        guest, host = mount[0], mount[1]
-        if host is None:
-            if guest in unused:
-                raise ConfigError(f"--dir for {guest}: that guest path was an in-memory "
-                                  "(tmpfs) mount when the snapshot was taken")
-            continue
-        chosen = unused.pop(guest, None)
-        path = Path(chosen) if chosen is not None else Path(host)
-        if not path.is_dir():
-            hint = f"--dir {path}::{guest}: not a directory" if chosen is not None else (
-                f"the snapshot needs a host directory for guest path {guest} (recorded "
-                f"from {host}, missing here): pass --dir HOST::{guest}")
-            raise ConfigError(hint)
-        mount[1] = str(path.resolve())
-    if unused:
-        raise ConfigError(f"--dir for {', '.join(sorted(unused))}: the snapshot has no host "
-                          "mount at that guest path")
-    return msgpack.packb(image, use_bin_type=True)  # type: ignore[no-any-return]
-
-
 def _refuse_if_read(journal: str, loaded: LoadedSnapshot, option: str, what: str,
-                    calls: frozenset[str]) -> None:
+                    startup: Startup) -> None:
     """``option`` would change ``what`` the guest reads: refused (one line) when a
     process already read it before the snapshot (it keeps its own copy)."""
     if loaded.header.meta.get("resumed_from_snapshot") is not None:
@@ -123,7 +91,7 @@ def _refuse_if_read(journal: str, loaded: LoadedSnapshot, option: str, what: str
                           f"the calls before its snapshot, so whether the guest read {what} "
                           "cannot be told; resume the original journal instead")
     try:
-        call = first_call_before(journal, loaded.id, calls)
+        call = first_call_before(journal, loaded.id, startup)
     except JournalError as exc:
         raise journal_error(journal, exc) from None
     if call is not None:
@@ -140,10 +108,10 @@ def _resumed_config(journal: str, loaded: LoadedSnapshot, config: RunConfig,
     argv = list(header.argv) or [header.module_name or "module"]
     env = dict(header.env)
     if overrides.env:
-        _refuse_if_read(journal, loaded, "--env", "its environment", ENV_READS)
+        _refuse_if_read(journal, loaded, "--env", "its environment", Startup.ENV)
         env.update(overrides.env)
     if overrides.argv0 is not None:
-        _refuse_if_read(journal, loaded, "--argv0", "its arguments", ARGS_READS)
+        _refuse_if_read(journal, loaded, "--argv0", "its arguments", Startup.ARGS)
         argv[0] = overrides.argv0
     trap = bool(header.options.get("trap_unknown_imports")) or overrides.trap_unknown_imports
     return replace(config, module=Path(header.module_name or journal), args=argv[1:],

@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgpack
@@ -25,9 +26,10 @@ import msgpack
 from wasi_rr.host.runtime.process import Outcome
 from wasi_rr.host.runtime.procs import Capture, Member, SnapshotPolicy
 from wasi_rr.host.runtime.snapshot import Snapshot, SnapshotError
+from wasi_rr.host.table import SIGNATURES, Startup
 
 from .argtypes import positive_int
-from .errors import WasiRrError
+from .errors import ConfigError, WasiRrError
 from .exitcodes import ExitStatus
 from .journal import (
     Call,
@@ -41,7 +43,6 @@ from .journal import (
     TrapEvent,
     open_journal,
 )
-from .record.recorder import redact_value
 
 if TYPE_CHECKING:
     from .record import JournalRecorder
@@ -58,6 +59,7 @@ __all__ = [
     "load_snapshot",
     "policy_from_args",
     "process_tree",
+    "rebind_mounts",
 ]
 
 
@@ -104,7 +106,7 @@ class JournalProcessEvents:
         r = self.recorder
         r.event(ForkEvent(parent, child, seq))
         names = tuple(a.decode("utf-8", "replace") for a in argv)
-        r.event(StartEvent(child, redact_value(names, r.redact), time.time_ns()))
+        r.event(StartEvent(child, r.redacted(names), time.time_ns()))
         r.set_process(parent, seq)  # the group switches explicitly to the child
 
     def on_exit(self, pid: int, outcome: Outcome) -> None:
@@ -279,18 +281,53 @@ def load_snapshot(path: str | os.PathLike[str], snapshot_id: int | None = None
 
 
 def first_call_before(path: str | os.PathLike[str], snapshot_id: int,
-                      names: frozenset[str]) -> Call | None:
-    """The first call named in ``names`` made (by any process) before snapshot
-    ``snapshot_id`` was taken, or None. ``resume`` asks it before letting an
-    option change what the guest may already have read (``--env``: the
-    environ calls)."""
+                      startup: Startup) -> Call | None:
+    """The first call handing the guest ``startup`` data (the table's
+    ``Signature.startup``) made by any process before snapshot ``snapshot_id``
+    was taken, or None. ``resume`` asks it before letting an option change what
+    the guest may already have read (``--env``: the environ calls)."""
     with _open(path) as reader:
         for entry in reader:
             if isinstance(entry, SnapshotEvent) and entry.id == snapshot_id:
                 return None
-            if isinstance(entry, Call) and entry.name in names:
-                return entry
+            if isinstance(entry, Call):
+                sig = SIGNATURES.get((entry.module, entry.name))
+                if sig is not None and sig.startup is startup:
+                    return entry
     return None
+
+
+# -- mounts -------------------------------------------------------------------------
+
+def rebind_mounts(frozen: bytes, dirs: dict[str, Path]) -> bytes:
+    """The frozen ``WasiFs`` with host mounts re-bound by guest path (``resume``'s docstring: a mount comes back at its guest path, from ``--dir`` or
+    from the recorded host path)."""
+    try:
+        image = msgpack.unpackb(frozen, raw=False, strict_map_key=False)
+        mounts = image["mounts"]
+    except (ValueError, KeyError, TypeError, msgpack.UnpackException) as exc:
+        raise ConfigError(f"snapshot holds an unreadable filesystem image: {exc}") from None
+    unused = dict(dirs)
+    for mount in mounts:
+        guest, host = mount[0], mount[1]
+        if host is None:
+            if guest in unused:
+                raise ConfigError(f"--dir for {guest}: that guest path was an in-memory "
+                                  "(tmpfs) mount when the snapshot was taken")
+            continue
+        chosen = unused.pop(guest, None)
+        path = Path(chosen) if chosen is not None else Path(host)
+        if not path.is_dir():
+            hint = f"--dir {path}::{guest}: not a directory" if chosen is not None else (
+                f"the snapshot needs a host directory for guest path {guest} (recorded "
+                f"from {host}, missing here): pass --dir HOST::{guest}")
+            raise ConfigError(hint)
+        mount[1] = str(path.resolve())
+    if unused:
+        raise ConfigError(f"--dir for {', '.join(sorted(unused))}: the snapshot has no host "
+                          "mount at that guest path")
+    return msgpack.packb(image, use_bin_type=True)  # type: ignore[no-any-return]
+
 
 
 # -- process tree ---------------------------------------------------------------------

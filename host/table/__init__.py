@@ -14,6 +14,7 @@ from .signatures import (
     IO,
     Feed,
     Signature,
+    Startup,
     Verify,
     function_names,
     signature,
@@ -22,6 +23,6 @@ from .structs import OutKind
 
 __all__ = [
     "Fill", "Param", "Role", "WasmType", "OutKind",
-    "PREVIEW1", "WASIX", "SIGNATURES", "SIGNATURE_LIST", "Signature", "Feed", "IO", "Verify",
+    "PREVIEW1", "WASIX", "SIGNATURES", "SIGNATURE_LIST", "Signature", "Feed", "IO", "Startup", "Verify",
     "function_names", "signature",
 ]

@@ -62,6 +62,15 @@ class IO(enum.Enum):
     WRITE = "write"
 
 
+class Startup(enum.Enum):
+    """Which start-up data a call hands the guest (a guest that has read it keeps
+    its own copy: ``resume --env``/``--argv0`` are refused after such a call)."""
+
+    NONE = "none"
+    ARGS = "args"
+    ENV = "env"
+
+
 class Feed(enum.Enum):
     """Which injected kernel source ``--verify`` primes with the recorded answer
     before re-executing a nondeterministic call."""
@@ -108,6 +117,7 @@ class Signature:
     forks: bool = False
     """Creates a process (the group unwinds the caller and starts the child)."""
     io: IO = IO.NONE
+    startup: Startup = Startup.NONE
 
     @property
     def polls(self) -> bool:
@@ -226,11 +236,13 @@ _PROC = "answered by the process group (fork = asyncify snapshot), not by the ke
 
 _ROWS: Final[tuple[Signature, ...]] = (
     _sig("args_get", _ptr("argv", Role.OUT_PTR_ARRAY, None),
-         _ptr("argv_buf", Role.OUT_STR_BUF, None)),
-    _sig("args_sizes_get", _out("argc", _U.U32), _out("argv_buf_size", _U.U32)),
+         _ptr("argv_buf", Role.OUT_STR_BUF, None), startup=Startup.ARGS),
+    _sig("args_sizes_get", _out("argc", _U.U32), _out("argv_buf_size", _U.U32),
+         startup=Startup.ARGS),
     _sig("environ_get", _ptr("environ", Role.OUT_PTR_ARRAY, None),
-         _ptr("environ_buf", Role.OUT_STR_BUF, None)),
-    _sig("environ_sizes_get", _out("environc", _U.U32), _out("environ_buf_size", _U.U32)),
+         _ptr("environ_buf", Role.OUT_STR_BUF, None), startup=Startup.ENV),
+    _sig("environ_sizes_get", _out("environc", _U.U32), _out("environ_buf_size", _U.U32),
+         startup=Startup.ENV),
     _sig("clock_res_get", _enum("id", ClockId), _out("resolution", _U.U64),
          feed=Feed.CLOCK_RES, **_NONDET),
     _sig("clock_time_get", _enum("id", ClockId), _u64("precision"), _out("time", _U.U64),

@@ -81,7 +81,7 @@ class LiveSwitch:
 def live_kernel(shadow_kernel: WasiKernel, index: JournalIndex, dirs: dict[str, Path],
                 make: Callable[[WasiFs], WasiKernel]) -> WasiKernel:
     """The shadow's state, with host mounts re-bound (module docstring), on live sources."""
-    from wasi_rr.cmd_resume import rebind_mounts
+    from wasi_rr.snapshots import rebind_mounts
 
     chosen = {p.guest: Path(p.host) for p in index.header.preopens
               if p.mode != "tmpfs" and p.host is not None}

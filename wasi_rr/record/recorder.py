@@ -142,6 +142,10 @@ class JournalRecorder:
         self.writer.write_event(CtxEvent(pid, next_seq))
         self.pid = pid
 
+    def redacted(self, value: Any) -> Any:
+        """``value`` with this recording's secrets replaced (``redact_value``)."""
+        return redact_value(value, self.redact)
+
     def event(self, event: Event) -> None:
         self.writer.write_event(event)
         if isinstance(event, (StartEvent, CtxEvent)):
