@@ -23,9 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 
-from wasi_rr.host.runtime.process import Outcome
-from wasi_rr.host.runtime.procs import Capture, Member, SnapshotPolicy
-from wasi_rr.host.runtime.snapshot import Snapshot, SnapshotError
+from wasi_rr.host.runtime.policy import SnapshotPolicy
 from wasi_rr.host.table import SIGNATURES, Startup
 
 from .argtypes import positive_int
@@ -44,7 +42,11 @@ from .journal import (
     open_journal,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the asyncify machinery loads only when a snapshot is decoded
+    from wasi_rr.host.runtime.process import Outcome
+    from wasi_rr.host.runtime.procs import Capture, Member
+    from wasi_rr.host.runtime.snapshot import Snapshot
+
     from .record import JournalRecorder
 
 __all__ = [
@@ -125,6 +127,9 @@ def member_to_wire(m: Member, main: Snapshot) -> list[Any]:
 
 
 def _member_from_wire(w: Any, main: Snapshot) -> Member:
+    from wasi_rr.host.runtime.procs import Member
+    from wasi_rr.host.runtime.snapshot import Snapshot
+
     pid, ppid, seq, state, fork_answer, parked, exit_code, trap, reaped, argv = w[:10]
     snapshot = None if state is None else main if state == b"" else Snapshot.from_bytes(state)
     return Member(int(pid), int(ppid), int(seq), snapshot, fork_answer, bool(parked),
@@ -244,6 +249,8 @@ def load_snapshot(path: str | os.PathLike[str], snapshot_id: int | None = None
     """Decode snapshot ``snapshot_id`` (default: the last one) of the journal.
 
     Raises ``SnapshotNotFound`` (none / no such id), ``JournalError``."""
+    from wasi_rr.host.runtime.snapshot import Snapshot, SnapshotError
+
     decoded: dict[int, Snapshot] = {}
     chosen: SnapshotEvent | None = None
     with _open(path) as reader:
