@@ -132,10 +132,11 @@ def environment(sig: Signature, mem: GuestMemory, *, collect: bool, fid: int = -
         "U32_PACK_INTO": u32.pack_into, "U64_PACK_INTO": u64.pack_into,
         "PACK_FDSTAT": pack_fdstat, "PACK_FILESTAT": pack_filestat,
         "PACK_PRESTAT": pack_prestat, "ERRNO_PACK_INTO": _ERRNO.pack_into,
-        "slots_at": slots_at, "idle_slots": idle_slots, "emit": emit, "STDIO": stdio if stdio is not None else {},
+        "slots_at": slots_at, "idle_slots": idle_slots, "emit": emit,
+        "STDIO": stdio if stdio is not None else {},
         "IOVEC_UNPACK_FROM": IOVEC.unpack_from, "IOVEC_PACK": IOVEC.pack,
         "PACK_II": IOVEC.pack, "PACK_I": u32.pack, "PACK_Q": u64.pack, "PACK_H": u16.pack,
-        "PACK_B": u8.pack, "U8_PACK_INTO": u8.pack_into,
+        "PACK_B": u8.pack,
     }
     for i in range(16):
         env[f"VALID_{i}"] = None

@@ -17,11 +17,18 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
 
 from wasmtime import Config, Engine
 
-__all__ = ["make_engine", "engine_variant", "interrupt_on_sigint", "deadline",
-           "wasmtime_version", "Deadline"]
+__all__ = [
+    "Deadline",
+    "deadline",
+    "engine_variant",
+    "interrupt_on_sigint",
+    "make_engine",
+    "wasmtime_version",
+]
 
 
 class _DebugEngine(Engine):
@@ -68,7 +75,7 @@ def wasmtime_version() -> str:
                 return name[len("wasmtime-"):-len(".dist-info")]
     except OSError:
         pass
-    
+
     try:
         return version("wasmtime")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
