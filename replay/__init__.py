@@ -27,7 +27,14 @@ _LAZY = {
     "DivergenceKind": "divergence",
 }
 
-__all__ = list(_LAZY)
+__all__ = [
+    "Divergence",
+    "DivergenceError",
+    "DivergenceKind",
+    "ReplayError",
+    "ReplayResult",
+    "replay",
+]
 
 
 def __getattr__(name: str) -> Any:

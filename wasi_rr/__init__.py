@@ -32,7 +32,21 @@ _LAZY = {
     "CheckReport": "replay.check",
 }
 
-__all__ = ["ExitStatus", "__version__", *_LAZY]
+__all__ = [
+    "CheckReport",
+    "ConfigError",
+    "DirMount",
+    "ExitStatus",
+    "ModuleError",
+    "MountMode",
+    "RunConfig",
+    "RunResult",
+    "UnknownImportsError",
+    "WasiRrError",
+    "__version__",
+    "check",
+    "run",
+]
 
 
 def __getattr__(name: str) -> Any:

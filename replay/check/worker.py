@@ -19,6 +19,7 @@ it once.
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import socket
@@ -76,7 +77,7 @@ class BatchOutcome:
 def warm_up() -> None:
     """Import the engine (and wasmtime) before the first trace, so a worker is warm
     when it says it is ready and the first trace's time is the replay's own."""
-    from wasi_rr.replay import replay  # type: ignore[attr-defined,unused-ignore] # noqa: F401
+    importlib.import_module("wasi_rr.replay.engine")
 
 
 def replay_batch(jobs: Sequence[TraceJob], options: ReplayOptions) -> BatchOutcome:
@@ -123,12 +124,11 @@ def replay_one(job: TraceJob, verify: bool, worker: str) -> TraceResult:
 
 def _classify(location: str, verify: bool) -> tuple[TraceStatus, str, float]:
     """Replay ``location``; (status, message, seconds spent inside ``replay``)."""
+    from wasi_rr.errors import WasiRrError
     from wasi_rr.journal import JournalError
 
     # the public API (a lazily loaded name mypy cannot see exported)
     from wasi_rr.replay import replay  # type: ignore[attr-defined,unused-ignore]
-
-    from wasi_rr.errors import WasiRrError
 
     warnings: list[str] = []
     start = time.perf_counter()
@@ -139,7 +139,7 @@ def _classify(location: str, verify: bool) -> tuple[TraceStatus, str, float]:
         return TraceStatus.DAMAGED, str(exc), time.perf_counter() - start
     except WasiRrError as exc:
         return TraceStatus.ERROR, str(exc), time.perf_counter() - start
-    except Exception as exc:  # noqa: BLE001 - one trace's internal error must not stop a run
+    except Exception as exc:  # one trace's internal error must not stop a run
         return (TraceStatus.ERROR, f"internal error: {type(exc).__name__}: {exc}",
                 time.perf_counter() - start)
     elapsed = time.perf_counter() - start
