@@ -143,7 +143,8 @@ def expected_entries() -> list[Entry]:
         seq = seqs.get(pid, 0)
         seqs[pid] = seq + 1
         keep = c.stdio != 0
-        ins = tuple((a, d if keep or len(d) <= 4096 else InputDigest.of(d)) for a, d in c.inputs)
+        ins = tuple((a, d if keep or isinstance(d, InputDigest) or len(d) <= 4096
+                    else InputDigest.of(d)) for a, d in c.inputs)
         out.append(Call(seq, c.module, c.name, c.params, ins, c.errno, c.writes, pid, c.stdio))
     return out
 

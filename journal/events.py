@@ -9,8 +9,9 @@ precise "corrupt" report, never an exception deep inside replay.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, Union
+from typing import Any, Final
 
 import msgpack
 
@@ -95,7 +96,7 @@ class CtxEvent:
     seq: int
 
 
-Event = Union[StartEvent, ExitEvent, TrapEvent, SnapshotEvent, ForkEvent, CtxEvent]
+Event = StartEvent | ExitEvent | TrapEvent | SnapshotEvent | ForkEvent | CtxEvent
 
 
 class EventError(ValueError):
@@ -207,5 +208,7 @@ def _ctx(m: dict[Any, Any]) -> CtxEvent:
     return CtxEvent(_int(m, "pid", _U32_MAX), _int(m, "seq"))
 
 
-_DECODERS: Final = {KIND_START: _start, KIND_EXIT: _exit, KIND_TRAP: _trap,
-                    KIND_SNAPSHOT: _snapshot, KIND_FORK: _fork, KIND_CTX: _ctx}
+_DECODERS: Final[dict[str, Callable[[dict[Any, Any]], Event]]] = {
+    KIND_START: _start, KIND_EXIT: _exit, KIND_TRAP: _trap,
+    KIND_SNAPSHOT: _snapshot, KIND_FORK: _fork, KIND_CTX: _ctx,
+}

@@ -76,6 +76,8 @@ class Verifier(Protocol):
     def check(self, adapter: HostAdapter, sig: Signature, params: tuple[int, ...],
               call: Call) -> Divergence | None: ...
 
+    def close(self) -> None: ...
+
 
 class Answerer:
     """Answers calls from a ``Tape`` (see module docstring)."""

@@ -36,6 +36,7 @@ from .journal import (
     JournalError,
     JournalHeader,
     JournalTruncated,
+    JournalWriteError,
     SnapshotEvent,
     StartEvent,
     TrapEvent,
@@ -307,8 +308,9 @@ def first_call_before(path: str | os.PathLike[str], snapshot_id: int,
 # -- mounts -------------------------------------------------------------------------
 
 def rebind_mounts(frozen: bytes, dirs: dict[str, Path]) -> bytes:
-    """The frozen ``WasiFs`` with host mounts re-bound by guest path (``resume``'s docstring: a mount comes back at its guest path, from ``--dir`` or
-    from the recorded host path)."""
+    """The frozen ``WasiFs`` with host mounts re-bound by guest path (``resume``'s
+    docstring: a mount comes back at its guest path, from ``--dir`` or from the
+    recorded host path)."""
     try:
         image = msgpack.unpackb(frozen, raw=False, strict_map_key=False)
         mounts = image["mounts"]
@@ -319,25 +321,34 @@ def rebind_mounts(frozen: bytes, dirs: dict[str, Path]) -> bytes:
         guest, host = mount[0], mount[1]
         if host is None:
             if guest in unused:
-                raise ConfigError(f"--dir for {guest}: that guest path was an in-memory "
-                                  "(tmpfs) mount when the snapshot was taken")
+                raise ConfigError(
+                    f"--dir for {guest}: that guest path was an in-memory "
+                    "(tmpfs) mount when the snapshot was taken"
+                )
             continue
         chosen = unused.pop(guest, None)
         path = Path(chosen) if chosen is not None else Path(host)
         if not path.is_dir():
-            hint = f"--dir {path}::{guest}: not a directory" if chosen is not None else (
-                f"the snapshot needs a host directory for guest path {guest} (recorded "
-                f"from {host}, missing here): pass --dir HOST::{guest}")
+            hint = (
+                f"--dir {path}::{guest}: not a directory"
+                if chosen is not None
+                else (
+                    f"the snapshot needs a host directory for guest path {guest} (recorded "
+                    f"from {host}, missing here): pass --dir HOST::{guest}"
+                )
+            )
             raise ConfigError(hint)
         mount[1] = str(path.resolve())
     if unused:
-        raise ConfigError(f"--dir for {', '.join(sorted(unused))}: the snapshot has no host "
-                          "mount at that guest path")
+        raise ConfigError(
+            f"--dir for {', '.join(sorted(unused))}: the snapshot has no host "
+            "mount at that guest path"
+        )
     return msgpack.packb(image, use_bin_type=True)  # type: ignore[no-any-return]
 
 
-
 # -- process tree ---------------------------------------------------------------------
+
 
 @dataclass(slots=True)
 class ProcInfo:
@@ -370,9 +381,7 @@ def process_tree(path: str | os.PathLike[str]) -> list[ProcInfo]:
     return [procs[p] for p in sorted(procs)]
 
 
-def journal_error(path: Any, exc: JournalError) -> WasiRrError:
+def journal_error(path: Any, exc: JournalError | JournalWriteError) -> WasiRrError:
     err = WasiRrError(f"{path}: {exc}")
     err.status = ExitStatus.JOURNAL_ERROR
     return err
-
-

@@ -177,7 +177,8 @@ class HostAdapter:
         if unknown:
             raise UnknownImportsError(unknown)
         for mod, name, ty in trappable:
-            self._define(linker, mod, name, ty, _trap_callback(f"unknown import {mod}::{name} called"))
+            trap = _trap_callback(f"unknown import {mod}::{name} called")
+            self._define(linker, mod, name, ty, trap)
 
     def bind(self, store: Store, instance: Instance) -> None:
         """Attach to the instance's exported ``memory`` (after instantiation)."""
@@ -186,8 +187,9 @@ class HostAdapter:
             raise ModuleError("module does not export a memory named 'memory'")
         self.memory.bind(fastcall.memory_view_source(store._context(), mem._memory))
 
-    def _define(self, linker: Linker, module: str, name: str, ty: FuncType,
-                cb: fastcall.RawCallback) -> None:
+    def _define(
+        self, linker: Linker, module: str, name: str, ty: FuncType, cb: fastcall.RawCallback
+    ) -> None:
         self._defs.functypes.append(ty)
         self._defs.thunks.append(fastcall.define_unchecked(linker, module, name, ty, cb))
 
@@ -196,9 +198,9 @@ class HostAdapter:
     def callback(self, sig: Signature) -> fastcall.RawCallback:
         """The raw callback serving ``sig`` for this instance (see module docstring)."""
         if self.source is not None:
-            cb = self.source(sig, self)
-            if cb is not None:
-                return cb
+            sourced = self.source(sig, self)
+            if sourced is not None:
+                return sourced
         if sig.irregular is not None:
             from .irregular import irregular_callback
 
@@ -206,20 +208,24 @@ class HostAdapter:
         recording = self.recorder is not None
         shape = Shape.RECORD if recording else Shape.RUN
         fast_env = getattr(self.recorder, "fast_env", _no_fast_env)(self)
-        opts = Options(intercept=self.interceptor is not None,
-                       count=self.interceptor is not None,
-                       fast_emit=fast_env is not None)
+        opts = Options(
+            intercept=self.interceptor is not None,
+            count=self.interceptor is not None,
+            fast_emit=fast_env is not None,
+        )
         intercept = self.interceptor.before_call if self.interceptor is not None else None
         env = self.environment(sig, collect=recording)
         generic_make, _ = factory(sig, shape, replace(opts, generic=True))
-        generic = generic_make(self.kernel, self.memory, self.stop_guest, intercept,
-                               self.counter, env)
+        generic = generic_make(
+            self.kernel, self.memory, self.stop_guest, intercept, self.counter, env
+        )
         make, consts = factory(sig, shape, opts)
         if make is generic_make:
             return generic  # type: ignore[no-any-return]
         env = {**env, **consts, **(fast_env or {}), "generic": generic}
-        cb: fastcall.RawCallback = make(self.kernel, self.memory, self.stop_guest, intercept,
-                                        self.counter, env)
+        cb: fastcall.RawCallback = make(
+            self.kernel, self.memory, self.stop_guest, intercept, self.counter, env
+        )
         return cb
 
     def run_callback(self, sig: Signature) -> fastcall.RawCallback:
@@ -235,8 +241,14 @@ class HostAdapter:
         make, consts = factory(sig, Shape.RUN, opts)
         if make is generic_make:
             return generic  # type: ignore[no-any-return]
-        cb: fastcall.RawCallback = make(self.kernel, self.memory, self.stop_guest, None,
-                                        self.counter, {**env, **consts, "generic": generic})
+        cb: fastcall.RawCallback = make(
+            self.kernel,
+            self.memory,
+            self.stop_guest,
+            None,
+            self.counter,
+            {**env, **consts, "generic": generic},
+        )
         return cb
 
     def environment(self, sig: Signature, *, collect: bool) -> dict[str, Any]:
@@ -249,10 +261,16 @@ class HostAdapter:
         # fd -> 1/2 for the consoles, kept current by the kernel's fd table (a
         # kernel without one, e.g. a test double, has no stdio to mark)
         stdio = getattr(self.kernel, "stdio_fds", None)
-        return environment(sig, self.memory, collect=collect, fid=fid, emit=emit,
-                           stdio=stdio,
-                           slots_at=lambda args: fastcall.slots_at(slots_type, args),
-                           idle_slots=fastcall.idle_slots(slots_type))
+        return environment(
+            sig,
+            self.memory,
+            collect=collect,
+            fid=fid,
+            emit=emit,
+            stdio=stdio,
+            slots_at=lambda args: fastcall.slots_at(slots_type, args),
+            idle_slots=fastcall.idle_slots(slots_type),
+        )
 
     @property
     def emit(self) -> Emit:
@@ -294,10 +312,10 @@ class HostAdapter:
             message = f"wasi-rr host error in {sig.name}: {type(exc).__name__}: {exc}"
             self.stop = Stop(StopKind.HOST_ERROR, sig.name, exception=exc, message=message)
             return fastcall.new_trap(message)
-        except BaseException:  # noqa: BLE001
+        except BaseException:
             try:
                 return fastcall.new_trap("wasi-rr host error: failed to report an error")
-            except BaseException:  # noqa: BLE001
+            except BaseException:
                 return 0
 
 
@@ -305,8 +323,9 @@ def _trap_callback(message: str) -> fastcall.RawCallback:
     def cb(env: Any, caller: Any, args: Any, count: int) -> int:
         try:
             return fastcall.new_trap(message)
-        except BaseException:  # noqa: BLE001 - must never leave a ctypes callback
+        except BaseException:  # must never leave a ctypes callback
             return 0
+
     return cb
 
 

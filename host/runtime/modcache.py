@@ -37,8 +37,14 @@ from wasi_rr.errors import ModuleError
 
 from .engine import engine_variant, wasmtime_version
 
-__all__ = ["ModuleBytes", "ModuleCache", "compile_module", "default_cache_dir", "error_chain",
-           "CACHE_MIN_SIZE"]
+__all__ = [
+    "CACHE_MIN_SIZE",
+    "ModuleBytes",
+    "ModuleCache",
+    "compile_module",
+    "default_cache_dir",
+    "error_chain",
+]
 
 _SIDECAR: Final = struct.Struct("<4sIQ")
 _MAGIC: Final = b"WRRC"
@@ -69,7 +75,7 @@ class ModuleBytes:
         return self.known_sha256 or hashlib.sha256(self.data).hexdigest()
 
 
-def _write_atomic(target: Path, data: bytes | memoryview) -> None:
+def _write_atomic(target: Path, data: bytes | bytearray | memoryview) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -88,7 +94,9 @@ class ModuleCache:
     min_size: int = CACHE_MIN_SIZE
 
     def path_for(self, sha256: str, engine: Engine) -> Path:
-        return self.directory / f"{sha256}-wasmtime{wasmtime_version()}{engine_variant(engine)}.cwasm"
+        return (
+            self.directory / f"{sha256}-wasmtime{wasmtime_version()}{engine_variant(engine)}.cwasm"
+        )
 
     def load_hash(self, engine: Engine, sha256: str) -> Module | None:
         """The compiled module of the module whose SHA-256 is ``sha256``, if cached."""
@@ -118,8 +126,9 @@ class ModuleCache:
             payload = module.serialize()
             target.parent.mkdir(parents=True, exist_ok=True)
             _write_atomic(target, payload)
-            _write_atomic(Path(f"{target}.crc"),
-                          _SIDECAR.pack(_MAGIC, zlib.crc32(payload), len(payload)))
+            _write_atomic(
+                Path(f"{target}.crc"), _SIDECAR.pack(_MAGIC, zlib.crc32(payload), len(payload))
+            )
         except (OSError, WasmtimeError):
             return
 
@@ -142,8 +151,13 @@ class ModuleCache:
             return
 
 
-def compile_module(engine: Engine, wasm: bytes | ModuleBytes, *, name: str = "module",
-                   cache: ModuleCache | None = None) -> Module:
+def compile_module(
+    engine: Engine,
+    wasm: bytes | ModuleBytes,
+    *,
+    name: str = "module",
+    cache: ModuleCache | None = None,
+) -> Module:
     """Compile ``wasm`` (binary, or WAT text) or raise ``ModuleError``."""
     mb = wasm if isinstance(wasm, ModuleBytes) else ModuleBytes(wasm)
     if cache is not None:

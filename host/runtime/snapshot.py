@@ -42,7 +42,7 @@ import ctypes
 import enum
 import struct
 from dataclasses import dataclass
-from typing import Union
+from typing import cast
 
 import msgpack
 import wasmtime
@@ -52,13 +52,13 @@ from wasi_rr.host.runtime.instrument import ASYNCIFY_EXPORTS, GlobalType, Instru
 from wasi_rr.host.runtime.memimage import PageMap
 
 __all__ = [
-    "AsyncifyState",
-    "Phase",
-    "InterruptedCall",
-    "Snapshot",
-    "SnapshotError",
-    "SnapshotController",
     "DEFAULT_BUFFER_SIZE",
+    "AsyncifyState",
+    "InterruptedCall",
+    "Phase",
+    "Snapshot",
+    "SnapshotController",
+    "SnapshotError",
 ]
 
 WASM_PAGE = 65536
@@ -70,8 +70,8 @@ this is generous; it costs one copy of this many bytes per snapshot."""
 _DATA_HEADER = struct.Struct("<II")  # asyncify data: {current ptr, end ptr}
 _FORMAT_VERSION = 1
 
-Storelike = Union[wasmtime.Store, wasmtime.Caller]
-GlobalValue = Union[int, float]
+Storelike = wasmtime.Store | wasmtime.Caller
+GlobalValue = int | float
 
 
 class SnapshotError(Exception):
@@ -196,15 +196,17 @@ class SnapshotController:
         self.buffer_size = buffer_size
         exports = instance.exports(store)
         try:
-            self._memory = exports["memory"]
-            funcs = {name: exports[name] for name in ASYNCIFY_EXPORTS}
-            self._globals = [exports[g.export] for g in module.globals]
+            memory = exports["memory"]
+            # the instrumented module's exports: asyncify functions and its globals
+            funcs = {name: cast(wasmtime.Func, exports[name]) for name in ASYNCIFY_EXPORTS}
+            self._globals = [cast(wasmtime.Global, exports[g.export]) for g in module.globals]
         except KeyError as exc:
             raise SnapshotError(
                 f"instance lacks export {exc}: is it an instance of the instrumented module?"
             ) from None
-        if not isinstance(self._memory, wasmtime.Memory):
+        if not isinstance(memory, wasmtime.Memory):
             raise SnapshotError("export 'memory' is not a memory")
+        self._memory = memory
         self._start_unwind = funcs["asyncify_start_unwind"]
         self._stop_unwind = funcs["asyncify_stop_unwind"]
         self._start_rewind = funcs["asyncify_start_rewind"]
@@ -293,7 +295,9 @@ class SnapshotController:
         store = self.store
         state = self.state(store)
         if state is not AsyncifyState.UNWINDING:
-            raise SnapshotError(f"guest returned with asyncify state {state.name}, expected UNWINDING")
+            raise SnapshotError(
+                f"guest returned with asyncify state {state.name}, expected UNWINDING"
+            )
         self._stop_unwind(store)
         stack = self._return_buffer(store)
         pending = self._pending
@@ -326,7 +330,9 @@ class SnapshotController:
                 f"the {self.buffer_size}-byte asyncify buffer (raise buffer_size)"
             )
         if phase is Phase.REWINDING:
-            return "the guest trapped while rewinding a snapshot (snapshot and instance do not match)"
+            return (
+                "the guest trapped while rewinding a snapshot (snapshot and instance do not match)"
+            )
         return None
 
     # -- restore and rewind ---------------------------------------------------------
@@ -341,7 +347,8 @@ class SnapshotController:
         current = self._memory.data_len(store)
         if snapshot.memory.size < current or snapshot.memory.size % WASM_PAGE:
             raise SnapshotError(
-                f"snapshot memory size {snapshot.memory.size} does not fit this instance ({current})"
+                f"snapshot memory size {snapshot.memory.size} "
+                f"does not fit this instance ({current})"
             )
         if snapshot.memory.size > current:
             try:
@@ -352,7 +359,9 @@ class SnapshotController:
         memimage.write_into(snapshot.memory, _view(self._memory, store), zero_from=current)
         if len(snapshot.globals) != len(self._globals):
             raise SnapshotError("snapshot has a different number of globals than the module")
-        for spec, glob, value in zip(self.module.globals, self._globals, snapshot.globals):
+        for spec, glob, value in zip(
+            self.module.globals, self._globals, snapshot.globals, strict=True
+        ):
             glob.set_value(store, _global_val(spec.type, value))
 
     def start_rewind(self, snapshot: Snapshot) -> None:

@@ -21,7 +21,7 @@ import enum
 import struct
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Final
+from typing import Final, TypedDict
 
 from wasi_rr.host.kernel.wasi_types import (
     Advice,
@@ -231,7 +231,11 @@ def _sig(name: str, *params: Param | tuple[Param, ...], module: str = PREVIEW1,
     return Signature(module, name, tuple(flat), result, **facts)  # type: ignore[arg-type]
 
 
-_NONDET = {"nondeterministic": True}
+class _Nondet(TypedDict):
+    nondeterministic: bool
+
+
+_NONDET: Final[_Nondet] = {"nondeterministic": True}
 _PROC = "answered by the process group (fork = asyncify snapshot), not by the kernel"
 
 _ROWS: Final[tuple[Signature, ...]] = (

@@ -42,13 +42,13 @@ class ShadowAdapter(HostAdapter):
         super().__init__(None)
         self._buffer = bytearray(65536)
         self.memory.bind(lambda: memoryview(self._buffer))
-        self._observers: dict[tuple[str, str, int], Observe] = {}
+        self._by_name: dict[tuple[str, str, int], Observe] = {}
 
     def observer(self, sig: Signature, kernel: Any = None) -> Observe:
         key = (sig.module, sig.name, id(kernel))
-        found = self._observers.get(key)
+        found = self._by_name.get(key)
         if found is None:
-            found = self._observers[key] = super().observer(sig, kernel)
+            found = self._by_name[key] = super().observer(sig, kernel)
         return found
 
     def ensure(self, size: int) -> None:
@@ -121,7 +121,7 @@ class KernelShadow:
         assert self.verifier is not None
         try:
             failure = self.verifier.check(adapter, sig, call.params, call)
-        except Exception as exc:  # noqa: BLE001 - a kernel fault is reported, not fatal
+        except Exception as exc:  # a kernel fault is reported, not fatal
             failure = Divergence(DivergenceKind.RESULT_MISMATCH, call.seq,
                                  f"the kernel failed: {type(exc).__name__}: {exc}")
         if failure is not None:

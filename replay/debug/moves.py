@@ -9,6 +9,7 @@ checks at every syscall boundary.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from .breakpoints import CallBreakpoint, Watchpoint
 from .looking import describe_position
@@ -138,9 +139,9 @@ def continue_(session: Session, words: list[str]) -> Move:
     return move
 
 
-def _with_never_hit(arrive: object) -> object:
+def _with_never_hit(arrive: Callable[[Session], Reply]) -> Callable[[Session], Reply]:
     def wrapped(session: Session) -> Reply:
-        reply = arrive(session)  # type: ignore[operator]
+        reply = arrive(session)
         if session.ended is not None:
             never = [b for b in session.breakpoints if isinstance(b, CallBreakpoint)
                      and not any(b.matches(c, session.index.signature(n))

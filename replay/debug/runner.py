@@ -23,11 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from wasmtime import Engine, Module, Store
+
 from wasi_rr.host.boundary.adapter import GuestAbort, HostAdapter
 from wasi_rr.host.runtime.process import Outcome
 from wasi_rr.host.table import Signature
 from wasi_rr.journal import JournalError, JournalReader
-from wasmtime import Engine, Module, Store
 
 from ..answer import JournalAbort, RecordingEnded
 from ..divergence import Divergence, DivergenceError
@@ -145,7 +146,7 @@ class Run:
             return proc
         for proc in group.procs.values():
             self._stores[id(proc.adapter)] = proc.process.store
-        group.spawn = spawn  # type: ignore[method-assign]
+        group.spawn = spawn  # type: ignore[method-assign,assignment]
         try:
             outcome = group.run()
         except (DivergenceError, JournalAbort, RecordingEnded) as exc:
