@@ -11,8 +11,8 @@ each, mostly the embedded module) and checked, side by side in one run, by:
 Every executor is started and warmed (one untimed pass) before its timed pass,
 so the numbers are a warm run's: start-up is printed apart. One executor exists
 at a time; the configurations take turns, round after round (drift on the shared
-machine hits all alike), and each keeps its best of ``--repeat`` rounds. Every run must pass every trace, so a fast-but-wrong
-run cannot count.
+machine hits all alike), and each keeps its best of ``--repeat`` rounds. Every run
+must pass every trace, so a fast-but-wrong run cannot count.
 
 Printed:
 
@@ -50,14 +50,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 import guestbuild
+
+from wasi_rr.api import RunConfig
+from wasi_rr.record import record
 from wasi_rr.replay import replay
 from wasi_rr.replay.check import TraceJob, check, find_journals
 from wasi_rr.replay.check.discover import Found
 from wasi_rr.replay.check.executors import dask_workers, local_workers
 from wasi_rr.replay.check.worker import ReplayOptions
-
-from wasi_rr.api import RunConfig
-from wasi_rr.record import record
 
 GUESTS: dict[str, Callable[[int], dict[str, Any]]] = {
     "exit_code": lambda i: {"args": [str(i % 256)]},
@@ -68,11 +68,23 @@ GUESTS: dict[str, Callable[[int], dict[str, Any]]] = {
 }
 
 
-def record_one(wasm: Path, journal: Path, args: list[str], stdin: bytes = b"",
-               env: dict[str, str] | None = None) -> None:
-    config = RunConfig(module=wasm, args=args, env=env or {}, stdin=io.BytesIO(stdin),
-                       stdout=io.BytesIO(), stderr=io.BytesIO(), argv0=wasm.name,
-                       tmpfs=["/data"])
+def record_one(
+    wasm: Path,
+    journal: Path,
+    args: list[str],
+    stdin: bytes = b"",
+    env: dict[str, str] | None = None,
+) -> None:
+    config = RunConfig(
+        module=wasm,
+        args=args,
+        env=env or {},
+        stdin=io.BytesIO(stdin),
+        stdout=io.BytesIO(),
+        stderr=io.BytesIO(),
+        argv0=wasm.name,
+        tmpfs=["/data"],
+    )
     record(config, journal)
 
 
@@ -104,9 +116,13 @@ def timed_check(found: list[Found], executor: Any, ship: str) -> Run:
     cpu = time.process_time() - cpu
     if not report.ok:
         raise SystemExit(f"check failed: {[(t.path, t.message) for t in report.failures()]}")
-    return Run(report.traces_per_s, report.wall_s,
-               statistics.fmean(t.replay_seconds for t in report.traces),
-               statistics.fmean(t.seconds for t in report.traces), cpu / report.total)
+    return Run(
+        report.traces_per_s,
+        report.wall_s,
+        statistics.fmean(t.replay_seconds for t in report.traces),
+        statistics.fmean(t.seconds for t in report.traces),
+        cpu / report.total,
+    )
 
 
 CONFIGS = ("local x1", "local x2", "dask x1", "dask x2")
@@ -117,7 +133,7 @@ def started(name: str) -> Iterator[tuple[Any, float]]:
     """The executor ``name`` as ``wasi-rr check`` starts it (warm), and its start-up
     seconds; closed on exit."""
     kind, n = name.split(" x")[0], int(name.split(" x")[1])
-    with (local_workers(n) if kind == "local" else dask_workers(None, n)) as workers:
+    with local_workers(n) if kind == "local" else dask_workers(None, n) as workers:
         yield workers.executor, workers.startup_s
 
 
@@ -144,8 +160,9 @@ def syscall_cost(directory: Path, repeat: int) -> dict[str, tuple[float, float]]
             record_one(wasm, journal, [str(n), *extra])
             replay_seconds(journal, 1)  # warm: module cache, imports
             points.append((calls_per_n * n, replay_seconds(journal, repeat)))
-        slope, intercept = statistics.linear_regression([p[0] for p in points],
-                                                        [p[1] for p in points])
+        slope, intercept = statistics.linear_regression(
+            [p[0] for p in points], [p[1] for p in points]
+        )
         lines[guest] = (intercept, slope)
     return lines
 
@@ -153,12 +170,13 @@ def syscall_cost(directory: Path, repeat: int) -> dict[str, tuple[float, float]]
 def shipped_bytes(found: list[Found]) -> tuple[float, float]:
     """Pickled task bytes per trace: (journal bytes inside, path only)."""
     sample = found[:50]
-    with_data = [TraceJob(str(f.path), f.size, str(f.path), f.path.read_bytes())
-                 for f in sample]
+    with_data = [TraceJob(str(f.path), f.size, str(f.path), f.path.read_bytes()) for f in sample]
     paths = [TraceJob(str(f.path), f.size, str(f.path)) for f in sample]
     options = ReplayOptions()
-    return (len(pickle.dumps((with_data, options))) / len(sample),
-            len(pickle.dumps((paths, options))) / len(sample))
+    return (
+        len(pickle.dumps((with_data, options))) / len(sample),
+        len(pickle.dumps((paths, options))) / len(sample),
+    )
 
 
 def run_rounds(found: list[Found], repeat: int) -> tuple[dict[str, Run], dict[str, float]]:
@@ -187,28 +205,40 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         found = make_corpus(Path(tmp) / "corpus", args.traces)
         sizes = [f.size for f in found]
-        print(f"corpus: {len(found)} traces, {statistics.fmean(sizes) / 1024:.1f} KiB mean "
-              f"({min(sizes)}-{max(sizes)} bytes)")
+        print(
+            f"corpus: {len(found)} traces, {statistics.fmean(sizes) / 1024:.1f} KiB mean "
+            f"({min(sizes)}-{max(sizes)} bytes)"
+        )
         lines = syscall_cost(Path(tmp), args.repeat)
         load = os.getloadavg()[0]
         best, startup = run_rounds(found, args.repeat)
-        print(f"load average (1 min) before / after the runs: {load:.2f} / "
-              f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (other processes "
-              "competing for the cores skew every ratio: rerun on an idle machine)")
+        print(
+            f"load average (1 min) before / after the runs: {load:.2f} / "
+            f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (other processes "
+            "competing for the cores skew every ratio: rerun on an idle machine)"
+        )
         return report(best, startup, lines, shipped_bytes(found), args.check)
 
 
-def report(best: dict[str, Run], startup: dict[str, float],
-           lines: dict[str, tuple[float, float]], shipped: tuple[float, float],
-           check_targets: bool) -> int:
-    print(f"\n{'executor':<10} {'start-up s':>10} {'wall s':>8} {'traces/s':>9} "
-          f"{'replay ms':>10} {'in-worker ms':>13} {'overhead ms':>12} {'client cpu ms':>14}")
+def report(
+    best: dict[str, Run],
+    startup: dict[str, float],
+    lines: dict[str, tuple[float, float]],
+    shipped: tuple[float, float],
+    check_targets: bool,
+) -> int:
+    print(
+        f"\n{'executor':<10} {'start-up s':>10} {'wall s':>8} {'traces/s':>9} "
+        f"{'replay ms':>10} {'in-worker ms':>13} {'overhead ms':>12} {'client cpu ms':>14}"
+    )
     for name, run in best.items():
         workers = int(name[-1])
         overhead = workers / run.traces_per_s - run.replay_s  # per trace, per worker
-        print(f"{name:<10} {startup[name]:>10.2f} {run.wall_s:>8.3f} {run.traces_per_s:>9.1f} "
-              f"{run.replay_s * 1e3:>10.2f} {run.worker_s * 1e3:>13.2f} {overhead * 1e3:>12.2f} "
-              f"{run.client_cpu_s * 1e3:>14.3f}")
+        print(
+            f"{name:<10} {startup[name]:>10.2f} {run.wall_s:>8.3f} {run.traces_per_s:>9.1f} "
+            f"{run.replay_s * 1e3:>10.2f} {run.worker_s * 1e3:>13.2f} {overhead * 1e3:>12.2f} "
+            f"{run.client_cpu_s * 1e3:>14.3f}"
+        )
     local_scale = best["local x2"].traces_per_s / best["local x1"].traces_per_s
     dask_scale = best["dask x2"].traces_per_s / best["dask x1"].traces_per_s
     dask_vs_local = best["dask x2"].traces_per_s / best["local x2"].traces_per_s
@@ -220,20 +250,32 @@ def report(best: dict[str, Run], startup: dict[str, float],
         ("local pool 1 -> 2 workers", f"{local_scale:.2f}x", ">= 1.7x", local_scale >= 1.7),
         ("Dask 1 -> 2 workers", f"{dask_scale:.2f}x", ">= 1.7x", dask_scale >= 1.7),
         ("Dask / local pool, 2 workers", f"{dask_vs_local:.2f}", ">= 0.85", dask_vs_local >= 0.85),
-        ("per-trace overhead, warm local worker", f"{overhead_ms:.2f} ms", "<= 15 ms",
-         overhead_ms <= 15),
-        ("per-trace overhead, warm Dask worker", f"{dask_overhead_ms:.2f} ms", "<= 15 ms",
-         dask_overhead_ms <= 15),
+        (
+            "per-trace overhead, warm local worker",
+            f"{overhead_ms:.2f} ms",
+            "<= 15 ms",
+            overhead_ms <= 15,
+        ),
+        (
+            "per-trace overhead, warm Dask worker",
+            f"{dask_overhead_ms:.2f} ms",
+            "<= 15 ms",
+            dask_overhead_ms <= 15,
+        ),
     ]
     print(f"\n{'measure':<40} {'measured':>10}  {'target':<9} ok")
     for label, value, target, ok in rows:
         print(f"{label:<40} {value:>10}  {target:<9} {'yes' if ok else 'NO'}")
     print("\ncost model (in-process replay() at N = 0, 20k, 80k; least squares):")
     for guest, (fixed, per_call) in lines.items():
-        print(f"  {guest:<12} fixed {fixed * 1e3:6.2f} ms per trace, "
-              f"{per_call * 1e6:6.3f} us per syscall")
-    print(f"  small traces: {statistics.fmean(r.replay_s for r in best.values()) * 1e3:.2f} ms "
-          "in replay() per trace (mean over the runs above)")
+        print(
+            f"  {guest:<12} fixed {fixed * 1e3:6.2f} ms per trace, "
+            f"{per_call * 1e6:6.3f} us per syscall"
+        )
+    print(
+        f"  small traces: {statistics.fmean(r.replay_s for r in best.values()) * 1e3:.2f} ms "
+        "in replay() per trace (mean over the runs above)"
+    )
     print(f"  shipped per trace: {shipped[0]:.0f} bytes as bytes, {shipped[1]:.0f} as a path")
     return 1 if check_targets and not all(r[3] for r in rows) else 0
 

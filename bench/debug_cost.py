@@ -13,7 +13,6 @@ Targets: goto <= 0.5 s, reverse-next <= 0.3 s, bt <= 0.1 s; checkpoint memory
 from __future__ import annotations
 
 import argparse
-import io
 import subprocess
 import sys
 import tempfile
@@ -23,11 +22,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "thirdparty"))
 
-import fetch_programs  # noqa: E402
+import fetch_programs
 
-from wasi_rr.replay.debug import open_session  # noqa: E402
-from wasi_rr.replay.debug.reply import Reply  # noqa: E402
-from wasi_rr.replay.debug.session import Session  # noqa: E402
+from wasi_rr.replay.debug import open_session
+from wasi_rr.replay.debug.reply import Reply
+from wasi_rr.replay.debug.session import Session
 
 SCRIPT = """let total = 0;
 for (let i = 0; i < {n}; i++) {{

@@ -49,6 +49,7 @@ sys.path.insert(0, str(REPO / "tests" / "thirdparty"))
 
 import fetch_programs
 from fetch_programs import Program
+
 from wasi_rr.host.runtime import asyncify_scan
 from wasi_rr.host.runtime.instrument import (
     OLD_SETTINGS,

@@ -48,7 +48,45 @@ CLOCK_TARGET = 4.0
 Call = tuple[str, tuple[int, ...], list[bytes], int, list[tuple[int, bytes]]]
 """(name, params, input buffers, errno, (addr, bytes) writes) of one synthetic call."""
 
-WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega", "request", "response", "ok", "error", "user", "session", "id", "value", "count", "total", "done", "start", "stop"]
+WORDS = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "iota",
+    "kappa",
+    "lambda",
+    "mu",
+    "nu",
+    "xi",
+    "omicron",
+    "pi",
+    "rho",
+    "sigma",
+    "tau",
+    "upsilon",
+    "phi",
+    "chi",
+    "psi",
+    "omega",
+    "request",
+    "response",
+    "ok",
+    "error",
+    "user",
+    "session",
+    "id",
+    "value",
+    "count",
+    "total",
+    "done",
+    "start",
+    "stop",
+]
 
 
 def _text(rng: random.Random, n: int) -> bytes:
@@ -80,16 +118,26 @@ def write_stdout(n: int, rng: random.Random) -> Iterator[Call]:
     for i in range(n):
         line = b"[%d] " % i + _text(rng, rng.randint(20, 120)) + b"\n"
         iov = (0x20000).to_bytes(4, "little") + len(line).to_bytes(4, "little")
-        yield "fd_write", (1, 0xFFF00, 1, 0xFFF0C), [iov, line], 0, [
-            (0xFFF0C, len(line).to_bytes(4, "little"))]
+        yield (
+            "fd_write",
+            (1, 0xFFF00, 1, 0xFFF0C),
+            [iov, line],
+            0,
+            [(0xFFF0C, len(line).to_bytes(4, "little"))],
+        )
 
 
 def read_file(n: int, rng: random.Random) -> Iterator[Call]:
     for _ in range(n):
         block = _text(rng, 4096)
         iov = (0x30000).to_bytes(4, "little") + (4096).to_bytes(4, "little")
-        yield "fd_read", (4, 0xFFF00, 1, 0xFFF0C), [iov], 0, [
-            (0x30000, block), (0xFFF0C, b"\0\x10\0\0")]
+        yield (
+            "fd_read",
+            (4, 0xFFF00, 1, 0xFFF0C),
+            [iov],
+            0,
+            [(0x30000, block), (0xFFF0C, b"\0\x10\0\0")],
+        )
 
 
 def random_get(n: int, rng: random.Random) -> Iterator[Call]:
@@ -104,31 +152,50 @@ def mixed(n: int, rng: random.Random) -> Iterator[Call]:
         k = i % 5
         if k == 0:
             path = b"data/file%03d.txt" % rng.randrange(200)
-            yield "path_open", (3, 1, 0x8000, len(path), 0, 0x1FFFFFFF, 0x1FFFFFFF, 0, 0xFFF10), [
-                path], 0, [(0xFFF10, fd.to_bytes(4, "little"))]
+            yield (
+                "path_open",
+                (3, 1, 0x8000, len(path), 0, 0x1FFFFFFF, 0x1FFFFFFF, 0, 0xFFF10),
+                [path],
+                0,
+                [(0xFFF10, fd.to_bytes(4, "little"))],
+            )
         elif k == 1:
             data = _text(rng, rng.randint(10, 300))
-            yield "fd_read", (fd, 0xFFF00, 1, 0xFFF0C), [b"\0\0\x03\0\0\x10\0\0"], 0, [
-                (0x30000, data), (0xFFF0C, len(data).to_bytes(4, "little"))]
+            yield (
+                "fd_read",
+                (fd, 0xFFF00, 1, 0xFFF0C),
+                [b"\0\0\x03\0\0\x10\0\0"],
+                0,
+                [(0x30000, data), (0xFFF0C, len(data).to_bytes(4, "little"))],
+            )
         elif k == 2:
             t += rng.randint(1000, 50_000)
             yield "clock_time_get", (0, 1, 0xFFFFC8), [], 0, [(0xFFFFC8, t.to_bytes(8, "little"))]
         elif k == 3:
             line = _text(rng, 40) + b"\n"
-            yield "fd_write", (1, 0xFFF00, 1, 0xFFF0C), [b"\0\0\x02\0\x29\0\0\0", line], 0, [
-                (0xFFF0C, len(line).to_bytes(4, "little"))]
+            yield (
+                "fd_write",
+                (1, 0xFFF00, 1, 0xFFF0C),
+                [b"\0\0\x02\0\x29\0\0\0", line],
+                0,
+                [(0xFFF0C, len(line).to_bytes(4, "little"))],
+            )
         else:
             yield "fd_close", (fd,), [], 0, []
 
 
 STREAMS: dict[str, Callable[[int, random.Random], Iterator[Call]]] = {
-    "clock": clock, "clock-jitter": clock_jitter, "write-file": write_file,
-    "write-stdout": write_stdout, "read-file": read_file, "random": random_get, "mixed": mixed,
+    "clock": clock,
+    "clock-jitter": clock_jitter,
+    "write-file": write_file,
+    "write-stdout": write_stdout,
+    "read-file": read_file,
+    "random": random_get,
+    "mixed": mixed,
 }
 
 
-def _addressed(name: str, params: tuple[int, ...],
-               inputs: list[bytes]) -> list[tuple[int, bytes]]:
+def _addressed(name: str, params: tuple[int, ...], inputs: list[bytes]) -> list[tuple[int, bytes]]:
     """Guest addresses of a call's inputs, as the adapter reads them: an iovec array
     at ``iovs`` then each buffer where its iovec points; a path at ``path``."""
     if name == "fd_write":
@@ -145,8 +212,7 @@ def measure_stream(name: str, n: int, tmp: Path) -> tuple[str, int, int, float, 
     functions = function_names()
     fids = {f.split("::")[1]: i for i, f in enumerate(functions) if f.startswith(P1)}
     path = tmp / f"{name}.wrr"
-    w = JournalWriter(path, JournalHeader(module_sha256="", functions=functions),
-                      background=False)
+    w = JournalWriter(path, JournalHeader(module_sha256="", functions=functions), background=False)
     calls = []  # generated (and digested: the adapter reads inputs anyway) before timing
     for nm, params, inputs, errno, writes in STREAMS[name](n, random.Random(42)):
         flags = params[0] if nm == "fd_write" and params[0] in (1, 2) else 0
@@ -163,8 +229,9 @@ def measure_stream(name: str, n: int, tmp: Path) -> tuple[str, int, int, float, 
     return _summarize(name, path, n, write_us)
 
 
-def _summarize(name: str, path: Path, n: int,
-               write_us: float) -> tuple[str, int, int, float, float, float]:
+def _summarize(
+    name: str, path: Path, n: int, write_us: float
+) -> tuple[str, int, int, float, float, float]:
     t0 = time.process_time()
     with open_journal(path) as r:
         count = sum(1 for e in r if isinstance(e, JournalCall))
@@ -175,8 +242,9 @@ def _summarize(name: str, path: Path, n: int,
     return name, n, stats.stored_bytes, ratio, write_us, read_us
 
 
-def measure_guest(name: str, args: list[str], n_calls: int, tmp: Path,
-                  **cfg: object) -> tuple[str, int, int, float, float, float]:
+def measure_guest(
+    name: str, args: list[str], n_calls: int, tmp: Path, **cfg: object
+) -> tuple[str, int, int, float, float, float]:
     sys.path.insert(0, str(REPO / "tests"))
     import guestbuild
 
@@ -204,8 +272,10 @@ def measure_guest(name: str, args: list[str], n_calls: int, tmp: Path,
         stats = r.stats
     ratio = stats.raw_bytes / stats.stored_bytes if stats.stored_bytes else 0.0
     us = [x / syscalls * 1e6 for x in (plain, recorded)]
-    print(f"  guest {name}: CPU us/syscall: run {us[0]:.2f}, record {us[1]:.2f} "
-          f"(+{us[1] - us[0]:.2f} over run; see bench/record_cost.py for the targets)")
+    print(
+        f"  guest {name}: CPU us/syscall: run {us[0]:.2f}, record {us[1]:.2f} "
+        f"(+{us[1] - us[0]:.2f} over run; see bench/record_cost.py for the targets)"
+    )
     return f"guest:{name}", syscalls, stats.stored_bytes, ratio, float("nan"), float("nan")
 
 
@@ -222,16 +292,25 @@ def main() -> int:
             rows.append(measure_stream(name, args.n, tmp))
         if args.guests:
             rows.append(measure_guest("bench_clock", [str(args.n)], args.n, tmp))
-            rows.append(measure_guest("bench_files", [str(args.n // 2), "/tmp"], args.n, tmp,
-                                      tmpfs=["/tmp"]))
-    print(f"{'stream':<18} {'syscalls':>9} {'entry bytes':>12} {'B/syscall':>10} "
-          f"{'ratio':>7} {'write us':>9} {'read us':>8}")
+            rows.append(
+                measure_guest(
+                    "bench_files", [str(args.n // 2), "/tmp"], args.n, tmp, tmpfs=["/tmp"]
+                )
+            )
+    print(
+        f"{'stream':<18} {'syscalls':>9} {'entry bytes':>12} {'B/syscall':>10} "
+        f"{'ratio':>7} {'write us':>9} {'read us':>8}"
+    )
     for name, n, stored, ratio, wus, rus in rows:
-        print(f"{name:<18} {n:>9} {stored:>12} {stored / n:>10.2f} {ratio:>6.1f}x "
-              f"{wus:>9.2f} {rus:>8.2f}")
-    print("(entry bytes: ENTRIES frames incl. headers, no module; write/read us: CPU time "
-          "per record of append_call + flush_full (the recorder's path) / JournalReader "
-          "iteration)")
+        print(
+            f"{name:<18} {n:>9} {stored:>12} {stored / n:>10.2f} {ratio:>6.1f}x "
+            f"{wus:>9.2f} {rus:>8.2f}"
+        )
+    print(
+        "(entry bytes: ENTRIES frames incl. headers, no module; write/read us: CPU time "
+        "per record of append_call + flush_full (the recorder's path) / JournalReader "
+        "iteration)"
+    )
     clock_bps = rows[0][2] / rows[0][1]
     if args.check and clock_bps > CLOCK_TARGET:
         print(f"FAIL: clock stream {clock_bps:.2f} > {CLOCK_TARGET} bytes/syscall")

@@ -27,11 +27,11 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import guestbuild
 from guestrun import Invocation, run_reference
-from wasi_rr.journal import open_journal
-from wasi_rr.replay import replay
 
 from wasi_rr.api import RunConfig, run
+from wasi_rr.journal import open_journal
 from wasi_rr.record import record
+from wasi_rr.replay import replay
 
 
 def best(fn: Callable[[], object], repeat: int) -> float:

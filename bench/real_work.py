@@ -46,13 +46,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tests" / "thirdparty"))
 
-import guestbuild  # noqa: E402
+import guestbuild
 
-from wasi_rr.api import DirMount, RunConfig, run  # noqa: E402
-from wasi_rr.host.runtime.fscapture import CAPTURE_KEY, capture_dirs  # noqa: E402
-from wasi_rr.journal import open_journal  # noqa: E402
-from wasi_rr.record import record  # noqa: E402
-from wasi_rr.replay import replay  # noqa: E402
+from wasi_rr.api import DirMount, RunConfig, run
+from wasi_rr.host.runtime.fscapture import CAPTURE_KEY, capture_dirs
+from wasi_rr.journal import open_journal
+from wasi_rr.record import record
+from wasi_rr.replay import replay
 
 MODES = ("run", "record", "replay", "verify")
 
@@ -132,7 +132,7 @@ def thirdparty_rows(tmp: Path, repeat: int) -> list[tuple[str, Times, int]]:
     try:
         from fetch_programs import fetch
         programs = {k: fetch(k) for k in ("micropython", "quickjs", "resvg")}
-    except Exception as exc:  # noqa: BLE001 - offline: say so and go on
+    except Exception as exc:  # offline: say so and go on
         print(f"third-party programs skipped: {exc}")
         return []
     data = tmp / "data"
@@ -202,26 +202,38 @@ def main() -> int:
     missed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="wasi-rr-bench-") as d:
         tmp = Path(d)
-        print(f"{'corpus guest':14s} {'syscalls':>9s} " + " ".join(f"{m + ' us':>10s}" for m in MODES)
-              + f" {'rec/run':>8s} {'run/replay':>10s}")
+        print(
+            f"{'corpus guest':14s} {'syscalls':>9s} "
+            + " ".join(f"{m + ' us':>10s}" for m in MODES)
+            + f" {'rec/run':>8s} {'run/replay':>10s}"
+        )
         for name, per, calls in corpus_rows(tmp, args.repeat, args.scale):
             ratio = per["record"] / per["run"]
             speed = per["run"] / per["replay"] if per["replay"] > 0 else float("inf")
-            print(f"{name:14s} {calls:9d} " + " ".join(f"{per[m]:10.3f}" for m in MODES)
-                  + f" {ratio:8.2f}x {speed:9.1f}x")
+            print(
+                f"{name:14s} {calls:9d} "
+                + " ".join(f"{per[m]:10.3f}" for m in MODES)
+                + f" {ratio:8.2f}x {speed:9.1f}x"
+            )
             if name == "bench_lines" and ratio > 1.20:
                 missed.append(f"record/run per syscall {ratio:.2f}x > 1.20x on {name}")
             if name in ("bench_lines", "bench_mixed") and per["replay"] > 0.25:
                 missed.append(f"replay {per['replay']:.3f} us/syscall > 0.25 on {name}")
         print()
-        print(f"{'program':12s} {'syscalls':>9s} " + " ".join(f"{m + ' cpu':>11s}" for m in MODES)
-              + f" {'rec/run':>8s} {'replay/run wall':>16s} {'verify/rec':>10s}")
+        print(
+            f"{'program':12s} {'syscalls':>9s} "
+            + " ".join(f"{m + ' cpu':>11s}" for m in MODES)
+            + f" {'rec/run':>8s} {'replay/run wall':>16s} {'verify/rec':>10s}"
+        )
         for name, t, calls in thirdparty_rows(tmp, args.repeat):
             ratio = t.cpu["record"] / t.cpu["run"]
             wall = t.wall["replay"] / t.wall["run"]
             ver = t.cpu["verify"] / t.cpu["record"]
-            print(f"{name:12s} {calls:9d} " + " ".join(f"{t.cpu[m]:10.3f}s" for m in MODES)
-                  + f" {ratio:8.2f}x {wall:15.2f}x {ver:9.2f}x")
+            print(
+                f"{name:12s} {calls:9d} "
+                + " ".join(f"{t.cpu[m]:10.3f}s" for m in MODES)
+                + f" {ratio:8.2f}x {wall:15.2f}x {ver:9.2f}x"
+            )
             if ratio > 1.10:
                 missed.append(f"record/run CPU {ratio:.2f}x > 1.10x on {name}")
             if wall >= 1.0:

@@ -34,11 +34,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-import guestbuild  # noqa: E402
+import guestbuild
 
-from wasi_rr.api import RunConfig, run  # noqa: E402
-from wasi_rr.record import record  # noqa: E402
-from wasi_rr.replay import replay  # noqa: E402
+from wasi_rr.api import RunConfig, run
+from wasi_rr.record import record
+from wasi_rr.replay import replay
 
 SYSCALL_TARGET = 1.25
 COMPUTE_TARGET = 1.05

@@ -34,11 +34,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-import guestbuild  # noqa: E402
+import guestbuild
 
-from wasi_rr.api import DirMount, RunConfig  # noqa: E402
-from wasi_rr.record import record  # noqa: E402
-from wasi_rr.replay import replay  # noqa: E402
+from wasi_rr.api import DirMount, RunConfig
+from wasi_rr.record import record
+from wasi_rr.replay import replay
 
 SLEEPER_C = r"""
 #include <stdio.h>
@@ -101,7 +101,7 @@ def measure(name: str, config: RunConfig, journal: Path, repeat: int,
     rec = rep = (float("inf"), float("inf"))
     for k in range(repeat):
         # the first recording is the journal every replay reads
-        r = best(1, lambda: do_record(journal if k == 0 else timed))
+        r = best(1, lambda k=k: do_record(journal if k == 0 else timed))
         rec = (min(rec[0], r[0]), min(rec[1], r[1]))
         r = best(1, do_replay)
         rep = (min(rep[0], r[0]), min(rep[1], r[1]))

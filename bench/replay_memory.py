@@ -22,10 +22,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-import guestbuild  # noqa: E402
+import guestbuild
 
-from wasi_rr.api import RunConfig  # noqa: E402
-from wasi_rr.record import record  # noqa: E402
+from wasi_rr.api import RunConfig
+from wasi_rr.record import record
 
 TARGET_MIB = 50
 

@@ -21,11 +21,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tests" / "snapshot"))
 
-import guestbuild  # noqa: E402
-from minihost import MiniHost  # noqa: E402
+import guestbuild
+from minihost import MiniHost
 
-from wasi_rr.host.runtime.instrument import instrument  # noqa: E402
-from wasi_rr.host.runtime.snapshot import Snapshot  # noqa: E402
+from wasi_rr.host.runtime.instrument import instrument
+from wasi_rr.host.runtime.snapshot import Snapshot
 
 
 def ms(seconds: float) -> str:
@@ -68,14 +68,20 @@ def main() -> int:
           f"non-zero pages {written / 2**20:.2f} MiB, asyncify stack {len(snap.asyncify_stack)} B")
     print(f"run to 1st call + unwind  {ms(t1 - t0)}  (mostly the guest's own work)")
     print(f"capture (stop+scan+globals){ms(t2 - t1)}   target <= 100 ms")
-    print(f"serialize (zstd image)    {ms(t3 - t2)}   size {len(blob) / 2**20:.2f} MiB (target <= 2 MiB)")
+    print(
+        f"serialize (zstd image)    {ms(t3 - t2)}   "
+        f"size {len(blob) / 2**20:.2f} MiB (target <= 2 MiB)"
+    )
 
     host.controller.start_rewind(snap)
     host._start(host.store)
     second = host.controller.after_start_returned()
     assert isinstance(second, Snapshot)
     delta = second.to_bytes(base=snap)
-    print(f"delta vs previous capture {len(delta) / 1024:8.1f} KiB (full: {len(second.to_bytes()) / 2**20:.2f} MiB)")
+    print(
+        f"delta vs previous capture {len(delta) / 1024:8.1f} KiB "
+        f"(full: {len(second.to_bytes()) / 2**20:.2f} MiB)"
+    )
 
     t0 = time.perf_counter()
     restored = Snapshot.from_bytes(blob)
@@ -89,8 +95,10 @@ def main() -> int:
     t4 = time.perf_counter()
     # The interrupted call is the "filled" write: the fresh instance performs it.
     assert code == 0 and bytes(fresh.stdout) == bytes(want.stdout), fresh.stdout
-    print(f"resume: decode {ms(t1 - t0)}, instantiate {ms(t2 - t1)}, "
-          f"load+arm {ms(t3 - t2)}, rewind+finish {ms(t4 - t3)}")
+    print(
+        f"resume: decode {ms(t1 - t0)}, instantiate {ms(t2 - t1)}, "
+        f"load+arm {ms(t3 - t2)}, rewind+finish {ms(t4 - t3)}"
+    )
     product()
     return 0
 
@@ -101,9 +109,9 @@ def product() -> None:
     import io
 
     from wasi_rr.api import RunConfig, build_kernel, make_group
-    from wasi_rr.host.runtime.procs import SnapshotPolicy
-    from wasi_rr.host.runtime.process import make_engine
     from wasi_rr.host.kernel.wasifs import WasiFs
+    from wasi_rr.host.runtime.process import make_engine
+    from wasi_rr.host.runtime.procs import SnapshotPolicy
     from wasi_rr.journal import SnapshotEvent, open_journal
     from wasi_rr.record import record
     from wasi_rr.snapshots import load_snapshot
@@ -112,32 +120,50 @@ def product() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         journal = Path(tmp) / "big.wrr"
         t0 = time.perf_counter()
-        record(RunConfig(module=path, stdout=io.BytesIO(), stderr=io.BytesIO(),
-                         snapshots=SnapshotPolicy(every=1)), journal)
+        record(
+            RunConfig(
+                module=path,
+                stdout=io.BytesIO(),
+                stderr=io.BytesIO(),
+                snapshots=SnapshotPolicy(every=1),
+            ),
+            journal,
+        )
         t1 = time.perf_counter()
         with open_journal(journal) as r:
             snaps = [e for e in r if isinstance(e, SnapshotEvent)]
         first = snaps[0]
-        print(f"product: record --snapshot-every 1: {len(snaps)} snapshots, whole run {ms(t1 - t0)}")
-        print(f"  snapshot #{first.id} on disk      {(len(first.snapshot) + len(first.fs)) / 2**20:8.2f} MiB"
-              f"   target <= 2 MiB (later ones, deltas: "
-              f"{', '.join(f'{len(e.snapshot) / 1024:.1f} KiB' for e in snaps[1:])})")
-        print(f"  capture (unwind..freeze)  {ms(first.extra['capture_ns'] / 1e9)}   target <= 100 ms")
+        print(
+            f"product: record --snapshot-every 1: {len(snaps)} snapshots, whole run {ms(t1 - t0)}"
+        )
+        print(
+            f"  snapshot #{first.id} on disk      "
+            f"{(len(first.snapshot) + len(first.fs)) / 2**20:8.2f} MiB"
+            f"   target <= 2 MiB (later ones, deltas: "
+            f"{', '.join(f'{len(e.snapshot) / 1024:.1f} KiB' for e in snaps[1:])})"
+        )
+        print(
+            f"  capture (unwind..freeze)  {ms(first.extra['capture_ns'] / 1e9)}   target <= 100 ms"
+        )
         best = float("inf")
         for _ in range(5):
             seen: list[float] = []
 
             class First:
+                def __init__(self, seen: list[float]) -> None:
+                    self.seen = seen
+
                 def on_syscall(self, record: object) -> None:
-                    if not seen:
-                        seen.append(time.perf_counter())
+                    if not self.seen:
+                        self.seen.append(time.perf_counter())
                     raise KeyboardInterrupt  # stop at the first live syscall
 
             t0 = time.perf_counter()
             loaded = load_snapshot(journal, first.id)
             engine = make_engine()
-            config = RunConfig(module=path, stdout=io.BytesIO(), stderr=io.BytesIO(),
-                               observer=First())
+            config = RunConfig(
+                module=path, stdout=io.BytesIO(), stderr=io.BytesIO(), observer=First(seen)
+            )
             group = make_group(config, engine, loaded.module or b"")
             kernel = build_kernel(config, fs=WasiFs.unfreeze(loaded.fs))
             group.spawn(kernel, snapshot=loaded.snapshot, seq=loaded.seq)
@@ -146,8 +172,10 @@ def product() -> None:
             except KeyboardInterrupt:
                 pass
             best = min(best, seen[0] - t0)
-        print(f"  resume to 1st live syscall{ms(best)}   target <= 300 ms (best of 5; "
-              "load journal + decode + instrument(cached) + compile(cached) + restore + rewind)")
+        print(
+            f"  resume to 1st live syscall{ms(best)}   target <= 300 ms (best of 5; "
+            "load journal + decode + instrument(cached) + compile(cached) + restore + rewind)"
+        )
 
 
 if __name__ == "__main__":

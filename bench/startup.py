@@ -49,7 +49,7 @@ def main() -> int:
                 "wasi-rr replay": [sys.executable, "-m", "wasi_rr", "replay",
                                    str(Path(d) / "t.wrr")]}
         best = {}
-        for name, cmd in cmds.items():
+        for cmd in cmds.values():
             wall(cmd)
         for _ in range(args.repeat):
             for name, cmd in cmds.items():

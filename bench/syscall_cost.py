@@ -34,11 +34,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-import guestbuild  # noqa: E402
-from guestrun import Invocation, Outcome, run_reference  # noqa: E402
+import guestbuild
+from guestrun import Invocation, Outcome, run_reference
 
-from wasi_rr import RunConfig, run  # noqa: E402
-from wasi_rr.host.table.abi import SyscallRecord  # noqa: E402
+from wasi_rr import RunConfig, run
+from wasi_rr.host.table.abi import SyscallRecord
 
 CLOCK_TARGET_US = 3.0
 FILES_SPEEDUP_TARGET = 5.0

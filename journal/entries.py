@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from .events import CtxEvent, ExitEvent, ForkEvent, SnapshotEvent, StartEvent, TrapEvent
 from .records import Call
@@ -75,5 +75,5 @@ class JournalHeader:
     """Header keys written by a newer minor version that this reader does not know."""
 
 
-Entry = Union[Call, StartEvent, ExitEvent, TrapEvent, SnapshotEvent, ForkEvent, CtxEvent]
+Entry = Call | StartEvent | ExitEvent | TrapEvent | SnapshotEvent | ForkEvent | CtxEvent
 """What ``JournalReader`` yields, in journal order."""

@@ -39,7 +39,7 @@ import hashlib
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Union
+from typing import Final
 
 HEADER: Final = struct.Struct("<IHBBHHI")
 HEADER_SIZE: Final = HEADER.size
@@ -87,7 +87,7 @@ class InputDigest:
         return DIGEST.pack(self.length, self.sha256)
 
 
-Input = Union[bytes, InputDigest]
+Input = bytes | InputDigest
 
 
 @dataclass(slots=True)
@@ -194,7 +194,7 @@ def is_event(buf: bytes | bytearray | memoryview, off: int) -> bool:
 
 def event_payload(buf: bytes | bytearray | memoryview, off: int, size: int) -> bytes:
     """The msgpack bytes of the event record at ``off`` (header fields checked)."""
-    _, fid, flags, np_, nin, nw, errno = HEADER.unpack_from(buf, off)
+    _, _fid, flags, np_, nin, nw, errno = HEADER.unpack_from(buf, off)
     if (flags, np_, nin, nw, errno) != (0, 0, 0, 0, 0):
         raise RecordError("event header", "has non-zero call fields")
     return bytes(buf[off + HEADER_SIZE:off + size])

@@ -24,8 +24,15 @@ from wasi_rr.host.table.format import format_question as _format_question
 from wasi_rr.journal import Call, ExitEvent, InputDigest, TrapEvent
 
 __all__ = [
-    "DivergenceKind", "Divergence", "DivergenceError", "FieldDiff", "WasmFrame",
-    "compare_call", "input_labels", "format_entry", "bytes_diff",
+    "Divergence",
+    "DivergenceError",
+    "DivergenceKind",
+    "FieldDiff",
+    "WasmFrame",
+    "bytes_diff",
+    "compare_call",
+    "format_entry",
+    "input_labels",
 ]
 
 HISTORY = 5
@@ -221,7 +228,7 @@ def compare_call(expected: Call, module: str, name: str, params: tuple[int, ...]
     sig = SIGNATURES.get((module, name))
     if expected.params != params:
         names = sig.param_names if sig is not None else ()
-        for i, (want, got) in enumerate(zip(expected.params, params)):
+        for i, (want, got) in enumerate(zip(expected.params, params, strict=False)):
             if want != got:
                 label = names[i] if i < len(names) else f"#{i}"
                 diffs.append(FieldDiff(f"param {label}", _param_text(sig, i, want),

@@ -30,7 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
+from wasmtime import Engine, Module
+
+from wasi_rr.errors import WasiRrError
+from wasi_rr.exitcodes import ExitStatus
 from wasi_rr.host.boundary.adapter import CallbackSource, HostAdapter
+from wasi_rr.host.runtime.policy import needs_procs
 from wasi_rr.host.runtime.process import (
     ModuleBytes,
     ModuleCache,
@@ -43,12 +48,7 @@ from wasi_rr.host.runtime.process import (
     make_engine,
     read_module_file,
 )
-from wasi_rr.host.runtime.policy import needs_procs
 from wasi_rr.journal import ExitEvent, JournalReader, TrapEvent, open_journal
-from wasmtime import Engine, Module
-
-from wasi_rr.errors import WasiRrError
-from wasi_rr.exitcodes import ExitStatus
 
 from .answer import Answerer, JournalAbort, RecordingEnded, Verifier
 from .backtrace import frames_of

@@ -133,6 +133,6 @@ class FastVerifier:
                 return 0
             except JournalAbort as exc:
                 return adapter.stop_guest(sig, exc)
-            except BaseException as exc:  # noqa: BLE001 - must never leave a ctypes callback
+            except BaseException as exc:  # must never leave a ctypes callback
                 return adapter.stop_guest(sig, exc)
         return callback

@@ -31,7 +31,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["ManifestError", "TraceSpec", "Manifest", "load_manifest", "record_trace"]
+__all__ = ["Manifest", "ManifestError", "TraceSpec", "load_manifest", "record_trace"]
 
 MANIFEST_NAME = "manifest.toml"
 

@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wasmtime import Engine
+
+from wasi_rr.exitcodes import ExitStatus
 from wasi_rr.host.boundary.adapter import CallbackSource
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.runtime.process import Outcome, deadline, interrupt_on_sigint
@@ -34,9 +37,6 @@ from wasi_rr.journal import (
     SnapshotEvent,
     TrapEvent,
 )
-from wasmtime import Engine
-
-from wasi_rr.exitcodes import ExitStatus
 
 from .answer import Answerer, JournalAbort, RecordingEnded
 from .divergence import (

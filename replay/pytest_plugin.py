@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["RecordMode", "TraceItem", "TraceFile", "ManifestFile"]
+__all__ = ["ManifestFile", "RecordMode", "TraceFile", "TraceItem"]
 
 INI_TRACES = "wasi_rr_traces"
 OPTION = "--wasi-rr-record-mode"

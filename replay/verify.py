@@ -32,8 +32,8 @@ import functools
 import struct
 import tempfile
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from wasi_rr.host.boundary.adapter import HostAdapter, Observe
 from wasi_rr.host.kernel.hostdir import MountMode

@@ -51,7 +51,9 @@ def zig_version() -> str:
             [*_zig_command(), "version"], capture_output=True, text=True, timeout=120
         )
     except (OSError, subprocess.TimeoutExpired) as exc:  # pragma: no cover - environment
-        raise GuestBuildError(f"cannot run zig ({exc}); install the test extra: pip install ziglang")
+        raise GuestBuildError(
+            f"cannot run zig ({exc}); install the test extra: pip install ziglang"
+        ) from exc
     if proc.returncode != 0:
         raise GuestBuildError(
             "zig is not available (python -m ziglang failed); it is a test dependency: "

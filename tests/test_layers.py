@@ -48,7 +48,9 @@ def _modules() -> dict[str, Path]:
             rel = path.relative_to(root).with_suffix("")
             parts = [p for p in rel.parts if p != "__init__"]
             name = ".".join([prefix, *parts])
-            if name.startswith("wasi_rr.host") and prefix == "wasi_rr" or "__pycache__" in path.parts:
+            if (
+                name.startswith("wasi_rr.host") and prefix == "wasi_rr"
+            ) or "__pycache__" in path.parts:
                 continue
             found[name] = path
     return found
@@ -60,8 +62,11 @@ MODULES = _modules()
 def _layer(name: str) -> tuple[str, int] | None:
     best: tuple[str, int] | None = None
     for prefix, rank in LAYERS:
-        if (name == prefix or name.startswith(prefix + ".") or
-                (prefix.endswith("_") and name.startswith(prefix))):
+        if (
+            name == prefix
+            or name.startswith(prefix + ".")
+            or (prefix.endswith("_") and name.startswith(prefix))
+        ):
             if best is None or len(prefix) > len(best[0]):
                 best = (prefix, rank)
     return best
@@ -73,9 +78,13 @@ def _imports(name: str, path: Path) -> list[tuple[str, bool]]:
     is_pkg = path.name == "__init__.py"
     out: list[tuple[str, bool]] = []
     top = set(map(id, tree.body))
-    typing_only = {id(n) for blk in ast.walk(tree) if isinstance(blk, ast.If)
-                   and ast.unparse(blk.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
-                   for n in ast.walk(blk)}
+    typing_only = {
+        id(n)
+        for blk in ast.walk(tree)
+        if isinstance(blk, ast.If)
+        and ast.unparse(blk.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+        for n in ast.walk(blk)
+    }
     for node in ast.walk(tree):
         if id(node) in typing_only:
             continue  # names for annotations only: no dependency at run time
@@ -85,7 +94,7 @@ def _imports(name: str, path: Path) -> list[tuple[str, bool]]:
             base = node.module or ""
             if node.level:
                 anchor = name.split(".") if is_pkg else name.split(".")[:-1]
-                anchor = anchor[:len(anchor) - node.level + 1]
+                anchor = anchor[: len(anchor) - node.level + 1]
                 base = ".".join(anchor + ([base] if base else []))
             for alias in node.names:
                 full = f"{base}.{alias.name}"
@@ -121,8 +130,7 @@ def test_imports_point_down(source: str) -> None:
         there = _layer(target)
         assert there is not None, target
         same_group = any(here[0] in g and there[0] in g for g in GROUPS)
-        if there[1] > here[1] or (there[1] == here[1] and there[0] != here[0]
-                                  and not same_group):
+        if there[1] > here[1] or (there[1] == here[1] and there[0] != here[0] and not same_group):
             bad.append(f"{target} ({there[0]}, layer {there[1]})")
     assert bad == [], f"{source} ({here[0]}, layer {here[1]}) imports upward or sideways: {bad}"
 
@@ -141,7 +149,7 @@ def test_no_import_cycles_at_module_level() -> None:
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                cycles.append(stack[stack.index(nxt):] + [nxt])
+                cycles.append(stack[stack.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt)
         stack.pop()
@@ -164,9 +172,14 @@ def test_bottom_layers_never_import_wasmtime(prefix: str) -> None:
 
 
 def test_journal_imports_only_itself_and_the_leaves() -> None:
-    bad = [(s, t) for s, t, _ in EDGES if s.startswith("wasi_rr.journal")
-           and not t.startswith("wasi_rr.journal") and _layer(t) is not None
-           and _layer(t)[1] != 0]  # type: ignore[index]
+    bad = [
+        (s, t)
+        for s, t, _ in EDGES
+        if s.startswith("wasi_rr.journal")
+        and not t.startswith("wasi_rr.journal")
+        and _layer(t) is not None
+        and _layer(t)[1] != 0
+    ]  # type: ignore[index]
     assert bad == []
 
 
@@ -175,7 +188,8 @@ def test_every_package_is_installed() -> None:
     and is missing from every real install."""
     import tomllib
 
-    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())
-                 ["tool"]["setuptools"]["packages"])
+    listed = set(
+        tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
     packages = {name for name, path in MODULES.items() if path.name == "__init__.py"}
     assert packages - listed == set()

@@ -34,6 +34,7 @@ from wasi_rr.host.runtime.process import (
     make_engine,
     read_module_file,
 )
+
 from .errors import ConfigError, ModuleError
 
 if TYPE_CHECKING:  # the group and asyncify machinery load only when a run needs them
@@ -102,7 +103,7 @@ class RunConfig:
     snapshots: SnapshotPolicy = field(default_factory=SnapshotPolicy)
     """When to snapshot (empty: never). Any trigger makes the run use the
     asyncify-instrumented module (docs/snapshots.md)."""
-    process_events: "ProcessEvents | None" = None
+    process_events: ProcessEvents | None = None
     """Receives snapshots, forks and process switches (the journal recorder)."""
 
 

@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # argparse --help / usage errors
         code = e.code
         status = code if isinstance(code, int) else (0 if code is None else int(ExitStatus.USAGE))
-    except BaseException as e:  # noqa: BLE001 - the last line of defence: never a traceback
+    except BaseException as e:  # the last line of defence: never a traceback
         if os.environ.get("WASI_RR_DEBUG"):
             traceback.print_exc()
         error_line(f"internal error: {type(e).__name__}: {e} "

@@ -65,18 +65,30 @@ def add_parser(subparsers: Any) -> Any:
                              "replaces it everywhere (the replayed guest sees the placeholder)")
     parser.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
                         help="free-form metadata stored in the journal header")
-    parser.add_argument("--hash-inputs-over", type=positive_int, default=DEFAULT_INPUT_HASH_THRESHOLD,
-                        metavar="BYTES",
-                        help="store guest buffers larger than this as a sha256 (default "
-                             f"{DEFAULT_INPUT_HASH_THRESHOLD}; stdout/stderr always in full)")
-    parser.add_argument("--full-inputs", action="store_true",
-                        help="store every guest buffer in full")
-    parser.add_argument("--no-capture-fs", dest="capture_fs", action="store_false",
-                        help="do not store the --dir directories' initial contents (by "
-                             "default they are, up to 16 MiB, so 'replay --verify' works)")
-    parser.add_argument("--slow", action="store_true",
-                        help="journal every call from Python instead of the generated wasm "
-                             "recorder (same journal, slower; for ruling the recorder out)")
+    parser.add_argument(
+        "--hash-inputs-over",
+        type=positive_int,
+        default=DEFAULT_INPUT_HASH_THRESHOLD,
+        metavar="BYTES",
+        help="store guest buffers larger than this as a sha256 (default "
+        f"{DEFAULT_INPUT_HASH_THRESHOLD}; stdout/stderr always in full)",
+    )
+    parser.add_argument(
+        "--full-inputs", action="store_true", help="store every guest buffer in full"
+    )
+    parser.add_argument(
+        "--no-capture-fs",
+        dest="capture_fs",
+        action="store_false",
+        help="do not store the --dir directories' initial contents (by "
+        "default they are, up to 16 MiB, so 'replay --verify' works)",
+    )
+    parser.add_argument(
+        "--slow",
+        action="store_true",
+        help="journal every call from Python instead of the generated wasm "
+        "recorder (same journal, slower; for ruling the recorder out)",
+    )
     add_snapshot_options(parser)
     add_run_options(parser)
     parser.set_defaults(func=_record_main)

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-
 from wasi_rr.host.kernel.freeze import FreezeError
 from wasi_rr.host.kernel.hostdir import MountError, MountMode
 from wasi_rr.host.kernel.wasifs import WasiFs

@@ -27,24 +27,41 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         "--dir", dest="dirs", action="append", default=[], metavar="HOST[::GUEST]",
         help="preopen host directory HOST as GUEST (default: the same name), writes go through")
     parser.add_argument(
-        "--dir-overlay", dest="overlay_dirs", action="append", default=[],
+        "--dir-overlay",
+        dest="overlay_dirs",
+        action="append",
+        default=[],
         metavar="HOST[::GUEST]",
-        help="preopen HOST as GUEST with an in-memory overlay: the host directory is never modified")
+        help="preopen HOST as GUEST with an in-memory overlay: "
+        "the host directory is never modified",
+    )
     parser.add_argument(
-        "--tmpfs", action="append", default=[], metavar="GUEST",
-        help="preopen an empty in-memory directory at GUEST")
+        "--tmpfs",
+        action="append",
+        default=[],
+        metavar="GUEST",
+        help="preopen an empty in-memory directory at GUEST",
+    )
     parser.add_argument(
-        "--env", dest="envs", action="append", default=[], metavar="NAME[=VAL]",
-        help="set an environment variable for the guest; NAME alone inherits it from wasi-rr's")
+        "--env",
+        dest="envs",
+        action="append",
+        default=[],
+        metavar="NAME[=VAL]",
+        help="set an environment variable for the guest; NAME alone inherits it from wasi-rr's",
+    )
     parser.add_argument(
-        "--argv0", metavar="NAME",
-        help="argv[0] seen by the guest (default: MODULE as written)")
+        "--argv0", metavar="NAME", help="argv[0] seen by the guest (default: MODULE as written)"
+    )
     parser.add_argument(
-        "--trap-unknown-imports", action="store_true",
-        help="run modules with imports wasi-rr does not provide; calling one traps")
+        "--trap-unknown-imports",
+        action="store_true",
+        help="run modules with imports wasi-rr does not provide; calling one traps",
+    )
     parser.add_argument("module", metavar="MODULE.wasm", help="the WASI command to run")
-    parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
-                        help="arguments passed to the guest")
+    parser.add_argument(
+        "args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments passed to the guest"
+    )
 
 
 def parse_dir(spec: str, mode: MountMode) -> DirMount:
@@ -98,8 +115,12 @@ def report(result: RunResult) -> int:
     A trap caused by a wasi-rr bug (``host_error``) is not the guest's doing:
     it is reported as an internal error with ``ExitStatus.TOOL_ERROR``."""
     if result.host_error is not None:
-        print(f"wasi-rr: error: internal error: {result.trap} "
-              "(this is a wasi-rr bug, please report it)", file=sys.stderr, flush=True)
+        print(
+            f"wasi-rr: error: internal error: {result.trap} "
+            "(this is a wasi-rr bug, please report it)",
+            file=sys.stderr,
+            flush=True,
+        )
         return int(ExitStatus.TOOL_ERROR)
     if result.trap is not None:
         print(f"wasi-rr: guest trapped: {result.trap}", file=sys.stderr, flush=True)
@@ -113,8 +134,10 @@ def _main(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "run", help="run a WASI command (no journal)",
-        description="Run a WASI preview1 command module; exit with its status.")
+        "run",
+        help="run a WASI command (no journal)",
+        description="Run a WASI preview1 command module; exit with its status.",
+    )
     add_run_options(parser)
     parser.set_defaults(func=_main)
     return parser

@@ -49,8 +49,17 @@ from .journal import (
     TrapEvent,
 )
 
-__all__ = ["JournalFileError", "SeqRange", "parse_range", "dump", "add_parser",
-           "format_entry", "entry_to_json", "format_header", "collect_stats"]
+__all__ = [
+    "JournalFileError",
+    "SeqRange",
+    "add_parser",
+    "collect_stats",
+    "dump",
+    "entry_to_json",
+    "format_entry",
+    "format_header",
+    "parse_range",
+]
 
 
 class JournalFileError(WasiRrError):
@@ -314,7 +323,7 @@ def format_stats(reader: JournalReader, stats: DumpStats) -> str:
         f"{js.stored_bytes} stored, ratio {ratio:.1f}x)",
         f"bytes per syscall:         {per_call:.2f} (whole file), "
         f"{(js.stored_bytes / stats.syscalls if stats.syscalls else 0):.2f} (entries only)",
-        f"wall time recorded:        "
+        "wall time recorded:        "
         + (f"{wall / 1e9:.3f} s" if wall is not None else "unknown"),
     ]
     if js.skipped_entries:
@@ -392,7 +401,7 @@ def dump(path: str | os.PathLike[str], ranges: Iterable[str] = (), *, as_json: b
             raise JournalFileError(f"{path}: {exc}") from None
         except BrokenPipeError:  # `wasi-rr dump J | head`
             try:
-                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the final flush
+                sys.stdout = open(os.devnull, "w")  # silence the final flush
             except OSError:
                 pass
             return 0

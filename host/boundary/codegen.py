@@ -234,7 +234,7 @@ def _encode(s: _Src, sig: Signature, results: dict[str, str], collect: bool) -> 
         elif role is Role.OUT_EVENTS:
             s(f"w{i} = list({r})")
             s(f"if len(w{i}) > {_p(sig, p.length)}:")
-            s(f"    raise RuntimeError('kernel returned more events than subscriptions')")
+            s("    raise RuntimeError('kernel returned more events than subscriptions')")
             s(f"if w{i}:")
             s(f"    write({v}, pack_events(w{i}){', outs' if collect else ''})")
             counts[p.name] = f"len(w{i})"
@@ -265,7 +265,8 @@ def _emit_buf(s: _Src, sig: Signature, i: int, p: Param, r: str, collect: bool) 
     s(f"w{i} = {r}")
     if p.fill is Fill.EXACT:
         s(f"if len(w{i}) != {n}:")
-        s(f"    raise RuntimeError('kernel returned ' + str(len(w{i})) + ' bytes, wanted ' + str({n}))")
+        s(f"    raise RuntimeError('kernel returned ' + str(len(w{i})) + ' bytes, '"
+          f"'wanted ' + str({n}))")
     elif p.fill is Fill.FIT:
         s(f"if len(w{i}) > {n}:")
         s("    raise WasiError(NAMETOOLONG, 'buffer shorter than the answer')")
@@ -281,6 +282,7 @@ def _emit_write(s: _Src, v: str, data: str, collect: bool) -> None:
 
 # -- whole functions ---------------------------------------------------------------------
 
+
 def _kernel_call(s: _Src, sig: Signature, args: list[str]) -> dict[str, str]:
     results = [p.name for p in sig.result_params]
     call = f"kernel.{sig.name}({', '.join(args)})"
@@ -292,7 +294,7 @@ def _kernel_call(s: _Src, sig: Signature, args: list[str]) -> dict[str, str]:
         return {results[0]: "r0"}
     names = [f"r{k}" for k in range(len(results))]
     s(f"{', '.join(names)} = {call}")
-    return dict(zip(results, names))
+    return dict(zip(results, names, strict=True))
 
 
 def _unpack_params(s: _Src, sig: Signature) -> str:
@@ -412,12 +414,40 @@ def _bind_env(s: _Src) -> None:
 
 
 _ENV_NAMES = (
-    "SIG", "FID", "UNPACK", "WasiError", "INVAL", "NAMETOOLONG", "RIGHTS_MASK",
-    "IOVEC_UNPACK", "IOVEC_ITER", "SUBSCRIPTION_SIZE", "EVENT_SIZE", "path_text",
-    "out_iovecs", "scatter", "subscriptions", "write", "pack_dirents", "pack_events",
-    "pack_strings", "U8_PACK", "U16_PACK", "U32_PACK", "U64_PACK", "U8_PACK_INTO",
-    "U16_PACK_INTO", "U32_PACK_INTO", "U64_PACK_INTO", "PACK_FDSTAT", "PACK_FILESTAT",
-    "PACK_PRESTAT", "ERRNO_PACK_INTO", "slots_at", "emit", "STDIO",
+    "SIG",
+    "FID",
+    "UNPACK",
+    "WasiError",
+    "INVAL",
+    "NAMETOOLONG",
+    "RIGHTS_MASK",
+    "IOVEC_UNPACK",
+    "IOVEC_ITER",
+    "SUBSCRIPTION_SIZE",
+    "EVENT_SIZE",
+    "path_text",
+    "out_iovecs",
+    "scatter",
+    "subscriptions",
+    "write",
+    "pack_dirents",
+    "pack_events",
+    "pack_strings",
+    "U8_PACK",
+    "U16_PACK",
+    "U32_PACK",
+    "U64_PACK",
+    "U8_PACK_INTO",
+    "U16_PACK_INTO",
+    "U32_PACK_INTO",
+    "U64_PACK_INTO",
+    "PACK_FDSTAT",
+    "PACK_FILESTAT",
+    "PACK_PRESTAT",
+    "ERRNO_PACK_INTO",
+    "slots_at",
+    "emit",
+    "STDIO",
 ) + tuple(f"VALID_{i}" for i in range(16))
 
 
@@ -425,14 +455,16 @@ def source(sig: Signature, shape: Shape, opts: Options = Options()) -> str:
     """The generated source of ``sig`` in ``shape`` (for tests and curious readers)."""
     if sig.irregular is not None:
         raise ValueError(f"{sig.name} is irregular ({sig.irregular})")
-    maker = {Shape.RUN: _source_run, Shape.RECORD: _source_record,
-             Shape.OBSERVE: _source_observe}[shape]
+    maker = {Shape.RUN: _source_run, Shape.RECORD: _source_record, Shape.OBSERVE: _source_observe}[
+        shape
+    ]
     return maker(sig, opts)
 
 
 @functools.cache
-def factory(sig: Signature, shape: Shape, opts: Options = Options()
-            ) -> tuple[Callable[..., Any], dict[str, Any]]:
+def factory(
+    sig: Signature, shape: Shape, opts: Options = Options()
+) -> tuple[Callable[..., Any], dict[str, Any]]:
     """The compiled ``make(kernel, mem, stop, intercept, counter, env)`` of ``sig``,
     and the constants its ``env`` must add (the structs a simple RECORD packs with)."""
     from . import fastgen
@@ -444,7 +476,7 @@ def factory(sig: Signature, shape: Shape, opts: Options = Options()
         text = source(sig, shape, opts)
     namespace: dict[str, Any] = {}
     code = compile(text, f"<wasi-rr {shape.value} {sig.name}>", "exec")
-    exec(code, namespace)  # noqa: S102 - our own generated source, see ``source``
+    exec(code, namespace)  # our own generated source, see ``source``
     make: Callable[..., Any] = namespace["make"]
     return make, consts
 

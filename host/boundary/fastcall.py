@@ -135,7 +135,7 @@ def params_callback(slot_count: int, unpack_params: Callable[[Any], tuple[int, .
                 last_args = args
             slots = last_slots
             errno = call(unpack_params(slots))
-        except BaseException as e:  # noqa: BLE001 - must never leave a ctypes callback
+        except BaseException as e:  # must never leave a ctypes callback
             return stop(e)
         if has_result:
             pack_into(slots, 0, errno)

@@ -184,7 +184,8 @@ def _encode_buf(s: _Src, sig: Signature, i: int, p: Param, r: str) -> None:
     s(f"w{i} = {r}")
     if p.fill is Fill.EXACT:
         s(f"if len(w{i}) != {n}:")
-        s(f"    raise RuntimeError('kernel returned ' + str(len(w{i})) + ' bytes, wanted ' + str({n}))")
+        s(f"    raise RuntimeError('kernel returned ' + str(len(w{i})) + ' bytes, '"
+          f"'wanted ' + str({n}))")
     elif p.fill is Fill.FIT:
         s(f"if len(w{i}) > {n}:")
         s("    raise WasiError(NAMETOOLONG, 'buffer shorter than the answer')")
@@ -206,8 +207,14 @@ def _encode_out(s: _Src, i: int, kind: OutKind, value: str) -> _Item:
 
 # -- the record -----------------------------------------------------------------------------
 
-def _emit_fast(s: _Src, sig: Signature, inputs: list[_Item], writes: list[_Item],
-               consts: dict[str, struct.Struct]) -> None:
+
+def _emit_fast(
+    s: _Src,
+    sig: Signature,
+    inputs: list[_Item],
+    writes: list[_Item],
+    consts: dict[str, struct.Struct],
+) -> None:
     """Append the record with one pack per run of fixed fields (module docstring)."""
     np_ = len(sig.params)
     items = inputs + writes
@@ -241,8 +248,15 @@ def _emit_fast(s: _Src, sig: Signature, inputs: list[_Item], writes: list[_Item]
     s("    FLUSH()")
 
 
-def _emit(s: _Src, sig: Signature, params: str, inputs: list[_Item], writes: list[_Item],
-          consts: dict[str, struct.Struct], opts: Options) -> None:
+def _emit(
+    s: _Src,
+    sig: Signature,
+    params: str,
+    inputs: list[_Item],
+    writes: list[_Item],
+    consts: dict[str, struct.Struct],
+    opts: Options,
+) -> None:
     """Record the successful call: the fast record when its shape allows, else ``emit``."""
     small = [f"len({x.expr}) <= THRESHOLD" for x in inputs if x.kind == "var"]
     if small and sig.stdio:  # bytes that reached stdout/stderr are never digested
@@ -277,6 +291,7 @@ def _bytes_expr(x: _Item) -> str:
 
 # -- whole callbacks --------------------------------------------------------------------------
 
+
 def source(sig: Signature, record: bool, opts: Options) -> tuple[str, dict[str, struct.Struct]]:
     """The simple callback's source and the structs it packs records with."""
     s = _Src()
@@ -295,13 +310,16 @@ def source(sig: Signature, record: bool, opts: Options) -> tuple[str, dict[str, 
     return s.text(), consts
 
 
-_NAME = re.compile(r"\b(?:[A-Z][A-Z0-9_]+|path_text|pack_dirents|slots_at|emit|generic|"
-                   r"WasiError)\b")
+_NAME = re.compile(
+    r"\b(?:[A-Z][A-Z0-9_]+|path_text|pack_dirents|slots_at|emit|generic|"
+    r"WasiError)\b"
+)
 """Names the body takes from ``env`` (bound as closure cells: faster than globals)."""
 
 
-def _body(s: _Src, sig: Signature, record: bool, opts: Options,
-          consts: dict[str, struct.Struct]) -> None:
+def _body(
+    s: _Src, sig: Signature, record: bool, opts: Options, consts: dict[str, struct.Struct]
+) -> None:
     names = [f"p{i}" for i in range(len(sig.params))]
     params = f"({', '.join(names)}{',' if len(names) == 1 else ''})"
     with s.block("try:"):
@@ -361,4 +379,4 @@ def _kernel_call(s: _Src, sig: Signature, args: list[str]) -> dict[str, str]:
         return {}
     names = [f"r{k}" for k in range(len(results))]
     s(f"{', '.join(names)} = {call}")
-    return dict(zip(results, names))
+    return dict(zip(results, names, strict=True))

@@ -145,6 +145,6 @@ def irregular_callback(sig: Signature, adapter: HostAdapter) -> fastcall.RawCall
             if has_result:
                 _ERRNO.pack_into(slots, 0, errno)
             return 0
-        except BaseException as e:  # noqa: BLE001 - must never leave a ctypes callback
+        except BaseException as e:  # must never leave a ctypes callback
             return adapter.stop_guest(sig, e)
     return callback

@@ -41,7 +41,7 @@ class GuestMemory:
     """One instance's linear memory. Re-bindable: a snapshot/fork may attach
     the same adapter state to a new instance's memory with ``bind``."""
 
-    __slots__ = ("view", "size", "_source")
+    __slots__ = ("_source", "size", "view")
 
     def __init__(self, source: ViewSource | None = None) -> None:
         self._source: ViewSource = source or _empty_view
@@ -61,7 +61,7 @@ class GuestMemory:
         self.size = len(self.view)
 
     @classmethod
-    def over(cls, buffer: bytearray) -> "GuestMemory":
+    def over(cls, buffer: bytearray) -> GuestMemory:
         """A memory over a plain buffer (tests, tools working on a memory image)."""
         return cls(lambda: memoryview(buffer))
 

@@ -90,7 +90,14 @@ class Description:
         "tree",
     )
 
-    def __init__(self, tree: FsTree, inode: Inode, rights_base: int, rights_inheriting: int = 0, flags: int = 0) -> None:
+    def __init__(
+        self,
+        tree: FsTree,
+        inode: Inode,
+        rights_base: int,
+        rights_inheriting: int = 0,
+        flags: int = 0,
+    ) -> None:
         self.tree = tree
         self.inode = inode
         self.rights_base = rights_base

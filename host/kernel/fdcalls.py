@@ -148,7 +148,8 @@ class FdCalls(KernelBase):
 
     def fd_fdstat_set_rights(self, fd: int, rights_base: int, rights_inheriting: int) -> None:
         desc = self._desc(fd)
-        if rights_base & ~visible_rights(desc.rights_base) or rights_inheriting & ~desc.rights_inheriting:
+        if (rights_base & ~visible_rights(desc.rights_base)
+                or rights_inheriting & ~desc.rights_inheriting):
             raise WasiError(Errno.NOTCAPABLE, "rights can only shrink")
         desc.rights_base = rights_base
         desc.rights_inheriting = rights_inheriting

@@ -213,7 +213,13 @@ class DirFile(Description):
     __slots__ = ()
 
     def __init__(
-        self, tree: FsTree, inode: Inode, rights: int, inheriting: int, flags: int = 0, preopen: str | None = None
+        self,
+        tree: FsTree,
+        inode: Inode,
+        rights: int,
+        inheriting: int,
+        flags: int = 0,
+        preopen: str | None = None,
     ) -> None:
         super().__init__(tree, inode, rights, inheriting, flags)
         self.preopen = preopen

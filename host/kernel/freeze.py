@@ -10,7 +10,14 @@ from .frozen import FREEZE_VERSION, HostDirs
 from .sources import Clock
 from .wasifs import WasiFs
 
-__all__ = ["FREEZE_VERSION", "FreezeError", "freeze_family", "freeze_fs", "unfreeze_family", "unfreeze_fs"]
+__all__ = [
+    "FREEZE_VERSION",
+    "FreezeError",
+    "freeze_family",
+    "freeze_fs",
+    "unfreeze_family",
+    "unfreeze_fs",
+]
 
 
 def freeze_fs(fs: WasiFs) -> bytes:
@@ -23,11 +30,15 @@ def freeze_family(processes: Sequence[WasiFs]) -> bytes:
     return WasiFs.freeze_family(processes)
 
 
-def unfreeze_fs(data: bytes, *, clock: Clock | None = None, host_dirs: HostDirs | None = None) -> WasiFs:
+def unfreeze_fs(
+    data: bytes, *, clock: Clock | None = None, host_dirs: HostDirs | None = None
+) -> WasiFs:
     """Rebuild a frozen process (the first one, for a frozen family)."""
     return WasiFs.unfreeze(data, clock=clock, host_dirs=host_dirs)
 
 
-def unfreeze_family(data: bytes, *, clock: Clock | None = None, host_dirs: HostDirs | None = None) -> list[WasiFs]:
+def unfreeze_family(
+    data: bytes, *, clock: Clock | None = None, host_dirs: HostDirs | None = None
+) -> list[WasiFs]:
     """Rebuild every frozen process, sharing one new tree."""
     return WasiFs.unfreeze_family(data, clock=clock, host_dirs=host_dirs)

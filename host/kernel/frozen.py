@@ -103,7 +103,13 @@ def encode(tree: FsTree, tables: Sequence[FdTable]) -> bytes:
         "v": FREEZE_VERSION,
         "next_ino": tree.next_ino,
         "mounts": [
-            [m.guest, None if m.host is None else str(m.host.host_path), m.mode.value, m.dev, index[id(m.root)]]
+            [
+                m.guest,
+                None if m.host is None else str(m.host.host_path),
+                m.mode.value,
+                m.dev,
+                index[id(m.root)],
+            ]
             for m in tree.mounts
         ],
         "inodes": [_inode_record(n, index) for n in order.inodes],
@@ -167,7 +173,7 @@ def decode(
     records = image["inodes"]
     nodes = [_inode(rec) for rec in records]
     hosts = _mounts(tree, image["mounts"], nodes, host_dirs)
-    for n, rec in zip(nodes, records):
+    for n, rec in zip(nodes, records, strict=True):
         _link(tree, n, rec, nodes, hosts)
     descs = [_description(tree, rec, nodes, streams) for rec in image["descs"]]
     tables = []
@@ -223,7 +229,9 @@ def _mounts(
     return hosts
 
 
-def _link(tree: FsTree, n: Inode, rec: list[Any], nodes: list[Inode], hosts: list[HostDir | None]) -> None:
+def _link(
+    tree: FsTree, n: Inode, rec: list[Any], nodes: list[Inode], hosts: list[HostDir | None]
+) -> None:
     """Children, parent, host identity and pipe of one inode."""
     children, parent, host, pipe = rec[8], rec[10], rec[11], rec[12]
     if children is not None:
@@ -243,7 +251,9 @@ def _link(tree: FsTree, n: Inode, rec: list[Any], nodes: list[Inode], hosts: lis
         n.pipe = Pipe(capacity=pipe[0], buffer=bytearray(pipe[1]))
 
 
-def _description(tree: FsTree, rec: list[Any], nodes: list[Inode], streams: list[BinaryIO | None]) -> Description:
+def _description(
+    tree: FsTree, rec: list[Any], nodes: list[Inode], streams: list[BinaryIO | None]
+) -> Description:
     inode_idx, base, inh, flags, offset, preopen, host_writable, origin, pipe_end = rec
     d = restore(
         tree,

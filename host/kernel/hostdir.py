@@ -77,7 +77,9 @@ class HostDir:
         try:
             self.root_fd = os.open(self.host_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as exc:
-            raise MountError(f"cannot mount host directory {str(host_path)!r}: {exc.strerror}") from exc
+            raise MountError(
+                f"cannot mount host directory {str(host_path)!r}: {exc.strerror}"
+            ) from exc
         # Directory fds by relative path, so that resolving a deep path does
         # not re-walk it from the root for every component.  The cache only
         # lives for one syscall: ``FsTree`` calls ``invalidate(())`` whenever it

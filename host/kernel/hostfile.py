@@ -53,7 +53,10 @@ def _futimens(fd: int, atim: int | None, mtim: int | None) -> None:
     """Set the times given (None keeps the current one)."""
     try:
         st = os.fstat(fd)
-        os.utime(fd, ns=(st.st_atime_ns if atim is None else atim, st.st_mtime_ns if mtim is None else mtim))
+        os.utime(
+            fd,
+            ns=(st.st_atime_ns if atim is None else atim, st.st_mtime_ns if mtim is None else mtim),
+        )
     except OSError as exc:
         raise wasi_error_from_os(exc) from None
 
@@ -68,7 +71,14 @@ class HostFile(RegularFile):
     __slots__ = ()
 
     def __init__(
-        self, tree: FsTree, inode: Inode, rights: int, inheriting: int, flags: int, host_fd: int, writable: bool
+        self,
+        tree: FsTree,
+        inode: Inode,
+        rights: int,
+        inheriting: int,
+        flags: int,
+        host_fd: int,
+        writable: bool,
     ) -> None:
         super().__init__(tree, inode, rights, inheriting, flags)
         self.host_fd = host_fd
@@ -169,8 +179,16 @@ class OverlayFile(HostFile):
 
     __slots__ = ()
 
-    def __init__(self, tree: FsTree, inode: Inode, rights: int, inheriting: int, flags: int, host_fd: int,
-                 origin: tuple[Inode, str] | None) -> None:
+    def __init__(
+        self,
+        tree: FsTree,
+        inode: Inode,
+        rights: int,
+        inheriting: int,
+        flags: int,
+        host_fd: int,
+        origin: tuple[Inode, str] | None,
+    ) -> None:
         super().__init__(tree, inode, rights, inheriting, flags, host_fd, False)
         self.origin = origin
 
@@ -209,7 +227,9 @@ class HostDirFile(DirFile):
 
     __slots__ = ()
 
-    def __init__(self, tree: FsTree, inode: Inode, rights: int, inheriting: int, flags: int, host_fd: int) -> None:
+    def __init__(
+        self, tree: FsTree, inode: Inode, rights: int, inheriting: int, flags: int, host_fd: int
+    ) -> None:
         super().__init__(tree, inode, rights, inheriting, flags)
         self.host_fd = host_fd
 

@@ -345,7 +345,8 @@ class Namespace:
             size = len(node.pipe.buffer) if node.pipe is not None else 0
         else:
             size = 0
-        return Filestat(node.dev, node.ino, kind.filetype, node.nlink, size, node.atim, node.mtim, node.ctim)
+        return Filestat(node.dev, node.ino, kind.filetype, node.nlink, size,
+                        node.atim, node.mtim, node.ctim)
 
     @staticmethod
     def host_filestat(node: Inode, st: os.stat_result) -> Filestat:
@@ -354,7 +355,14 @@ class Namespace:
         lower directory come from the node)."""
         if node.times_override:
             return Filestat(
-                node.dev, node.ino, node.kind.filetype, st.st_nlink, st.st_size, node.atim, node.mtim, node.ctim
+                node.dev,
+                node.ino,
+                node.kind.filetype,
+                st.st_nlink,
+                st.st_size,
+                node.atim,
+                node.mtim,
+                node.ctim,
             )
         return Filestat(
             node.dev,

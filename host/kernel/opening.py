@@ -94,7 +94,9 @@ def restore(
         desc = (StdinFile if node.stdio == 0 else StdoutFile)(tree, node, rights, streams)
     elif node.kind is Kind.DIRECTORY:
         if hd is not None and preopen is None:
-            desc = HostDirFile(tree, node, rights, inheriting, flags, _reopen(lambda: hd.open_dir(node.host_path)))
+            desc = HostDirFile(
+                tree, node, rights, inheriting, flags, _reopen(lambda: hd.open_dir(node.host_path))
+            )
         else:
             desc = DirFile(tree, node, rights, inheriting, flags, preopen)
     elif hd is None:

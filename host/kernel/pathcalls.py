@@ -72,7 +72,9 @@ class PathCalls(KernelBase):
             return
         self._tree.set_times(res.node, a, m, res)
 
-    def path_link(self, old_fd: int, old_lookupflags: int, old_path: str, new_fd: int, new_path: str) -> None:
+    def path_link(
+        self, old_fd: int, old_lookupflags: int, old_path: str, new_fd: int, new_path: str
+    ) -> None:
         od = self._dir(old_fd, R_PATH_LINK_SOURCE)
         nd = self._dir(new_fd, R_PATH_LINK_TARGET)
         if old_lookupflags & _FOLLOW:
@@ -122,8 +124,15 @@ class PathCalls(KernelBase):
         if trunc:
             d.need(R_PATH_FILESTAT_SET_SIZE)
         desc = open_node(
-            self._tree, node, (res.parent, res.name), base, rights_inheriting & d.rights_inheriting, fdflags,
-            modifying=bool(base & R_MODIFY_FILE) or trunc, trunc=trunc, created=created,
+            self._tree,
+            node,
+            (res.parent, res.name),
+            base,
+            rights_inheriting & d.rights_inheriting,
+            fdflags,
+            modifying=bool(base & R_MODIFY_FILE) or trunc,
+            trunc=trunc,
+            created=created,
         )
         try:
             return self._fdt.install(desc)

@@ -76,4 +76,8 @@ class PollCalls(KernelBase):
             raise WasiError(Errno.AGAIN, "poll_oneoff would block forever")
         else:
             self.clock.sleep(first)
-        return [(i, Event(s.userdata, Errno.SUCCESS, EventType.CLOCK)) for r, i, s in timers if r <= first]
+        return [
+            (i, Event(s.userdata, Errno.SUCCESS, EventType.CLOCK))
+            for r, i, s in timers
+            if r <= first
+        ]

@@ -27,7 +27,15 @@ if TYPE_CHECKING:
     from .inode import Inode, Pipe
     from .tree import FsTree
 
-__all__ = ["PIPE_READ", "PIPE_WRITE", "PipeEnd", "StdinFile", "StdioFile", "StdoutFile", "wait_readable"]
+__all__ = [
+    "PIPE_READ",
+    "PIPE_WRITE",
+    "PipeEnd",
+    "StdinFile",
+    "StdioFile",
+    "StdoutFile",
+    "wait_readable",
+]
 
 PIPE_READ = 1
 PIPE_WRITE = 2
@@ -67,7 +75,9 @@ class StdioFile(Description):
 
     __slots__ = ()
 
-    def __init__(self, tree: FsTree, inode: Inode, rights: int, streams: list[BinaryIO | None]) -> None:
+    def __init__(
+        self, tree: FsTree, inode: Inode, rights: int, streams: list[BinaryIO | None]
+    ) -> None:
         super().__init__(tree, inode, rights)
         self.streams = streams
 

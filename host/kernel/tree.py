@@ -30,7 +30,9 @@ class FsTree(Namespace):
 
     # -- metadata ---------------------------------------------------------
 
-    def set_times(self, node: Inode, atim: int | None, mtim: int | None, res: Resolved | None) -> None:
+    def set_times(
+        self, node: Inode, atim: int | None, mtim: int | None, res: Resolved | None
+    ) -> None:
         """Set access/modification times (None leaves one unchanged)."""
         if res is None:
             self.fresh()
@@ -236,7 +238,9 @@ class FsTree(Namespace):
             p = p.parent
         return False
 
-    def rename(self, sd: Inode, sname: str, node: Inode, dd: Inode, dname: str, target: Inode | None) -> None:
+    def rename(
+        self, sd: Inode, sname: str, node: Inode, dd: Inode, dname: str, target: Inode | None
+    ) -> None:
         """Move ``sd/sname`` (``node``) to ``dd/dname`` (replacing ``target``)."""
         if node.dev != dd.dev:
             raise WasiError(Errno.XDEV)
@@ -259,7 +263,12 @@ class FsTree(Namespace):
                 raise WasiError(Errno.NOTEMPTY)
         ws, wd = self._where(sd), self._where(dd)
         node_host = node.host is not None and node.data is None and node.target is None
-        if ws == _HOST and wd == _HOST and node_host and (target is None or target.host is not None):
+        if (
+            ws == _HOST
+            and wd == _HOST
+            and node_host
+            and (target is None or target.host is not None)
+        ):
             hd = sd.host
             assert hd is not None
             old, new = sd.host_path + (sname,), dd.host_path + (dname,)

@@ -89,7 +89,9 @@ class WasiFs:
             if slot == 0:
                 self.fds.install(StdinFile(self.tree, node, STDIN_RIGHTS, self.stdio.streams), slot)
             else:
-                self.fds.install(StdoutFile(self.tree, node, STDOUT_RIGHTS, self.stdio.streams), slot)
+                self.fds.install(
+                    StdoutFile(self.tree, node, STDOUT_RIGHTS, self.stdio.streams), slot
+                )
         try:
             for spec in mounts:
                 self.add_mount(spec)
@@ -207,7 +209,9 @@ class WasiFs:
         return encode(self.tree, [self.fds])
 
     @classmethod
-    def unfreeze(cls, data: bytes, *, clock: Clock | None = None, host_dirs: HostDirs | None = None) -> WasiFs:
+    def unfreeze(
+        cls, data: bytes, *, clock: Clock | None = None, host_dirs: HostDirs | None = None
+    ) -> WasiFs:
         """Rebuild a frozen ``WasiFs`` (the first process of a frozen family);
         ``host_dirs`` (guest path -> host dir) relocates host mounts."""
         return cls.unfreeze_family(data, clock=clock, host_dirs=host_dirs)[0]

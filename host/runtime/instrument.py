@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 import wasmtime
+
 from wasi_rr.host.runtime import asyncify_scan, wasmbin
 from wasi_rr.host.runtime.binaryen_worker import STAGE_MARK
 from wasi_rr.host.runtime.progress import Progress, ProgressCallback, console_progress
@@ -385,7 +386,7 @@ def _cold(wasm: bytes, lib: Path, options: dict[str, object], settings: Settings
     return header, specs, _with_function_names(wasm, out, names)
 
 
-def _reporter(on_progress: ProgressCallback | None | Literal["console"], size: int
+def _reporter(on_progress: ProgressCallback | Literal["console"] | None, size: int
               ) -> Callable[[str], None]:
     callback = console_progress() if on_progress == "console" else on_progress
     start = time.perf_counter()
@@ -403,7 +404,7 @@ def instrument(
     *,
     cache_dir: Path | None = None,
     use_cache: bool = True,
-    on_progress: ProgressCallback | None | Literal["console"] = "console",
+    on_progress: ProgressCallback | Literal["console"] | None = "console",
     settings: Settings = SETTINGS,
 ) -> InstrumentedModule:
     """Return ``module_bytes`` asyncify-instrumented, with all mutable globals exported.
@@ -428,7 +429,8 @@ def instrument(
          "settings": dataclasses.asdict(settings), "fmt": _CACHE_FORMAT},
         sort_keys=True,
     ).encode()
-    cache_path = (cache_dir or default_cache_dir()) / f"{hashlib.sha256(key_material).hexdigest()}.bin"
+    digest = hashlib.sha256(key_material).hexdigest()
+    cache_path = (cache_dir or default_cache_dir()) / f"{digest}.bin"
     if use_cache and (hit := _read_cache(cache_path)) is not None:
         specs, out, out_sha = hit
         return InstrumentedModule(out, specs, source_sha, out_sha, from_cache=True)

@@ -23,18 +23,17 @@ import hashlib
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Union
 
 import zstandard
 
 __all__ = [
     "PAGE_SIZE",
-    "PageMap",
     "MemoryImageError",
-    "scan",
-    "encode",
+    "PageMap",
     "decode",
     "decode_pages",
+    "encode",
+    "scan",
     "write_into",
 ]
 
@@ -47,9 +46,10 @@ _ZERO_PAGE = bytes(PAGE_SIZE)
 _MAGIC = b"WRMI"
 _VERSION = 1
 _FLAG_DELTA = 1
-_HEADER = struct.Struct("<4sBB2xQQ16sI")  # magic, version, flags, size, base size, base digest, n pages
+# magic, version, flags, size, base size, base digest, n pages
+_HEADER = struct.Struct("<4sBB2xQQ16sI")
 
-Buffer = Union[bytes, bytearray, memoryview]
+Buffer = bytes | bytearray | memoryview
 
 
 class MemoryImageError(Exception):
@@ -141,7 +141,9 @@ def _changed_pages(new: PageMap, base: PageMap | None) -> list[int]:
     return changed
 
 
-def encode(memory: Buffer | PageMap, base: Buffer | PageMap | None = None, *, level: int = 3) -> bytes:
+def encode(
+    memory: Buffer | PageMap, base: Buffer | PageMap | None = None, *, level: int = 3
+) -> bytes:
     """Encode ``memory`` compactly: non-zero pages, or only pages changed vs ``base``.
 
     ``base`` may have another size than ``memory`` (memory grows); decoding a

@@ -14,7 +14,7 @@ from wasmtime import Module
 from wasi_rr.host.runtime import wasmbin
 from wasi_rr.host.table import SIGNATURES
 
-__all__ = ["SnapshotPolicy", "Trigger", "needs_procs", "binary_needs_procs"]
+__all__ = ["SnapshotPolicy", "Trigger", "binary_needs_procs", "needs_procs"]
 
 
 def _group_call(module: str, name: str) -> bool:

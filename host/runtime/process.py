@@ -25,9 +25,22 @@ from .engine import deadline, interrupt_on_sigint, make_engine, wasmtime_version
 from .modcache import ModuleBytes, ModuleCache, compile_module, default_cache_dir
 from .modcache import error_chain as _error_chain
 
-__all__ = ["LinkHooks", "Outcome", "Process", "check_command", "read_module_file", "make_engine",
-           "interrupt_on_sigint", "deadline", "wasmtime_version", "ModuleBytes",
-           "ModuleCache", "compile_module", "default_cache_dir", "EPOCH_DEADLINE"]
+__all__ = [
+    "EPOCH_DEADLINE",
+    "LinkHooks",
+    "ModuleBytes",
+    "ModuleCache",
+    "Outcome",
+    "Process",
+    "check_command",
+    "compile_module",
+    "deadline",
+    "default_cache_dir",
+    "interrupt_on_sigint",
+    "make_engine",
+    "read_module_file",
+    "wasmtime_version",
+]
 
 EPOCH_DEADLINE = 1
 """Every store traps at the first epoch increment (Ctrl-C, ``--timeout``)."""
@@ -44,8 +57,9 @@ def check_command(module: Module, name: str = "module") -> None:
     exports = {e.name for e in module.exports}
     missing = [n for n in ("_start", "memory") if n not in exports]
     if missing:
-        raise ModuleError(f"{name} is not a WASI command: no {' or '.join(repr(m) for m in missing)}"
-                          " export")
+        raise ModuleError(
+            f"{name} is not a WASI command: no {' or '.join(repr(m) for m in missing)} export"
+        )
 
 
 class LinkHooks(Protocol):
@@ -71,8 +85,15 @@ class Outcome:
 class Process:
     """One guest instance: a store, its linker, its adapter."""
 
-    def __init__(self, engine: Engine, module: Module, adapter: HostAdapter,
-                 *, name: str = "module", hooks: LinkHooks | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        module: Module,
+        adapter: HostAdapter,
+        *,
+        name: str = "module",
+        hooks: LinkHooks | None = None,
+    ) -> None:
         check_command(module, name)
         self.hooks = hooks
         self.engine = engine
@@ -144,8 +165,11 @@ def _trap_message(error: Exception) -> str:
     text = getattr(error, "message", None) or str(error)
     if "Caused by:" in text:
         cause = text.split("Caused by:", 1)[1]
-        lines = [re.sub(r"^\d+:\s*", "", line.strip())
-                 for line in cause.strip().splitlines() if line.strip()]
+        lines = [
+            re.sub(r"^\d+:\s*", "", line.strip())
+            for line in cause.strip().splitlines()
+            if line.strip()
+        ]
         *details, root = lines or [text.strip()]
         root = root.removeprefix("wasm trap: ")
         return f"{root} ({'; '.join(details)})" if details else root

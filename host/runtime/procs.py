@@ -32,7 +32,6 @@ the kernel answers it as in a single process (``EAGAIN`` on the pipe,
 
 from __future__ import annotations
 
-import enum
 import signal
 import struct
 import threading
@@ -45,23 +44,36 @@ from typing import Any, Final, Protocol
 from wasmtime import Engine, Module
 
 from wasi_rr.exitcodes import ExitStatus
-from wasi_rr.host.table import IO, Signature
 from wasi_rr.host.boundary.adapter import CallbackSource, HostAdapter, Recorder
-from wasi_rr.host.kernel.fdtable import PIPE_READ, PIPE_WRITE
-from wasi_rr.host.table.structs import SUBSCRIPTION
-from wasi_rr.host.runtime import wasmbin
-from wasi_rr.host.runtime.instrument import InstrumentedModule
-from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.boundary.memory import GuestMemory
-from wasi_rr.host.runtime.process import Outcome, Process
-from wasi_rr.host.runtime.policy import SnapshotPolicy, Trigger, _Stop, needs_procs
-from wasi_rr.host.runtime.snapshot import InterruptedCall, Phase, Snapshot, SnapshotController, SnapshotError
+from wasi_rr.host.kernel.fdtable import PIPE_READ, PIPE_WRITE
+from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.kernel.wasi_types import Errno, FdFlags, WasiError
 from wasi_rr.host.kernel.wasifs import WasiFs
+from wasi_rr.host.runtime.instrument import InstrumentedModule
+from wasi_rr.host.runtime.policy import SnapshotPolicy, Trigger, _Stop, needs_procs
+from wasi_rr.host.runtime.process import Outcome, Process
+from wasi_rr.host.runtime.snapshot import (
+    InterruptedCall,
+    Phase,
+    Snapshot,
+    SnapshotController,
+    SnapshotError,
+)
+from wasi_rr.host.table import IO, Signature
+from wasi_rr.host.table.structs import SUBSCRIPTION
 
 __all__ = [
-    "Trigger", "SnapshotPolicy", "Capture", "ProcessEvents", "NoEvents", "ProcKernel",
-    "GuestProc", "ProcessGroup", "needs_procs", "FIRST_PID",
+    "FIRST_PID",
+    "Capture",
+    "GuestProc",
+    "NoEvents",
+    "ProcKernel",
+    "ProcessEvents",
+    "ProcessGroup",
+    "SnapshotPolicy",
+    "Trigger",
+    "needs_procs",
 ]
 
 FIRST_PID: Final = 1

@@ -7,11 +7,11 @@ wasmtime, so journal tools can use it anywhere.
 
 from .roles import Fill, Param, Role, WasmType
 from .signatures import (
+    IO,
     PREVIEW1,
     SIGNATURE_LIST,
     SIGNATURES,
     WASIX,
-    IO,
     Feed,
     Signature,
     Startup,
@@ -22,7 +22,20 @@ from .signatures import (
 from .structs import OutKind
 
 __all__ = [
-    "Fill", "Param", "Role", "WasmType", "OutKind",
-    "PREVIEW1", "WASIX", "SIGNATURES", "SIGNATURE_LIST", "Signature", "Feed", "IO", "Startup", "Verify",
-    "function_names", "signature",
+    "IO",
+    "PREVIEW1",
+    "SIGNATURES",
+    "SIGNATURE_LIST",
+    "WASIX",
+    "Feed",
+    "Fill",
+    "OutKind",
+    "Param",
+    "Role",
+    "Signature",
+    "Startup",
+    "Verify",
+    "WasmType",
+    "function_names",
+    "signature",
 ]

@@ -47,7 +47,8 @@ class Role(enum.Enum):
     ENUM = "enum"
     """An enumeration of ``Param.type``; an unknown value is ``EINVAL``."""
     IN_STR = "in_str"
-    """Pointer to a path of ``Param.length`` bytes; the kernel gets ``str`` (UTF-8, else ``ILSEQ``)."""
+    """Pointer to a path of ``Param.length`` bytes; the kernel gets ``str``
+    (UTF-8, else ``ILSEQ``)."""
     IN_IOVS = "in_iovs"
     """Pointer to ``Param.length`` ciovecs; the kernel gets the gathered ``bytes``."""
     OUT_IOVS = "out_iovs"
@@ -82,8 +83,9 @@ INT_ROLES = frozenset({Role.FD, Role.VALUE, Role.SIGNED, Role.FLAGS, Role.RIGHTS
 """Parameters that are plain values (no memory behind them)."""
 INPUT_ROLES = frozenset({Role.IN_STR, Role.IN_IOVS, Role.OUT_IOVS, Role.IN_SUBS, Role.INOUT})
 """Parameters behind which the host reads guest memory (the call's inputs)."""
-RESULT_ROLES = frozenset({Role.OUT, Role.OUT_IOVS, Role.OUT_BUF, Role.OUT_DIRENTS,
-                          Role.OUT_EVENTS, Role.OUT_PTR_ARRAY})
+RESULT_ROLES = frozenset(
+    {Role.OUT, Role.OUT_IOVS, Role.OUT_BUF, Role.OUT_DIRENTS, Role.OUT_EVENTS, Role.OUT_PTR_ARRAY}
+)
 """Parameters that can receive (part of) the kernel's answer."""
 
 

@@ -26,7 +26,7 @@ def validate_call(call: Any) -> tuple[str, str] | None:
     if len(call.params) != len(sig.params):
         return ("params", f"of {sig.name}: {len(call.params)} values, the function has "
                 f"{len(sig.params)}")
-    for p, value in zip(sig.params, call.params):
+    for p, value in zip(sig.params, call.params, strict=True):
         if p.wasm is WasmType.I32 and value >= _I32_LIMIT:
             return (f"param {p.name}", f"of {sig.name} is {value}, out of range for an i32")
     return None

@@ -14,10 +14,10 @@ starting a fresh one. A worker announces itself ready after its
 ``initializer`` (e.g. importing wasmtime), so start-up never counts against a
 task's timeout. A task whose result has a true ``retire_worker`` attribute
 retires its worker after the reply (``check``'s watchdog gave up on a replay
-thread that still runs there), and a fresh one takes its place. Workers ignore SIGINT: Ctrl-C is the parent's to handle, and
-the parent's ``shutdown`` stops them. Spawned, not forked: the parent has
-threads (this dispatcher, a progress bar), and forking a threaded process can
-deadlock the child.
+thread that still runs there), and a fresh one takes its place. Workers ignore
+SIGINT: Ctrl-C is the parent's to handle, and the parent's ``shutdown`` stops
+them. Spawned, not forked: the parent has threads (this dispatcher, a progress
+bar), and forking a threaded process can deadlock the child.
 """
 
 from __future__ import annotations
@@ -51,8 +51,13 @@ class WorkerDied(RuntimeError):
     """The worker process running the task exited (killed, crashed, out of memory)."""
 
     def __init__(self, pid: int | None, exitcode: int | None) -> None:
-        how = f"exit code {exitcode}" if exitcode is not None and exitcode >= 0 \
-            else f"signal {-exitcode}" if exitcode is not None else "unknown cause"
+        how = (
+            f"exit code {exitcode}"
+            if exitcode is not None and exitcode >= 0
+            else f"signal {-exitcode}"
+            if exitcode is not None
+            else "unknown cause"
+        )
         super().__init__(f"worker process {pid} died ({how})")
         self.pid = pid
         self.exitcode = exitcode
@@ -120,13 +125,13 @@ def _worker_main(conn: Connection, initializer: Callable[[], Any] | None) -> Non
         fn, args, kwargs = message
         try:
             reply: tuple[bool, Any] = (True, fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's future
+        except BaseException as exc:  # handed to the caller's future
             reply = (False, exc)
         try:
             conn.send(reply)
         except OSError:
             return  # the parent is gone
-        except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable result
+        except Exception as exc:  # e.g. an unpicklable result
             conn.send((False, RuntimeError(f"cannot send the result back: {exc!r}")))
         if _retires(reply):
             # at once: a normal interpreter exit would wait on the abandoned thread
@@ -149,9 +154,14 @@ class LocalPool(Executor):
     replaced and the pool goes on.
     """
 
-    def __init__(self, max_workers: int | None = None, *, task_timeout: float | None = None,
-                 initializer: Callable[[], Any] | None = None,
-                 mp_context: BaseContext | None = None) -> None:
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        *,
+        task_timeout: float | None = None,
+        initializer: Callable[[], Any] | None = None,
+        mp_context: BaseContext | None = None,
+    ) -> None:
         self.max_workers = max_workers or os.cpu_count() or 1
         self.task_timeout = task_timeout
         self.stats = PoolStats()
@@ -167,8 +177,9 @@ class LocalPool(Executor):
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         self._workers: list[_Worker] = [self._spawn() for _ in range(self.max_workers)]
-        self._thread = threading.Thread(target=self._dispatch, name="wasi-rr LocalPool",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._dispatch, name="wasi-rr LocalPool", daemon=True
+        )
         self._thread.start()
 
     # -- the Executor interface ------------------------------------------------------
@@ -230,8 +241,12 @@ class LocalPool(Executor):
         """Start a worker with SIGINT blocked (inherited through exec): a Ctrl-C
         while it boots is discarded once ``_worker_main`` ignores SIGINT."""
         parent, child = self._ctx.Pipe()
-        process = self._ctx.Process(target=_worker_main, args=(child, self._initializer),
-                                    name="wasi-rr check worker", daemon=True)
+        process = self._ctx.Process(
+            target=_worker_main,
+            args=(child, self._initializer),
+            name="wasi-rr check worker",
+            daemon=True,
+        )
         with _sigint_blocked():
             process.start()
         child.close()
@@ -243,7 +258,7 @@ class LocalPool(Executor):
             while not self._finished():
                 self._assign()
                 self._poll()
-        except BaseException as exc:  # noqa: BLE001 - a bug here must not hang callers
+        except BaseException as exc:  # a bug here must not hang callers
             self._break(PoolBroken(f"dispatcher failed: {type(exc).__name__}: {exc}"))
         finally:
             self._stop_workers()
@@ -263,8 +278,9 @@ class LocalPool(Executor):
 
     def _finished(self) -> bool:
         with self._lock:
-            return self._shutdown and not self._pending and \
-                all(w.task is None for w in self._workers)
+            return (
+                self._shutdown and not self._pending and all(w.task is None for w in self._workers)
+            )
 
     def _assign(self) -> None:
         for worker in self._workers:
@@ -278,7 +294,7 @@ class LocalPool(Executor):
                 continue
             try:
                 worker.conn.send((task.fn, task.args, task.kwargs))
-            except Exception as exc:  # noqa: BLE001 - unpicklable arguments, a broken pipe
+            except Exception as exc:  # unpicklable arguments, a broken pipe
                 task.future.set_exception(exc)
                 continue
             worker.task, worker.started = task, time.monotonic()
@@ -311,7 +327,7 @@ class LocalPool(Executor):
         except (EOFError, OSError):
             self._replace(worker, WorkerDied(worker.process.pid, _exitcode(worker)))
             return
-        except Exception as exc:  # noqa: BLE001 - a reply that cannot be unpickled here
+        except Exception as exc:  # a reply that cannot be unpickled here
             message = (False, RuntimeError(f"cannot read the worker's reply: {exc!r}"))
         if message == _READY:
             worker.ready = True
@@ -360,8 +376,9 @@ class LocalPool(Executor):
         if not worker.ready:
             self._boot_failures += 1
             if self._boot_failures >= _BOOT_FAILURES:
-                raise PoolBroken(f"{_BOOT_FAILURES} worker processes in a row died while "
-                                 f"starting ({error})")
+                raise PoolBroken(
+                    f"{_BOOT_FAILURES} worker processes in a row died while starting ({error})"
+                )
         index = self._workers.index(worker)
         with self._lock:
             idle_shutdown = self._shutdown and not self._pending

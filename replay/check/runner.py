@@ -138,7 +138,7 @@ class Runner:
                 return None
         try:
             return self.workers.executor.submit(replay_batch, jobs, self.options)
-        except Exception as exc:  # noqa: BLE001 - e.g. the pool broke: report, do not crash
+        except Exception as exc:  # e.g. the pool broke: report, do not crash
             self._fail(jobs, f"cannot submit: {type(exc).__name__}: {exc}")
             return None
 
@@ -152,7 +152,7 @@ class Runner:
                 self._finish(TraceResult(jobs[0].path, TraceStatus.TIMEOUT, exc.seconds,
                                          timeout_message(exc.seconds),
                                          attempts=jobs[0].attempt, worker=f"pid {exc.pid}"))
-        except (Exception, CancelledError) as exc:  # noqa: BLE001 - reported per trace
+        except (Exception, CancelledError) as exc:  # reported per trace
             if is_worker_lost(exc):
                 self._retry(jobs, exc)
             else:

@@ -73,7 +73,7 @@ class LineTable:
             return table
         try:
             table._read(debug)
-        except Exception as exc:  # noqa: BLE001 - malformed DWARF only loses file:line
+        except Exception as exc:  # malformed DWARF only loses file:line
             table.addresses, table.lines = [], []
             table.error = f"{type(exc).__name__}: {exc}"
         return table

@@ -195,7 +195,9 @@ def _kernel(session: Session):  # type: ignore[no-untyped-def]
     try:
         kernel = session.shadow().at(session.position)
     except VerifyError as exc:
-        raise DebugError(str(exc).replace("cannot verify", "cannot rebuild the filesystem"))
+        raise DebugError(
+            str(exc).replace("cannot verify", "cannot rebuild the filesystem")
+        ) from exc
     shadow = session.shadow()
     if shadow.unknown:
         session.tell_once("digest", f"{len(set(shadow.unknown))} call(s) wrote data the journal "

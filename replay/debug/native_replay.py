@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import sys
 
+from wasi_rr.exitcodes import ExitStatus
 from wasi_rr.host.boundary.adapter import HostAdapter
 from wasi_rr.host.runtime.process import ModuleBytes, compile_module, make_engine
 from wasi_rr.host.runtime.procs import needs_procs
 from wasi_rr.host.table import Signature
 from wasi_rr.journal import open_journal
-
-from wasi_rr.exitcodes import ExitStatus
 
 from ..divergence import DivergenceError
 from ..engine import (

@@ -21,9 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from wasmtime import Engine, Module
+
 from wasi_rr.host.boundary.adapter import GuestAbort, HostAdapter
 from wasi_rr.journal import JournalReader
-from wasmtime import Engine, Module
 
 from .breakpoints import CallBreakpoint, Watchpoint
 from .index import JournalIndex
@@ -136,7 +137,7 @@ class Session:
                 result = Reply.error(str(exc))
             except GuestAbort:
                 raise
-            except Exception as exc:  # noqa: BLE001 - a bug in one command must not end the session
+            except Exception as exc:  # a bug in one command must not end the session
                 if os.environ.get("WASI_RR_DEBUG"):
                     traceback.print_exc()
                 result = Reply.error(f"internal error in {line.split()[0]!r}: "

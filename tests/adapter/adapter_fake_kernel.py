@@ -114,8 +114,11 @@ class FakeKernel:
 
     def fd_readdir(self, fd: int, cookie: int) -> Iterator[Dirent]:
         self._log("fd_readdir", fd, cookie)
-        entries = [Dirent(1, 10, b".", Filetype.DIRECTORY), Dirent(2, 11, b"..", Filetype.DIRECTORY),
-                   Dirent(3, 12, b"file.txt", Filetype.REGULAR_FILE)]
+        entries = [
+            Dirent(1, 10, b".", Filetype.DIRECTORY),
+            Dirent(2, 11, b"..", Filetype.DIRECTORY),
+            Dirent(3, 12, b"file.txt", Filetype.REGULAR_FILE),
+        ]
         return iter(entries[cookie:])
 
     def fd_seek(self, fd: int, offset: int, whence: int) -> int:
@@ -126,8 +129,16 @@ class FakeKernel:
         self._log("fd_tell", fd)
         return 42
 
-    def path_open(self, fd: int, dirflags: int, path: str, oflags: int, base: int,
-                  inheriting: int, fdflags: int) -> int:
+    def path_open(
+        self,
+        fd: int,
+        dirflags: int,
+        path: str,
+        oflags: int,
+        base: int,
+        inheriting: int,
+        fdflags: int,
+    ) -> int:
         self._log("path_open", fd, dirflags, path, oflags, base, inheriting, fdflags)
         if path == "missing":
             raise WasiError(Errno.NOENT)
@@ -159,8 +170,9 @@ class FakeKernel:
     def path_link(self, old_fd: int, flags: int, old: str, new_fd: int, new: str) -> None:
         self._log("path_link", old_fd, flags, old, new_fd, new)
 
-    def path_filestat_set_times(self, fd: int, flags: int, path: str, atim: int, mtim: int,
-                                fst: int) -> None:
+    def path_filestat_set_times(
+        self, fd: int, flags: int, path: str, atim: int, mtim: int, fst: int
+    ) -> None:
         self._log("path_filestat_set_times", fd, flags, path, atim, mtim, fst)
 
     def poll_oneoff(self, subs: list[Subscription]) -> list[Event]:

@@ -34,15 +34,22 @@ def call_module(calls: Sequence[tuple[Signature, Sequence[int]]],
         result = "(result i32)" if sig.result is not None else ""
         imports[fname] = (f'(import "{sig.module}" "{sig.name}" '
                           f'(func {fname} (param {params}) {result}))')
-        consts = " ".join(f"({p.wasm.value}.const {v})" for p, v in zip(sig.params, args))
+        consts = " ".join(
+            f"({p.wasm.value}.const {v})" for p, v in zip(sig.params, args, strict=True)
+        )
         if sig.result is not None:
-            body.append(f"(i32.store (i32.const {RESULT_ADDR + 4 * index}) (call {fname} {consts}))")
+            body.append(
+                f"(i32.store (i32.const {RESULT_ADDR + 4 * index}) (call {fname} {consts}))"
+            )
         else:
             body.append(f"(call {fname} {consts})")
-    datas = "".join(f'(data (i32.const {addr}) "{wat_bytes(b)}")'
-                    for addr, b in (data or {}).items())
-    return (f"(module {''.join(imports.values())} (memory (export \"memory\") {pages}) {datas} "
-            f"{extra} (func (export \"_start\") {' '.join(body)}))")
+    datas = "".join(
+        f'(data (i32.const {addr}) "{wat_bytes(b)}")' for addr, b in (data or {}).items()
+    )
+    return (
+        f'(module {"".join(imports.values())} (memory (export "memory") {pages}) {datas} '
+        f'{extra} (func (export "_start") {" ".join(body)}))'
+    )
 
 
 def sig(name: str, module: str = "wasi_snapshot_preview1") -> Signature:
@@ -59,11 +66,29 @@ class Recorder:
         return SIGNATURE_LIST.index(sig)
 
     def emitter(self, adapter: HostAdapter) -> Emit:
-        def emit(fid: int, flags: int, params: tuple[int, ...], errno: int,
-                 ins: list[tuple[int, bytes]], outs: list[tuple[int, bytes]]) -> None:
+        def emit(
+            fid: int,
+            flags: int,
+            params: tuple[int, ...],
+            errno: int,
+            ins: list[tuple[int, bytes]],
+            outs: list[tuple[int, bytes]],
+        ) -> None:
             s = SIGNATURE_LIST[fid]
-            self.records.append(Call(len(self.records), s.module, s.name, tuple(params),
-                                     tuple(ins), errno, tuple(outs), adapter.pid, flags))
+            self.records.append(
+                Call(
+                    len(self.records),
+                    s.module,
+                    s.name,
+                    tuple(params),
+                    tuple(ins),
+                    errno,
+                    tuple(outs),
+                    adapter.pid,
+                    flags,
+                )
+            )
+
         return emit
 
 
@@ -82,15 +107,22 @@ class Ran:
         return int.from_bytes(self.memory(RESULT_ADDR + 4 * index, 4), "little", signed=True)
 
 
-def run_wat(wat: str, kernel: Any = None, *, source: CallbackSource | None = None,
-            observe: bool = False, trap_unknown_imports: bool = False) -> Ran:
+def run_wat(
+    wat: str,
+    kernel: Any = None,
+    *,
+    source: CallbackSource | None = None,
+    observe: bool = False,
+    trap_unknown_imports: bool = False,
+) -> Ran:
     """Run ``wat`` on ``kernel`` (RUN callbacks), or recording (``observe``: RECORD
     callbacks into a ``Recorder``), or answered by ``source``."""
     engine = make_engine()
     module = compile_module(engine, wat.encode())
     recorder = Recorder() if observe else None
-    adapter = HostAdapter(kernel, recorder=recorder, source=source,
-                          trap_unknown_imports=trap_unknown_imports)
+    adapter = HostAdapter(
+        kernel, recorder=recorder, source=source, trap_unknown_imports=trap_unknown_imports
+    )
     process = Process(engine, module, adapter)
     outcome = process.run()
     return Ran(outcome, process, recorder.records if recorder else [])

@@ -63,7 +63,9 @@ def test_run_reports_trap_and_exit(tmp_path: Path) -> None:
     result = run(RunConfig(module=trap, stdout=io.BytesIO(), use_cache=False))
     assert result.exit_code == ExitStatus.TRAP
     assert result.trap is not None
-    assert result.trap.startswith("out of bounds memory access (memory fault at wasm address 0x11170")
+    assert result.trap.startswith(
+        "out of bounds memory access (memory fault at wasm address 0x11170"
+    )
 
 
 def test_missing_module_is_module_error(tmp_path: Path) -> None:

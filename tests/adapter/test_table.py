@@ -10,7 +10,7 @@ from wasi_rr.host.table import PREVIEW1, SIGNATURES, WASIX, Role
 from wasi_rr.host.table import format as table_format
 
 
-def SyscallRecord(seq: int, module: str, name: str, params: tuple[int, ...],  # noqa: N802
+def SyscallRecord(seq: int, module: str, name: str, params: tuple[int, ...],
                   inputs: list[bytes], errno: int,
                   writes: list[tuple[int, bytes]]) -> tuple[object, ...]:
     """The call's fields in the order ``format_call`` takes them."""
@@ -86,42 +86,78 @@ def test_format_flags_enums_errno_and_signed() -> None:
 def test_format_read_data_and_unknown() -> None:
     rec = SyscallRecord(3, PREVIEW1, "fd_read", (0, 100, 1, 300), [struct.pack("<II", 500, 10)],
                         0, [(500, b"abc"), (300, struct.pack("<I", 3))])
-    assert format_call(rec) == 'fd_read(fd=0, iovs=[1 bufs, 10 bytes]) = SUCCESS {nread=3, data=b"abc"}'
+    assert (
+        format_call(rec)
+        == 'fd_read(fd=0, iovs=[1 bufs, 10 bytes]) = SUCCESS {nread=3, data=b"abc"}'
+    )
     assert format_call(SyscallRecord(4, "env", "f", (1,), [], 52, [])) == "env::f(1,) = NOSYS"
 
 
 def test_table_imports_without_wasmtime() -> None:
-    code = ("import sys; import wasi_rr.host.table, wasi_rr.host.table.format, wasi_rr; "
-            "assert 'wasmtime' not in sys.modules, 'wasmtime imported'")
+    code = (
+        "import sys; import wasi_rr.host.table, wasi_rr.host.table.format, wasi_rr; "
+        "assert 'wasmtime' not in sys.modules, 'wasmtime imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_format_poll_oneoff() -> None:
-    subs = (struct.pack("<QB7xIxxxxQQH6x", 7, 0, 1, 5000, 0, 0)
-            + struct.pack("<QB7xIxxxxQQH6x", 8, 1, 0, 0, 0, 0))
+    subs = struct.pack("<QB7xIxxxxQQH6x", 7, 0, 1, 5000, 0, 0) + struct.pack(
+        "<QB7xIxxxxQQH6x", 8, 1, 0, 0, 0, 0
+    )
     events = struct.pack("<QHB5xQH6x", 8, 0, 1, 3, 0)
-    rec = SyscallRecord(5, PREVIEW1, "poll_oneoff", (0x100, 0x200, 2, 0x300), [subs], 0,
-                        [(0x200, events), (0x300, struct.pack("<I", 1))])
+    rec = SyscallRecord(
+        5,
+        PREVIEW1,
+        "poll_oneoff",
+        (0x100, 0x200, 2, 0x300),
+        [subs],
+        0,
+        [(0x200, events), (0x300, struct.pack("<I", 1))],
+    )
     assert format_call(rec) == (
         "poll_oneoff(in=[clock(userdata=7, id=MONOTONIC, timeout=5000, precision=0, flags=0), "
         "fd_read(userdata=8, fd=0)], nsubscriptions=2) = SUCCESS "
-        "{events=[fd_read(userdata=8, error=SUCCESS, nbytes=3, flags=0)], nevents=1}")
+        "{events=[fd_read(userdata=8, error=SUCCESS, nbytes=3, flags=0)], nevents=1}"
+    )
 
 
 def test_format_args_readdir_and_buffers() -> None:
-    rec = SyscallRecord(0, PREVIEW1, "args_get", (0x100, 0x200), [], 0,
-                        [(0x100, struct.pack("<II", 0x200, 0x205)), (0x200, b"prog\0a b\0")])
-    assert format_call(rec) == 'args_get(argv=0x100, argv_buf=0x200) = SUCCESS {argv_buf=[b"prog", b"a b"]}'
-    dirents = (struct.pack("<QQIB3x", 1, 10, 1, 3) + b"." +
-               struct.pack("<QQIB3x", 2, 12, 8, 4) + b"file")
-    rec = SyscallRecord(1, PREVIEW1, "fd_readdir", (3, 0x400, len(dirents), 0, 0x300), [], 0,
-                        [(0x400, dirents), (0x300, struct.pack("<I", len(dirents)))])
+    rec = SyscallRecord(
+        0,
+        PREVIEW1,
+        "args_get",
+        (0x100, 0x200),
+        [],
+        0,
+        [(0x100, struct.pack("<II", 0x200, 0x205)), (0x200, b"prog\0a b\0")],
+    )
+    assert (
+        format_call(rec)
+        == 'args_get(argv=0x100, argv_buf=0x200) = SUCCESS {argv_buf=[b"prog", b"a b"]}'
+    )
+    dirents = (
+        struct.pack("<QQIB3x", 1, 10, 1, 3) + b"." + struct.pack("<QQIB3x", 2, 12, 8, 4) + b"file"
+    )
+    rec = SyscallRecord(
+        1,
+        PREVIEW1,
+        "fd_readdir",
+        (3, 0x400, len(dirents), 0, 0x300),
+        [],
+        0,
+        [(0x400, dirents), (0x300, struct.pack("<I", len(dirents)))],
+    )
     assert format_call(rec) == (
         "fd_readdir(fd=3, buf=0x400, buf_len=53, cookie=0) = SUCCESS "
         '{buf=[(b".", ino=10, DIRECTORY, next=1), (b"file"..., ino=12, REGULAR_FILE, next=2)], '
-        "bufused=53}")
+        "bufused=53}"
+    )
     rec = SyscallRecord(2, PREVIEW1, "random_get", (0x10, 4), [], 0, [(0x10, b"\x01\x02\x03\x04")])
-    assert format_call(rec) == 'random_get(buf=0x10, buf_len=4) = SUCCESS {buf=b"\\x01\\x02\\x03\\x04"}'
+    assert (
+        format_call(rec)
+        == 'random_get(buf=0x10, buf_len=4) = SUCCESS {buf=b"\\x01\\x02\\x03\\x04"}'
+    )
 
 
 def test_every_provided_import_has_exactly_one_row() -> None:
@@ -138,7 +174,7 @@ def test_every_provided_import_has_exactly_one_row() -> None:
 
 HAND_WRITTEN = {
     "host/boundary/irregular.py",  # the irregular calls, each named as such
-    "journal/_make_sample.py",     # sample data, not logic
+    "journal/_make_sample.py",  # sample data, not logic
 }
 
 

@@ -31,7 +31,7 @@ def test_memories_in_index_order_past_other_imports() -> None:
         (True, 1, 3, True), (False, 2, None, True), (False, 4, 9, True)]
     # each memory's limits bytes are where it says
     for m in mems:
-        flags, pos = wasmbin.read_uleb(wasm, m.start)
+        flags, _ = wasmbin.read_uleb(wasm, m.start)
         assert flags == m.flags and m.start < m.end
 
 

@@ -17,11 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from wasi_rr.journal import JournalWriter, Call, open_journal
-from wasi_rr.replay.check import TraceStatus
-
 from wasi_rr.api import RunConfig
+from wasi_rr.journal import Call, JournalWriter, open_journal
 from wasi_rr.record import record
+from wasi_rr.replay.check import TraceStatus
 
 GOOD_PER_GUEST: dict[str, int] = {
     "exit_code": 50, "args_env": 50, "stdin_cat": 40, "random": 30, "clocks": 15,

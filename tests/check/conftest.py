@@ -19,6 +19,7 @@ from check_helpers import (
     splice_module,
     spoil,
 )
+
 from wasi_rr.replay.check import TraceStatus
 
 CORPUS_DIR = Path(__file__).resolve().parents[2] / "corpus"
@@ -72,11 +73,18 @@ def dask_client() -> Iterator[Any]:
     """A ``LocalCluster`` of two single-threaded worker processes on 127.0.0.1 and a
     client of it; closed at the end of the session."""
     import distributed  # a test dependency: these tests must run, never skip
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None,
-                                  silence_logs=logging.ERROR,
-                                  scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster, \
-            distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         client.wait_for_workers(2, timeout=120)
         yield client
 

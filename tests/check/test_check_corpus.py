@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from check_helpers import Corpus, wasi_rr
 from junitparser import JUnitXml
-from wasi_rr.replay.check import CheckReport, TraceStatus, check
 
 from wasi_rr.exitcodes import ExitStatus
+from wasi_rr.replay.check import CheckReport, TraceStatus, check
 
 
 def assert_expected(report: CheckReport, corpus: Corpus) -> None:

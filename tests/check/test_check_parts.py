@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from junitparser import JUnitXml
+
+from wasi_rr.exitcodes import ExitStatus
 from wasi_rr.replay.check import (
     CheckError,
     CheckReport,
@@ -26,8 +28,6 @@ from wasi_rr.replay.check import (
 from wasi_rr.replay.check.junit import write_junit
 from wasi_rr.replay.check.progress import BarProgress, PlainProgress, make_progress
 from wasi_rr.replay.check.runner import guided_batch
-
-from wasi_rr.exitcodes import ExitStatus
 
 
 def test_discovery_rules(tmp_path: Path) -> None:

@@ -23,9 +23,9 @@ from check_helpers import (
     uninstall_kill_hook,
     wasi_rr,
 )
-from wasi_rr.replay.check import CheckReport, LocalPool, TraceStatus, check
 
 from wasi_rr.exitcodes import ExitStatus
+from wasi_rr.replay.check import CheckReport, LocalPool, TraceStatus, check
 
 SMALL = 30
 """Passing traces next to the special ones (enough to keep both workers busy)."""

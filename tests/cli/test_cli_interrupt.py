@@ -27,9 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from wasi_rr.journal import Call, ExitEvent, open_journal
 
 from wasi_rr.exitcodes import ExitStatus
+from wasi_rr.journal import Call, ExitEvent, open_journal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "replay"))
 

@@ -129,7 +129,8 @@ def test_dir_tmpfs_and_overlay_reach_the_guest(tmp_path: Path,
     # fd_prestat_dir_name of fds 3, 4, 5 printed in order
     wat = """(module
       (import "wasi_snapshot_preview1" "fd_prestat_get" (func $pg (param i32 i32) (result i32)))
-      (import "wasi_snapshot_preview1" "fd_prestat_dir_name" (func $pn (param i32 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_prestat_dir_name"
+        (func $pn (param i32 i32 i32) (result i32)))
       (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
       (memory (export "memory") 1)
       (func $show (param $fd i32)
@@ -144,8 +145,18 @@ def test_dir_tmpfs_and_overlay_reach_the_guest(tmp_path: Path,
     module = wasm(tmp_path, "pre.wasm", wat)
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    status = main(["run", "--dir", f"{tmp_path / 'a'}::/data", "--dir-overlay",
-                   f"{tmp_path / 'b'}::/over", "--tmpfs", "/tmp", str(module)])
+    status = main(
+        [
+            "run",
+            "--dir",
+            f"{tmp_path / 'a'}::/data",
+            "--dir-overlay",
+            f"{tmp_path / 'b'}::/over",
+            "--tmpfs",
+            "/tmp",
+            str(module),
+        ]
+    )
     out, _ = capfd.readouterr()
     assert status == 0
     assert out == "/data\n/over\n/tmp\n"
@@ -155,8 +166,9 @@ def test_console_script_and_python_m(tmp_path: Path) -> None:
     module = wasm(tmp_path, "t.wasm", TRAP)
     env = {**os.environ, "WASI_RR_CACHE_DIR": str(tmp_path / "cache")}
     for cmd in ([str(WASI_RR)], [sys.executable, "-m", "wasi_rr"]):
-        proc = subprocess.run([*cmd, "run", str(module)], capture_output=True, text=True,
-                              env=env, timeout=60)
+        proc = subprocess.run(
+            [*cmd, "run", str(module)], capture_output=True, text=True, env=env, timeout=60
+        )
         assert proc.returncode == ExitStatus.TRAP
         assert proc.stderr == "wasi-rr: guest trapped: wasm `unreachable` instruction executed\n"
         assert "Traceback" not in proc.stderr
@@ -169,9 +181,13 @@ def test_ctrl_c_stops_a_guest_spinning_in_wasm(tmp_path: Path) -> None:
     module = wasm(tmp_path, "spin.wasm", SPIN)
     env = {**os.environ, "WASI_RR_CACHE_DIR": str(tmp_path / "cache")}
     proc = subprocess.Popen(
-        [str(WASI_RR), "run", str(module)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True, env=env,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        [str(WASI_RR), "run", str(module)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         time.sleep(1.0)  # let it reach the loop (not a timing assertion)
         proc.send_signal(signal.SIGINT)
@@ -193,9 +209,15 @@ def test_argv0_option(tmp_path: Path, capfd: pytest.CaptureFixture[bytes]) -> No
 def test_host_bug_is_reported_as_internal_error(capfd: pytest.CaptureFixture[str]) -> None:
     from wasi_rr.api import RunResult
     from wasi_rr.cmd_run import report
-    status = report(RunResult(134, "wasi-rr host error in fd_sync: ZeroDivisionError: x",
-                              ZeroDivisionError("x")))
+
+    status = report(
+        RunResult(
+            134, "wasi-rr host error in fd_sync: ZeroDivisionError: x", ZeroDivisionError("x")
+        )
+    )
     _, err = capfd.readouterr()
     assert status == ExitStatus.TOOL_ERROR
-    assert err == ("wasi-rr: error: internal error: wasi-rr host error in fd_sync: "
-                   "ZeroDivisionError: x (this is a wasi-rr bug, please report it)\n")
+    assert err == (
+        "wasi-rr: error: internal error: wasi-rr host error in fd_sync: "
+        "ZeroDivisionError: x (this is a wasi-rr bug, please report it)\n"
+    )

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from guestrun import Invocation, copy_tree, run_reference, tree  # noqa: E402
+from guestrun import Invocation, copy_tree, run_reference, tree
 
 TIMEOUT_S = 60.0
 """A run that takes longer is killed (the suite's runner gives 5 s after stdin)."""

@@ -87,7 +87,7 @@ def load_adapter() -> ModuleType:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    setattr(module, "WASI_RR", [str(WASI_RR)])  # the installed CLI, not whatever is on PATH
+    module.WASI_RR = [str(WASI_RR)]  # the installed CLI, not whatever is on PATH
     return module
 
 
@@ -134,9 +134,12 @@ def conventions(adapter: ModuleType, test: Path, spec: dict[str, Any]) -> dict[s
     return {
         "args_env_dirs": adapter.compute_argv(str(test), (args, env, dirs), [], "wasm32-wasip1"),
         "with_world": adapter.compute_argv(
-            str(test), (args, env, dirs), [], "wasi:cli/command", "wasm32-wasip1"),
+            str(test), (args, env, dirs), [], "wasi:cli/command", "wasm32-wasip1"
+        ),
         "separate": adapter.compute_argv(str(test), args, env, dirs, "wasm32-wasip1"),
-        "config": adapter.compute_argv(str(test), _Config([_Wait(), Run(args, env, dirs)]), "wasm32-wasip1"),
+        "config": adapter.compute_argv(
+            str(test), _Config([_Wait(), Run(args, env, dirs)]), "wasm32-wasip1"
+        ),
     }
 
 

@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from suite_run import SuiteCase, run_cli, run_ref  # noqa: E402
+from suite_run import SuiteCase, run_cli, run_ref
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 SELF_CHECKING = {"wts_rights"}

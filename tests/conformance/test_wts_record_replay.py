@@ -20,9 +20,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from guestrun import copy_tree  # noqa: E402
-from suite_run import WASI_RR  # noqa: E402
-from test_wts_programs import PROGRAMS, SELF_CHECKING, make_test_dir  # noqa: E402
+from guestrun import copy_tree
+from suite_run import WASI_RR
+from test_wts_programs import PROGRAMS, SELF_CHECKING, make_test_dir
+
 
 def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
@@ -35,7 +36,10 @@ def test_record_then_replay(name: str, guest: Callable[[str], Path], tmp_path: P
         work = Path(tmp) / "t"
         copy_tree(make_test_dir(tmp_path), work)
         journal = Path(tmp) / "run.wrr"
-        rec = _run([str(WASI_RR), "record", "-o", str(journal), "--dir", "fs-tests.dir::/", str(module)], work)
+        rec = _run(
+            [str(WASI_RR), "record", "-o", str(journal), "--dir", "fs-tests.dir::/", str(module)],
+            work,
+        )
         assert rec.returncode == 0, rec.stderr.decode()
         rep = _run([str(WASI_RR), "replay", str(journal)], Path(tmp))
         assert (rep.stdout, rep.returncode) == (rec.stdout, rec.returncode), rep.stderr.decode()

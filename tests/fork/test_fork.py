@@ -9,12 +9,11 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
-import pytest
-
 from wasi_rr.api import RunConfig, run
-from wasi_rr.journal import ForkEvent, SnapshotEvent, StartEvent, Call, open_journal
+from wasi_rr.journal import Call, ForkEvent, SnapshotEvent, StartEvent, open_journal
 from wasi_rr.replay import replay as replay_group
 
 PIPE_OUT = (b"parent pid 1\n"
@@ -58,7 +57,7 @@ def test_record_replay_and_ps(guest: Callable[[str], Path], tmp_path: Path) -> N
     pids = [e.pid for e in entries if isinstance(e, Call)]
     assert set(pids) == {1, 2}
     # the processes interleave: the parent runs again while the child waits on its pipe
-    switches = sum(1 for a, b in zip(pids, pids[1:]) if a != b)
+    switches = sum(1 for a, b in pairwise(pids) if a != b)
     assert switches >= 2
     child_calls = [e for e in entries if isinstance(e, Call) and e.pid == 2]
     assert child_calls[0].name == "proc_fork" and child_calls[0].seq == 0

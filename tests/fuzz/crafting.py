@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
+
 from wasi_rr.journal import JournalHeader, JournalReader, JournalWriter
 from wasi_rr.journal.events import (
     CtxEvent,
@@ -390,7 +391,7 @@ class Crafter:
         i = self.rng.choice(idx)
         try:
             obj = msgpack.unpackb(c.records[i][HEADER_SIZE:], raw=False, strict_map_key=False)
-        except Exception:  # noqa: BLE001 - an earlier mutation made it garbage
+        except Exception:  # an earlier mutation made it garbage
             return None
         return i, obj
 
@@ -532,7 +533,7 @@ class Crafter:
                     continue
                 try:
                     obj = msgpack.unpackb(rec[HEADER_SIZE:], raw=False, strict_map_key=False)
-                except Exception:  # noqa: BLE001,S112 - garbage from another mutation
+                except Exception:  # garbage from another mutation
                     continue
                 if isinstance(obj, list) and len(obj) == 2 and isinstance(obj[1], dict) \
                         and "elapsed_ns" in obj[1]:

@@ -16,12 +16,11 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wasi_rr.journal import ExitEvent, JournalError, JournalReader, TrapEvent
-from wasi_rr.replay.engine import ReplayError, replay
-
 from wasi_rr.dump import dump
 from wasi_rr.errors import WasiRrError
 from wasi_rr.exitcodes import ExitStatus
+from wasi_rr.journal import ExitEvent, JournalError, JournalReader, TrapEvent
+from wasi_rr.replay.engine import ReplayError, replay
 
 SEEDS: dict[str, dict[str, object]] = {
     "args_env": {"args": ["alpha", "béta"], "env": {"HOME": "/home/g", "LANG": "C"}},
@@ -65,7 +64,7 @@ def recorded_endings(path: Path) -> tuple[set[str], int]:
                 if isinstance(e, TrapEvent):
                     traps.add(e.message)
                 endings += isinstance(e, (TrapEvent, ExitEvent))
-    except Exception:  # noqa: BLE001,S110 - whatever is readable is enough
+    except Exception:  # whatever is readable is enough
         pass
     return traps, endings
 
@@ -76,7 +75,7 @@ def recorded_traps(path: Path) -> set[str]:
 
 def _journal_error(kind: str, exc: JournalError, v: Verdict) -> str:
     msg = str(exc)
-    if "\n" in msg or not NAMES_ENTRY.search(msg) and "journal format" not in msg:
+    if "\n" in msg or (not NAMES_ENTRY.search(msg) and "journal format" not in msg):
         v.failures.append(f"{kind}: journal error without an entry or on several lines: {msg}")
     if BAD_TEXT.search(msg):
         v.failures.append(f"{kind}: {msg}")
@@ -100,7 +99,7 @@ def run_replay(path: Path, fast: bool, v: Verdict) -> None:
         v.failures.append(f"{kind}: {type(exc).__name__} (status {exc.status}): {exc}")
         v.outcomes[kind] = f"error {type(exc).__name__}"
         return
-    except BaseException:  # noqa: BLE001 - exactly what the fuzzer looks for
+    except BaseException:  # exactly what the fuzzer looks for
         v.failures.append(f"{kind}: uncaught\n{traceback.format_exc()}")
         v.outcomes[kind] = "uncaught"
         return
@@ -137,7 +136,7 @@ def run_dump(path: Path, kind: str, v: Verdict) -> None:
             v.failures.append(f"{kind}: {type(exc).__name__} (status {exc.status}): {msg}")
         v.outcomes[kind] = "journal-error"
         return
-    except BaseException:  # noqa: BLE001
+    except BaseException:
         v.failures.append(f"{kind}: uncaught\n{traceback.format_exc()}")
         v.outcomes[kind] = "uncaught"
         return

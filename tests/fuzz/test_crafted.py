@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 from crafting import Case, Crafter, Seed
 from fuzz_run import BAD_TEXT, NAMES_ENTRY, SEEDS, judge, recorded_endings
+
 from wasi_rr.replay.engine import replay
 
 CASES = {"args_env": 400, "fs_files": 300, "stdin_cat": 400, "random": 400,
@@ -172,4 +173,4 @@ def test_trap_without_a_recorded_ending_is_not_a_match(seed_journals: dict[str, 
     path = tmp_path / "no-ending.wrr"
     crafter.write(Case("trap", 0, ["trap event dropped"], records), path)
     res = replay(path, stdout=io.BytesIO(), stderr=io.BytesIO())
-    assert res.exit_code != 134 and res.trap is None or res.divergence is not None
+    assert (res.exit_code != 134 and res.trap is None) or res.divergence is not None

@@ -26,7 +26,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from guestrun import Invocation, Outcome, run_reference, run_wasi_rr  # noqa: E402
+from guestrun import Invocation, Outcome, run_reference, run_wasi_rr
 
 
 @dataclass(frozen=True)
@@ -428,11 +428,19 @@ CASES: list[Case] = [
     *_fs_cases("fcntl_flags", FCNTL_EXPECT),
     *_fs_cases("poll_sleep", POLL_EXPECT),
     # preopens are numbered from 3 in mount order; stdout is no preopen
-    Case("fd_misc", args=("/data",), mount="both",
-         expect="preopen fd 3: tag=0 name=[/data] OK\npreopen fd 4: tag=0 name=[/tmp] OK\n"
-         "preopens: 2\nprestat of stdout: EBADF\n" + MISC_EXPECT),
-    Case("fd_misc", args=("/tmp",), mount="tmpfs",
-         expect="preopen fd 3: tag=0 name=[/tmp] OK\npreopens: 1\n" + MISC_EXPECT),
+    Case(
+        "fd_misc",
+        args=("/data",),
+        mount="both",
+        expect="preopen fd 3: tag=0 name=[/data] OK\npreopen fd 4: tag=0 name=[/tmp] OK\n"
+        "preopens: 2\nprestat of stdout: EBADF\n" + MISC_EXPECT,
+    ),
+    Case(
+        "fd_misc",
+        args=("/tmp",),
+        mount="tmpfs",
+        expect="preopen fd 3: tag=0 name=[/tmp] OK\npreopens: 1\n" + MISC_EXPECT,
+    ),
     Case("fs_walk", args=("/data",), mount="dir", seed=_seed_host_tree, expect=WALK_EXPECT),
     Case("sandbox", args=("/data",), mount="dir", expect=SANDBOX_EXPECT),
     Case("sandbox", args=("/tmp",), mount="tmpfs", expect=SANDBOX_EXPECT),
@@ -445,12 +453,16 @@ CASES: list[Case] = [
     ),
     Case("stdin_cat", stdin=b"", expect="", expect_stderr="copied 0 bytes\n", name="empty"),
     # 1 MiB in one write, 2000 stdio lines, a 64-iovec writev: all bytes arrive in order
-    Case("stdio_bulk", args=("1024",),
-         expect="line 0 yy\nline 1 x\nline 1999 x\n"
-         "[iov 00]        [iov 01]        [iov 02]        [iov 03]        "
-         "[iov 04]        [iov 05]        [iov 06]        [iov 07]       \ndone\n",
-         expect_stderr="stderr: 1024 KB written, checksum 8f0645ef\n"
-         + " ".join(f"e{i}" for i in range(100)) + " \n"),
+    Case(
+        "stdio_bulk",
+        args=("1024",),
+        expect="line 0 yy\nline 1 x\nline 1999 x\n"
+        "[iov 00]        [iov 01]        [iov 02]        [iov 03]        "
+        "[iov 04]        [iov 05]        [iov 06]        [iov 07]       \ndone\n",
+        expect_stderr="stderr: 1024 KB written, checksum 8f0645ef\n"
+        + " ".join(f"e{i}" for i in range(100))
+        + " \n",
+    ),
     Case("exit_code", args=("0",), expect="exiting with 0\n", name="0"),
     Case("exit_code", args=("3",), expect="exiting with 3\n", exit_code=3, name="3"),
     Case("exit_code", args=("125",), expect="exiting with 125\n", exit_code=125, name="125"),
@@ -461,9 +473,15 @@ CASES: list[Case] = [
         exit_code=134,  # ExitStatus.TRAP, as the CLI reports a trapped guest
         trapped=True,
     ),
-    Case("bench_files", args=("300", "/tmp"), mount="tmpfs",
-         expect="bench_files n=300 syscalls_in_loop=600 bad=0\n"),
-    Case("bench_clock", args=("300",), expect="bench_clock n=300 syscalls_in_loop=300 decreasing=0\n"),
+    Case(
+        "bench_files",
+        args=("300", "/tmp"),
+        mount="tmpfs",
+        expect="bench_files n=300 syscalls_in_loop=600 bad=0\n",
+    ),
+    Case(
+        "bench_clock", args=("300",), expect="bench_clock n=300 syscalls_in_loop=300 decreasing=0\n"
+    ),
 ]
 
 
@@ -481,8 +499,9 @@ def _invocation(case: Case, module: Path, host_dir: Path) -> Invocation:
         dirs.append((host_dir, "/data"))
     if case.mount in ("tmpfs", "both"):
         tmpfs.append("/tmp")
-    return Invocation(module, args=list(case.args), env=dict(case.env), dirs=dirs,
-                      tmpfs=tmpfs, stdin=case.stdin)
+    return Invocation(
+        module, args=list(case.args), env=dict(case.env), dirs=dirs, tmpfs=tmpfs, stdin=case.stdin
+    )
 
 
 def _assert_in_order(text: str, expected: str) -> None:
@@ -552,7 +571,8 @@ def test_reference_conformance(case: Case, guest: Callable[[str], Path], tmp_pat
 
 RR_CASES = [
     pytest.param(c, marks=pytest.mark.xfail(reason=c.rr_known_divergence, strict=True))
-    if c.rr_known_divergence else c
+    if c.rr_known_divergence
+    else c
     for c in CASES
 ]
 

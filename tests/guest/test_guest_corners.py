@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from guestrun import Invocation, run_reference, run_wasi_rr  # noqa: E402
+from guestrun import Invocation, run_reference, run_wasi_rr
 
 EXTRAS = ["-", "creat", "excl", "trunc", "creat|excl", "creat|trunc", "excl|trunc"]
 

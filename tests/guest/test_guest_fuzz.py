@@ -21,7 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from guestrun import Invocation, run_reference, run_wasi_rr, tree  # noqa: E402
+from guestrun import Invocation, run_reference, run_wasi_rr, tree
 
 SEEDS = range(1, 17)
 STEPS = "300"

@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from guestrun import Invocation, run_reference, run_wasi_rr  # noqa: E402
+from guestrun import Invocation, run_reference, run_wasi_rr
 
 REFERENCE = """\
 preopen found: 1
@@ -44,7 +44,7 @@ sock_shutdown on a file: ENOTSOCK
 sock_shutdown bad fd: EBADF
 fdstat_get: OK
 fdstat_set_rights drop write: ENOTSUP
-write after dropping FD_WRITE: 1 
+write after dropping FD_WRITE: 1\x20
 fdstat_set_rights widen again: ENOTSUP
 proc_raise returned: ENOTSUP
 """

@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from guestrun import Invocation, run_wasi_rr  # noqa: E402
+from guestrun import Invocation, run_wasi_rr
 
 EXPECTED = """\
 fd_dup: OK

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import guestbuild  # noqa: E402
+import guestbuild
 
 
 def test_build_is_cached_by_content(tmp_path: Path) -> None:
@@ -44,6 +44,6 @@ def test_compile_error_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     corpus.mkdir()
     (corpus / "broken.c").write_text("int main(void) { return undeclared; }\n")
     monkeypatch.setattr(guestbuild, "CORPUS", corpus)
-    with pytest.raises(guestbuild.GuestBuildError, match="building broken.c failed"):
+    with pytest.raises(guestbuild.GuestBuildError, match=r"building broken\.c failed"):
         guestbuild.build("broken", cache_dir=tmp_path / "cache")
     assert not list((tmp_path / "cache").iterdir())

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from hypothesis import strategies as st
+
 from wasi_rr.host.table import function_names
 from wasi_rr.journal import (
     Call,
@@ -149,8 +150,8 @@ def read_prefix(path: Path) -> tuple[list[Entry], BaseException | None]:
     try:
         with JournalReader(path) as r:
             for e in r:
-                got.append(e)  # noqa: PERF402 - keep what came before an error
-    except Exception as exc:  # noqa: BLE001 - the caller checks the kind
+                got.append(e)  # keep what came before an error
+    except Exception as exc:  # the caller checks the kind
         return got, exc
     return got, None
 

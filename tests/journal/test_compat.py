@@ -11,6 +11,7 @@ from pathlib import Path
 
 import msgpack
 import pytest
+
 from wasi_rr.journal import (
     FORMAT_MAJOR,
     FORMAT_MINOR,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from journal_helpers import call, clock_ops, make_header, read_prefix, write_stream
+
 from wasi_rr.journal import (
     BadEntry,
     CtxEvent,

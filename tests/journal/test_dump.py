@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
-from wasi_rr.journal import Call, CtxEvent
-from wasi_rr.journal._make_sample import BIG_INPUT, expected_entries
 
 from wasi_rr.cli import main
 from wasi_rr.dump import SeqRange, parse_range
 from wasi_rr.exitcodes import ExitStatus
+from wasi_rr.journal import Call, CtxEvent
+from wasi_rr.journal._make_sample import BIG_INPUT, expected_entries
 
 SAMPLE = Path(__file__).resolve().parents[2] / "corpus" / "journals" / "v2.0-sample.wrr"
 
@@ -48,7 +48,7 @@ def test_text_dump_one_line_per_entry(capsys: pytest.CaptureFixture[str]) -> Non
     assert lines[0].startswith("+++ pid 1 started: argv=['sample.wasm', '--flag', 'héllo']")
     assert lines[-1] == ("+++ pid 1 trapped: wasm trap: wasm `unreachable` instruction "
                          "executed +++")
-    for line, entry in zip(lines, entries):
+    for line, entry in zip(lines, entries, strict=True):
         if isinstance(entry, Call):
             tag = f"[pid {entry.pid}] " if entry.pid != 1 else ""
             label = entry.name if entry.module == "wasi_snapshot_preview1" else \

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from journal_helpers import FUNCTIONS, call, make_header, read_prefix
+
 from wasi_rr.journal import (
     Call,
     InputDigest,
@@ -220,7 +221,8 @@ def _mixed(i: int) -> tuple[int, int, tuple[int, ...], tuple[tuple[int, Any], ..
         return (FID["fd_write"], 0, (3, 0, 1, 8),
                 ((0, b"iovecs!!"), (16, InputDigest(5000 + i, bytes(32)))), ((8, b"1234"),))
     if k == 5:
-        return FID["path_open"], 0, params + (0,) * 4, ((100, b"a/b/c%d" % i),), ((200, b"\1\0\0\0"),)
+        inputs = ((100, b"a/b/c%d" % i),)
+        return FID["path_open"], 0, params + (0,) * 4, inputs, ((200, b"\1\0\0\0"),)
     return FID["clock_time_get"], 0, (1, 1000, 64), (), ((64, i.to_bytes(8, "little")),)
 
 

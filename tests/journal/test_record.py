@@ -9,6 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from wasi_rr.api import RunConfig, run
+from wasi_rr.cli import main
+from wasi_rr.errors import ConfigError
+from wasi_rr.exitcodes import ExitStatus
 from wasi_rr.host.table import function_names
 from wasi_rr.journal import (
     Call,
@@ -18,11 +23,6 @@ from wasi_rr.journal import (
     TrapEvent,
     open_journal,
 )
-
-from wasi_rr.api import RunConfig, run
-from wasi_rr.cli import main
-from wasi_rr.errors import ConfigError
-from wasi_rr.exitcodes import ExitStatus
 from wasi_rr.record import RecordError, record
 
 Guest = Callable[[str], Path]
@@ -66,7 +66,9 @@ def test_record_args_env_with_redaction(guest: Guest, tmp_path: Path) -> None:
     assert b"TOKEN=*******\0" in blob and b"s3cr" not in blob
     sizes = next(c for c in calls if c.name == "environ_sizes_get")
     # same total size as the real environment: the layout in guest memory is unchanged
-    assert int.from_bytes(sizes.writes[1][1], "little") == len(b"HOME=/home/g\0TOKEN=s3cr\xc3\xa9t\0")
+    assert int.from_bytes(sizes.writes[1][1], "little") == len(
+        b"HOME=/home/g\0TOKEN=s3cr\xc3\xa9t\0"
+    )
     # the value is gone from every input and write, stdout included
     stdout = b"".join(d for c in calls if c.stdio == 1 for _, d in c.inputs[1:])
     assert b"env[1]: [TOKEN=*******]" in stdout
@@ -91,8 +93,12 @@ def test_record_trap_and_stdio_kept_in_full(guest: Guest, tmp_path: Path) -> Non
 
     data = bytes(range(256)) * 64  # 16 KiB through stdin -> stdout
     out = io.BytesIO()
-    record(_config(guest("stdin_cat"), stdin=io.BytesIO(data), stdout=out), tmp_path / "c.wrr",
-           embed_module=False, input_hash_threshold=100)
+    record(
+        _config(guest("stdin_cat"), stdin=io.BytesIO(data), stdout=out),
+        tmp_path / "c.wrr",
+        embed_module=False,
+        input_hash_threshold=100,
+    )
     assert out.getvalue() == data
     with open_journal(tmp_path / "c.wrr") as r:
         assert r.module_bytes() is None and not r.header.module_embedded
@@ -116,11 +122,27 @@ def test_record_to_unwritable_path_is_a_tool_error(guest: Guest, tmp_path: Path)
             record(_config(guest("exit_code")), "/dev/full")
 
 
-def test_cli_record_then_dump(guest: Guest, tmp_path: Path,
-                              capfdbinary: pytest.CaptureFixture[bytes]) -> None:
+def test_cli_record_then_dump(
+    guest: Guest, tmp_path: Path, capfdbinary: pytest.CaptureFixture[bytes]
+) -> None:
     journal = tmp_path / "cli.wrr"
-    status = main(["record", "-o", str(journal), "--env", "HOME=/h", "--env", "PW=abcd",
-                   "--redact-env", "PW", "--meta", "who=test", str(guest("args_env")), "x"])
+    status = main(
+        [
+            "record",
+            "-o",
+            str(journal),
+            "--env",
+            "HOME=/h",
+            "--env",
+            "PW=abcd",
+            "--redact-env",
+            "PW",
+            "--meta",
+            "who=test",
+            str(guest("args_env")),
+            "x",
+        ]
+    )
     assert status == 1
     captured = capfdbinary.readouterr()
     assert b"env[1]: [PW=abcd]" in captured.out  # the guest saw the real value
@@ -137,25 +159,40 @@ def test_cli_record_then_dump(guest: Guest, tmp_path: Path,
     assert b"PW=****" in out and b"abcd" not in out and b"abcd" not in journal.read_bytes()
     assert main(["replay", str(journal)]) == 1  # the replayed guest sees the placeholder
     assert b"env[1]: [PW=****]" in capfdbinary.readouterr().out
-    assert main(["record", "-o", str(tmp_path / "short.wrr"), "--env", "PW=abc",
-                 "--redact-env", "PW", str(guest("args_env"))]) == ExitStatus.TOOL_ERROR
+    assert (
+        main(
+            [
+                "record",
+                "-o",
+                str(tmp_path / "short.wrr"),
+                "--env",
+                "PW=abc",
+                "--redact-env",
+                "PW",
+                str(guest("args_env")),
+            ]
+        )
+        == ExitStatus.TOOL_ERROR
+    )
     err = capfdbinary.readouterr().err.decode()
     assert err.count("\n") == 1 and "shorter than 4 bytes" in err
-    assert main(["record", "-o", str(tmp_path / "no" / "x.wrr"), str(guest("args_env"))]) == \
-        ExitStatus.TOOL_ERROR
+    assert (
+        main(["record", "-o", str(tmp_path / "no" / "x.wrr"), str(guest("args_env"))])
+        == ExitStatus.TOOL_ERROR
+    )
     err = capfdbinary.readouterr().err.decode()
     assert err.startswith("wasi-rr: error: ") and err.count("\n") == 1
 
 
 def test_journal_write_failure_mid_run_stops_the_guest(
-        guest: Guest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    guest: Guest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A full disk while the guest runs: the generated record callbacks' frame cut
     fails, the guest is stopped there (not run to its end), ``record`` raises
     ``RecordError``, and the journal reads up to its last frame with contiguous
     sequence numbers."""
-    from wasi_rr.journal import JournalTruncated, JournalWriter
-
     import wasi_rr.record.api as rec
+    from wasi_rr.journal import JournalTruncated, JournalWriter
 
     class FullDisk:
         def __init__(self, f: Any) -> None:
@@ -188,6 +225,6 @@ def test_journal_write_failure_mid_run_stops_the_guest(
     entries: list[Any] = []
     with pytest.raises(JournalTruncated), open_journal(tmp_path / "full.wrr") as r:
         for e in r:
-            entries.append(e)  # noqa: PERF402 - keep what came before the error
+            entries.append(e)  # keep what came before the error
     assert isinstance(entries[0], StartEvent) and len(entries) > 10
     assert [e.seq for e in entries[1:]] == list(range(len(entries) - 1))

@@ -22,6 +22,7 @@ from journal_helpers import (
     read_prefix,
     write_stream,
 )
+
 from wasi_rr.journal import (
     Call,
     CtxEvent,

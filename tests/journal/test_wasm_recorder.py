@@ -95,7 +95,7 @@ def test_wasm_recorder_writes_the_python_recorders_journal(
     assert wasm_out == py_out
     got, want = _entries(tmp_path / "wasm.wrr"), _entries(tmp_path / "py.wrr")
     assert len(got) == len(want)
-    for a, b in zip(_timeless(got), _timeless(want)):
+    for a, b in zip(_timeless(got), _timeless(want), strict=True):
         assert a == b
 
 
@@ -110,11 +110,13 @@ def test_generic_python_callbacks_write_the_same_journal(
         generic_out = _record(wasm, tmp_path / "generic.wrr", case, fast=False)
     wasm_out = _record(wasm, tmp_path / "wasm.wrr", case, fast=True)
     assert generic_out == wasm_out
-    assert _timeless(_entries(tmp_path / "generic.wrr")) == _timeless(_entries(tmp_path / "wasm.wrr"))
+    generic = _timeless(_entries(tmp_path / "generic.wrr"))
+    assert generic == _timeless(_entries(tmp_path / "wasm.wrr"))
 
 
-def test_common_calls_stay_in_wasm(guest: Callable[[str], Path], tmp_path: Path,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_common_calls_stay_in_wasm(
+    guest: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A file-heavy run enters Python's record paths only for its few irregular
     calls, and the tape is drained in big pieces (a handful of times per MiB)."""
     slow_calls: list[str] = []
@@ -126,7 +128,9 @@ def test_common_calls_stay_in_wasm(guest: Callable[[str], Path], tmp_path: Path,
         def counted(*args: Any) -> Any:
             slow_calls.append(sig.name)
             return cb(*args)
+
         return counted
+
     monkeypatch.setattr(HostAdapter, "callback", spy)
     tapes: list[Any] = []
     real_hooks = JournalRecorder.link_hooks
@@ -134,6 +138,7 @@ def test_common_calls_stay_in_wasm(guest: Callable[[str], Path], tmp_path: Path,
     def keep(self: JournalRecorder, *a: Any) -> Any:
         tapes.append(real_hooks(self, *a))
         return tapes[-1]
+
     monkeypatch.setattr(JournalRecorder, "link_hooks", keep)
     case = ("bench_lines", ["20000", "/t"], {}, ["/t"], b"")
     out, _ = _record(guest("bench_lines"), tmp_path / "lines.wrr", case, fast=True)
@@ -142,7 +147,9 @@ def test_common_calls_stay_in_wasm(guest: Callable[[str], Path], tmp_path: Path,
     assert len(calls) > 40_000
     assert len(slow_calls) < 12, slow_calls  # args/environ sizes, prestat names, exit
     raw = tapes[0].writer.raw_bytes  # the records' bytes, as on the tape
-    assert 1 <= tapes[0].drains <= 2 * raw // tapes[0].writer.limit + 2  # one per frame, not per call
+    assert (
+        1 <= tapes[0].drains <= 2 * raw // tapes[0].writer.limit + 2
+    )  # one per frame, not per call
 
 
 QUIET = """
@@ -166,8 +173,11 @@ def test_quiet_guest_records_reach_the_file(tmp_path: Path) -> None:
     module = tmp_path / "quiet.wat"
     module.write_text(QUIET)
     journal = tmp_path / "quiet.wrr"
-    proc = subprocess.Popen([sys.executable, "-m", "wasi_rr", "record", "-o", str(journal),
-                             str(module)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wasi_rr", "record", "-o", str(journal), str(module)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         calls: list[Call] = []
@@ -186,23 +196,44 @@ def test_quiet_guest_records_reach_the_file(tmp_path: Path) -> None:
     assert isinstance(exc, JournalTruncated)
 
 
-def test_cli_record_slow_writes_the_same_calls(guest: Callable[[str], Path],
-                                                tmp_path: Path) -> None:
+def test_cli_record_slow_writes_the_same_calls(
+    guest: Callable[[str], Path], tmp_path: Path
+) -> None:
     """``record --slow`` (all-Python recorder) and the default journal the same calls,
     and both replay."""
     wasm = guest("bench_mixed")
     names: list[list[tuple[str, tuple[int, ...], int]]] = []
     for flag in ([], ["--slow"]):
         journal = tmp_path / f"j{len(flag)}.wrr"
-        cmd = [sys.executable, "-m", "wasi_rr", "record", *flag, "-o", str(journal),
-               "--tmpfs", "/t", str(wasm), "50", "/t"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "wasi_rr",
+            "record",
+            *flag,
+            "-o",
+            str(journal),
+            "--tmpfs",
+            "/t",
+            str(wasm),
+            "50",
+            "/t",
+        ]
         done = subprocess.run(cmd, capture_output=True, timeout=120)
         assert done.returncode == 0, done.stderr
         calls = [e for e in _entries(journal) if isinstance(e, Call)]
-        names.append([(c.name, c.params, c.errno) for c in calls
-                      if c.name not in ("clock_time_get", "random_get")])
-        replay = subprocess.run([sys.executable, "-m", "wasi_rr", "replay", str(journal)],
-                                capture_output=True, timeout=120)
+        names.append(
+            [
+                (c.name, c.params, c.errno)
+                for c in calls
+                if c.name not in ("clock_time_get", "random_get")
+            ]
+        )
+        replay = subprocess.run(
+            [sys.executable, "-m", "wasi_rr", "replay", str(journal)],
+            capture_output=True,
+            timeout=120,
+        )
         assert replay.returncode == 0, replay.stderr
         assert replay.stdout == done.stdout
     assert names[0] == names[1] and len(names[0]) > 50

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from kernel_helpers import make_kernel
+
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.kernel.wasifs import MountMode, MountSpec
 

@@ -27,7 +27,9 @@ def make_kernel(*mounts: MountSpec, stdin: bytes | None = None) -> WasiKernel:
     )
 
 
-def open_file(k: WasiKernel, path: str, oflags: int = 0, fdflags: int = 0, rights: int = ALL, dirfd: int = 3) -> int:
+def open_file(
+    k: WasiKernel, path: str, oflags: int = 0, fdflags: int = 0, rights: int = ALL, dirfd: int = 3
+) -> int:
     return k.path_open(dirfd, 0, path, oflags, rights, ALL, fdflags)
 
 

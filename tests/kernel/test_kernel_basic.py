@@ -6,6 +6,7 @@ import os
 
 import pytest
 from kernel_helpers import create, make_kernel, open_file, read_all
+
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.kernel.sources import SeededRandom, SystemClock, VirtualClock
 from wasi_rr.host.kernel.wasi_types import (
@@ -44,7 +45,10 @@ def test_args_and_environ_sizes() -> None:
     assert k.args_sizes_get() == (3, 5 + 3 + 1)
     assert k.environ_sizes_get() == (2, 4 + len("\u00e9=1".encode()) + 1)
     assert WasiKernel().args_sizes_get() == (0, 0) == WasiKernel().environ_sizes_get()
-    for strings, sizes in ((k.args_get(), k.args_sizes_get()), (k.environ_get(), k.environ_sizes_get())):
+    for strings, sizes in (
+        (k.args_get(), k.args_sizes_get()),
+        (k.environ_get(), k.environ_sizes_get()),
+    ):
         assert sizes == (len(strings), len(b"".join(s + b"\0" for s in strings)))
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from kernel_helpers import ALL, make_kernel
+
 from wasi_rr.host.kernel.files import DirFile, MemFile
 from wasi_rr.host.kernel.hostfile import HostDirFile, HostFile, OverlayFile
 from wasi_rr.host.kernel.kernel import WasiKernel
@@ -35,7 +36,9 @@ def test_each_kind_gets_its_class(lower: Path, tmp_path: Path) -> None:
     wt = tmp_path / "wt"
     wt.mkdir()
     (wt / "g").write_bytes(b"host")
-    k = make_kernel(MountSpec.tmpfs("/tmp"), MountSpec("/wt", wt), MountSpec("/ov", lower, MountMode.OVERLAY))
+    k = make_kernel(
+        MountSpec.tmpfs("/tmp"), MountSpec("/wt", wt), MountSpec("/ov", lower, MountMode.OVERLAY)
+    )
     try:
         mem = k.path_open(3, 0, "m", int(OFlags.CREAT), ALL, ALL, 0)
         memdir = k.path_open(3, 0, ".", int(OFlags.DIRECTORY), READ, 0, 0)
@@ -44,10 +47,19 @@ def test_each_kind_gets_its_class(lower: Path, tmp_path: Path) -> None:
         lower_ro = k.path_open(5, 0, "f", 0, READ, 0, 0)
         r, w = k.fd_pipe()
         assert kinds(k) == {
-            0: StdinFile, 1: StdoutFile, 2: StdoutFile,
-            3: DirFile, 4: DirFile, 5: DirFile,  # preopens: no OS fd of their own
-            mem: MemFile, memdir: DirFile, host: HostFile, hostdir: HostDirFile,
-            lower_ro: OverlayFile, r: PipeEnd, w: PipeEnd,
+            0: StdinFile,
+            1: StdoutFile,
+            2: StdoutFile,
+            3: DirFile,
+            4: DirFile,
+            5: DirFile,  # preopens: no OS fd of their own
+            mem: MemFile,
+            memdir: DirFile,
+            host: HostFile,
+            hostdir: HostDirFile,
+            lower_ro: OverlayFile,
+            r: PipeEnd,
+            w: PipeEnd,
         }
         # an overlay file opened for writing is copied up: in memory at once
         assert type(k.fs.fds.fds[k.path_open(5, 0, "f", 0, ALL, ALL, 0)]) is MemFile
@@ -115,8 +127,13 @@ def test_a_host_file_that_cannot_be_reopened_answers_ebadf(tmp_path: Path) -> No
     (tmp_path / "h").unlink()
     k2 = WasiKernel(fs=WasiFs.unfreeze(frozen))
     try:
-        for call, args in [(k2.fd_read, (fd, 1)), (k2.fd_write, (fd, b"x")), (k2.fd_pread, (fd, 1, 0)),
-                           (k2.fd_pwrite, (fd, b"x", 0)), (k2.fd_filestat_set_size, (fd, 0))]:
+        for call, args in [
+            (k2.fd_read, (fd, 1)),
+            (k2.fd_write, (fd, b"x")),
+            (k2.fd_pread, (fd, 1, 0)),
+            (k2.fd_pwrite, (fd, b"x", 0)),
+            (k2.fd_filestat_set_size, (fd, 0)),
+        ]:
             with pytest.raises(WasiError) as info:
                 call(*args)
             assert info.value.errno is Errno.BADF, call

@@ -7,6 +7,7 @@ import os
 
 import pytest
 from kernel_helpers import create, make_kernel, open_file, read_all
+
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.kernel.sources import VirtualClock
 from wasi_rr.host.kernel.wasi_types import (
@@ -153,15 +154,21 @@ def test_poll_clocks() -> None:
     events = k.poll_oneoff(subs)
     assert [(e.userdata, e.type, e.error) for e in events] == [(1, EventType.CLOCK, Errno.SUCCESS)]
     assert clock.elapsed == 5000
-    absolute = Subscription(3, EventType.CLOCK, clock_id=1, timeout=1000, flags=SubclockFlags.SUBSCRIPTION_CLOCK_ABSTIME)
+    absolute = Subscription(3, EventType.CLOCK, clock_id=1, timeout=1000,
+                            flags=SubclockFlags.SUBSCRIPTION_CLOCK_ABSTIME)
     assert [e.userdata for e in k.poll_oneoff([absolute])] == [3]
     assert clock.elapsed == 5000  # deadline already passed: no sleep
-    future = Subscription(4, EventType.CLOCK, clock_id=1, timeout=8000, flags=SubclockFlags.SUBSCRIPTION_CLOCK_ABSTIME)
+    future = Subscription(
+        4, EventType.CLOCK, clock_id=1, timeout=8000, flags=SubclockFlags.SUBSCRIPTION_CLOCK_ABSTIME
+    )
     assert [e.userdata for e in k.poll_oneoff([future])] == [4]
     assert clock.elapsed == 8000
     # a clock that does not exist (or is not provided) fails the call, as in wasmtime
     for cid in (9, 2):
-        assert errno_of(k.poll_oneoff, [Subscription(5, EventType.CLOCK, clock_id=cid, timeout=1)]) is Errno.INVAL
+        assert (
+            errno_of(k.poll_oneoff, [Subscription(5, EventType.CLOCK, clock_id=cid, timeout=1)])
+            is Errno.INVAL
+        )
 
 
 def test_poll_fds() -> None:
@@ -191,7 +198,9 @@ def test_poll_fds() -> None:
         assert errno_of(k.poll_oneoff, [bad, subs[0]]) is Errno.BADF
     assert k.clock.elapsed == 0  # type: ignore[attr-defined]
     k.fd_write(w, b"xy")
-    events = k.poll_oneoff([Subscription(12, EventType.FD_READ, fd=r), Subscription(15, EventType.FD_WRITE, fd=w)])
+    events = k.poll_oneoff(
+        [Subscription(12, EventType.FD_READ, fd=r), Subscription(15, EventType.FD_WRITE, fd=w)]
+    )
     assert [(e.userdata, e.nbytes) for e in events] == [(12, 2), (15, 65534)]
     k.fd_read(r, 2)
     # only a pipe nobody can fill: a single-threaded host would block forever

@@ -7,6 +7,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from kernel_helpers import ALL, make_kernel
+
 from wasi_rr.host.kernel.fdtable import FdTable
 from wasi_rr.host.kernel.wasi_types import Errno, OFlags, WasiError
 
@@ -117,7 +118,7 @@ class FdTableMachine(RuleBasedStateMachine):
 
     @invariant()
     def tables_match_models(self) -> None:
-        for table, model in zip(self.tables, self.models):
+        for table, model in zip(self.tables, self.models, strict=True):
             assert table.fds == model
 
     @invariant()

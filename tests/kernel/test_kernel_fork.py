@@ -15,6 +15,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kernel_helpers import ALL
+
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.kernel.sources import SeededRandom, VirtualClock
 from wasi_rr.host.kernel.wasi_types import OFlags, WasiError
@@ -23,7 +24,9 @@ from wasi_rr.host.kernel.wasifs import MountSpec, WasiFs
 NAMES = ["a", "b", "c"]
 op_st = st.tuples(
     st.integers(0, 1),  # process: 0 parent, 1 child
-    st.sampled_from(["open", "write", "read", "seek", "close", "pipe", "dup", "unlink", "size", "flags"]),
+    st.sampled_from(
+        ["open", "write", "read", "seek", "close", "pipe", "dup", "unlink", "size", "flags"]
+    ),
     st.integers(0, 10),  # handle index
     st.sampled_from(NAMES),
     st.binary(max_size=8),
@@ -82,7 +85,7 @@ class Family:
     def offsets(self) -> list[Any]:
         """fd_tell of every handle of both processes (errno for pipes/stdio)."""
         out: list[Any] = []
-        for k, hs in zip(self.kernels, self.handles):
+        for k, hs in zip(self.kernels, self.handles, strict=True):
             for fd in hs:
                 try:
                     out.append(k.fd_tell(fd))
@@ -95,7 +98,9 @@ class Family:
 
 
 def kernel() -> WasiKernel:
-    return WasiKernel(fs=WasiFs([MountSpec.tmpfs("/tmp")]), clock=VirtualClock(), random=SeededRandom(0))
+    return WasiKernel(
+        fs=WasiFs([MountSpec.tmpfs("/tmp")]), clock=VirtualClock(), random=SeededRandom(0)
+    )
 
 
 @settings(max_examples=80, deadline=None)

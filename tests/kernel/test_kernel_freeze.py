@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kernel_helpers import ALL
+
 from wasi_rr.host.kernel.freeze import FreezeError
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.kernel.sources import SeededRandom, VirtualClock
@@ -34,15 +35,23 @@ from wasi_rr.host.kernel.wasi_types import (
 )
 from wasi_rr.host.kernel.wasifs import MountMode, MountSpec, WasiFs
 
-READ = int(Rights.FD_READ | Rights.FD_SEEK | Rights.FD_TELL | Rights.FD_FILESTAT_GET | Rights.FD_READDIR)
+READ = int(
+    Rights.FD_READ | Rights.FD_SEEK | Rights.FD_TELL | Rights.FD_FILESTAT_GET | Rights.FD_READDIR
+)
 WRITE = int(Rights.FD_WRITE | Rights.FD_SEEK | Rights.FD_TELL | Rights.FD_FILESTAT_SET_SIZE)
 
 PATHS = ["a", "b", "d", "d/a", "d/e", "e", "sub", "sub/f", "lnk", "lnk/x", "up", "..", "sub/../a"]
 DATA = st.binary(min_size=0, max_size=40)
 
 op_st = st.one_of(
-    st.tuples(st.just("open"), st.sampled_from(PATHS), st.integers(0, 15), st.sampled_from([READ, WRITE, ALL]),
-              st.sampled_from([0, int(FdFlags.APPEND), int(FdFlags.NONBLOCK)]), st.integers(0, 1)),
+    st.tuples(
+        st.just("open"),
+        st.sampled_from(PATHS),
+        st.integers(0, 15),
+        st.sampled_from([READ, WRITE, ALL]),
+        st.sampled_from([0, int(FdFlags.APPEND), int(FdFlags.NONBLOCK)]),
+        st.integers(0, 1),
+    ),
     st.tuples(st.just("write"), st.integers(0, 20), DATA),
     st.tuples(st.just("read"), st.integers(0, 20), st.integers(0, 50)),
     st.tuples(st.just("seek"), st.integers(0, 20), st.integers(-10, 60), st.integers(0, 2)),
@@ -56,13 +65,24 @@ op_st = st.one_of(
     st.tuples(st.just("unlink"), st.sampled_from(PATHS), st.integers(0, 1)),
     st.tuples(st.just("rename"), st.sampled_from(PATHS), st.sampled_from(PATHS), st.integers(0, 1)),
     st.tuples(st.just("link"), st.sampled_from(PATHS), st.sampled_from(PATHS), st.integers(0, 1)),
-    st.tuples(st.just("symlink"), st.sampled_from(["a", "d", "..", "sub/f", "nowhere"]), st.sampled_from(PATHS),
-              st.integers(0, 1)),
+    st.tuples(
+        st.just("symlink"),
+        st.sampled_from(["a", "d", "..", "sub/f", "nowhere"]),
+        st.sampled_from(PATHS),
+        st.integers(0, 1),
+    ),
     st.tuples(st.just("set_size"), st.integers(0, 20), st.integers(0, 50)),
-    st.tuples(st.just("set_times"), st.sampled_from(PATHS), st.integers(0, 1000), st.integers(0, 15),
-              st.integers(0, 1)),
+    st.tuples(
+        st.just("set_times"),
+        st.sampled_from(PATHS),
+        st.integers(0, 1000),
+        st.integers(0, 15),
+        st.integers(0, 1),
+    ),
     st.tuples(st.just("fdflags"), st.integers(0, 20), st.sampled_from([0, 1, 4, 5])),
-    st.tuples(st.just("pipe"),),
+    st.tuples(
+        st.just("pipe"),
+    ),
     st.tuples(st.just("sleep"), st.integers(1, 10**6)),
     st.tuples(st.just("readdir"), st.integers(0, 20), st.integers(0, 6)),
 )
@@ -216,10 +236,16 @@ def clone(k: WasiKernel) -> WasiKernel:
     return new_kernel(WasiFs.unfreeze(data), k.clock.elapsed)  # type: ignore[attr-defined]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(before=st.lists(op_st, max_size=30), after=st.lists(op_st, max_size=15))
-def test_unfreeze_freeze_is_observably_equal(lower: Path, before: list[Any], after: list[Any]) -> None:
-    k1 = new_kernel(WasiFs([MountSpec.tmpfs("/tmp"), MountSpec("/lower", lower, MountMode.OVERLAY)]))
+def test_unfreeze_freeze_is_observably_equal(
+    lower: Path, before: list[Any], after: list[Any]
+) -> None:
+    k1 = new_kernel(
+        WasiFs([MountSpec.tmpfs("/tmp"), MountSpec("/lower", lower, MountMode.OVERLAY)])
+    )
     try:
         for op in before:
             apply(k1, op)
@@ -372,7 +398,13 @@ def host_tree(root: Path) -> dict[str, Any]:
         for n in dirnames + filenames:
             p = Path(dirpath) / n
             rel = str(p.relative_to(root))
-            out[rel] = ("link", os.readlink(p)) if p.is_symlink() else ("dir",) if p.is_dir() else p.read_bytes()
+            out[rel] = (
+                ("link", os.readlink(p))
+                if p.is_symlink()
+                else ("dir",)
+                if p.is_dir()
+                else p.read_bytes()
+            )
     return out
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from kernel_helpers import ALL, create, open_file, read_all
+
 from wasi_rr.host.kernel.hostdir import MountError
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.kernel.wasi_types import (
@@ -93,7 +94,9 @@ def test_write_through(host_kernel: Callable[..., WasiKernel], seeded: Path) -> 
     assert (gst.atim, gst.mtim, gst.size) == (10**18, 2 * 10**18, 4)
 
 
-def test_host_inode_numbers_are_virtual_and_stable(host_kernel: Callable[..., WasiKernel], seeded: Path) -> None:
+def test_host_inode_numbers_are_virtual_and_stable(
+    host_kernel: Callable[..., WasiKernel], seeded: Path
+) -> None:
     k = host_kernel(MountMode.READ_ONLY, seeded)
     ino_a = k.path_filestat_get(3, 0, "a.txt").ino
     ino_b = k.path_filestat_get(3, 0, "b.txt").ino
@@ -103,7 +106,9 @@ def test_host_inode_numbers_are_virtual_and_stable(host_kernel: Callable[..., Wa
     assert k.path_filestat_get(3, 0, ".").dev == k.path_filestat_get(3, 0, "a.txt").dev
 
 
-def test_host_readdir_sorted_with_dots(host_kernel: Callable[..., WasiKernel], seeded: Path) -> None:
+def test_host_readdir_sorted_with_dots(
+    host_kernel: Callable[..., WasiKernel], seeded: Path
+) -> None:
     k = host_kernel(MountMode.READ_ONLY, seeded)
     ents = list(k.fd_readdir(3, 0))
     assert [e.name for e in ents] == [b".", b"..", b"a.txt", b"b.txt", b"d", b"la"]
@@ -161,7 +166,12 @@ def test_overlay_keeps_host_untouched(host_kernel: Callable[..., WasiKernel], se
     assert errno_of(k.path_filestat_get, 3, 0, "d") is Errno.NOENT
     # re-create over a whiteout: a fresh, empty directory
     k.path_create_directory(3, "d")
-    assert [e.name for e in k.fd_readdir(k.path_open(3, 0, "d", OFlags.DIRECTORY, READ | int(Rights.FD_READDIR), 0, 0), 0)] == [b".", b".."]
+    assert [
+        e.name
+        for e in k.fd_readdir(
+            k.path_open(3, 0, "d", OFlags.DIRECTORY, READ | int(Rights.FD_READDIR), 0, 0), 0
+        )
+    ] == [b".", b".."]
     # renames of files copy up; lower directories cannot move
     k.path_rename(3, "hb", 3, "nd/hb2")
     assert read_all(k, "nd/hb2") == b"beta"
@@ -170,12 +180,23 @@ def test_overlay_keeps_host_untouched(host_kernel: Callable[..., WasiKernel], se
     k.path_filestat_set_times(3, 0, "new", 5, 6, FstFlags.ATIM | FstFlags.MTIM)
     names = [e.name for e in k.fd_readdir(3, 0)]
     assert names[:2] == [b".", b".."]
-    assert set(names[2:]) == {b"a.txt", b"b.txt", b"d", b"la", b"new", b"nd", b"ln", b"lower_dir_test"}
+    assert set(names[2:]) == {
+        b"a.txt",
+        b"b.txt",
+        b"d",
+        b"la",
+        b"new",
+        b"nd",
+        b"ln",
+        b"lower_dir_test",
+    }
     assert read_all(k, "a.txt") == b"alp"
     assert snapshot(seeded) == before
 
 
-def test_overlay_lower_directory_rename_and_times(host_kernel: Callable[..., WasiKernel], seeded: Path) -> None:
+def test_overlay_lower_directory_rename_and_times(
+    host_kernel: Callable[..., WasiKernel], seeded: Path
+) -> None:
     before = snapshot(seeded)
     k = host_kernel(MountMode.OVERLAY, seeded)
     ino_d = k.path_filestat_get(3, 0, "d").ino
@@ -187,10 +208,20 @@ def test_overlay_lower_directory_rename_and_times(host_kernel: Callable[..., Was
     assert read_all(k, "nd/moved/inner") == b"in"
     assert k.path_filestat_get(3, 0, "nd/moved/..").ino == k.path_filestat_get(3, 0, "nd").ino
     create(k, "nd/moved/new", b"n")
-    assert [e.name for e in k.fd_readdir(k.path_open(3, 0, "nd/moved", OFlags.DIRECTORY, READ | int(Rights.FD_READDIR), 0, 0), 0)] == [b".", b"..", b"inner", b"new"]
+    assert [
+        e.name
+        for e in k.fd_readdir(
+            k.path_open(3, 0, "nd/moved", OFlags.DIRECTORY, READ | int(Rights.FD_READDIR), 0, 0), 0
+        )
+    ] == [b".", b"..", b"inner", b"new"]
     assert errno_of(k.path_rename, 3, "nd", 3, "nd/moved/x") is Errno.INVAL
     k.path_create_directory(3, "d")  # the old name is free again: a new, empty directory
-    assert [e.name for e in k.fd_readdir(k.path_open(3, 0, "d", OFlags.DIRECTORY, READ | int(Rights.FD_READDIR), 0, 0), 0)] == [b".", b".."]
+    assert [
+        e.name
+        for e in k.fd_readdir(
+            k.path_open(3, 0, "d", OFlags.DIRECTORY, READ | int(Rights.FD_READDIR), 0, 0), 0
+        )
+    ] == [b".", b".."]
     # times of a lower directory are kept in memory
     k.path_filestat_set_times(3, 0, "nd/moved", 11, 22, FstFlags.ATIM | FstFlags.MTIM)
     st = k.path_filestat_get(3, 0, "nd/moved")
@@ -224,10 +255,14 @@ def test_read_only_file_open_readonly_in_overlay_then_copied_up(
     assert k.fd_read(rfd, 10) == b"NEW"
 
 
-def test_removed_directory_fd_still_stats(host_kernel: Callable[..., WasiKernel], seeded: Path) -> None:
+def test_removed_directory_fd_still_stats(
+    host_kernel: Callable[..., WasiKernel], seeded: Path
+) -> None:
     k = host_kernel(MountMode.WRITE_THROUGH, seeded)
     k.path_create_directory(3, "gone")
-    dfd = k.path_open(3, 0, "gone", OFlags.DIRECTORY, int(Rights.FD_READDIR | Rights.FD_FILESTAT_GET), 0, 0)
+    dfd = k.path_open(
+        3, 0, "gone", OFlags.DIRECTORY, int(Rights.FD_READDIR | Rights.FD_FILESTAT_GET), 0, 0
+    )
     k.path_remove_directory(3, "gone")
     assert k.fd_filestat_get(dfd).filetype is Filetype.DIRECTORY
 
@@ -241,7 +276,13 @@ def test_bad_host_dir_is_a_user_error(tmp_path: Path) -> None:
 
 
 def test_several_mounts_in_order(tmp_path: Path) -> None:
-    fs = WasiFs([MountSpec("/data", tmp_path), MountSpec.tmpfs("/tmp"), MountSpec("/ro", tmp_path, MountMode.READ_ONLY)])
+    fs = WasiFs(
+        [
+            MountSpec("/data", tmp_path),
+            MountSpec.tmpfs("/tmp"),
+            MountSpec("/ro", tmp_path, MountMode.READ_ONLY),
+        ]
+    )
     k = WasiKernel(fs=fs)
     assert [k.fd_prestat_dir_name(fd) for fd in (3, 4, 5)] == [b"/data", b"/tmp", b"/ro"]
     assert fs.preopens() == [(3, "/data"), (4, "/tmp"), (5, "/ro")]

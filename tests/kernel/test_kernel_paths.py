@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from kernel_helpers import ALL, create, make_kernel, open_file, read_all
+
 from wasi_rr.host.kernel.kernel import WasiKernel
 from wasi_rr.host.kernel.wasi_types import (
     Errno,
@@ -200,7 +201,8 @@ def test_times(k: WasiKernel) -> None:
     k.path_filestat_set_times(3, 0, "f", 0, 0, FstFlags.MTIM_NOW)
     st = k.fd_filestat_get(fd)
     assert st.atim == 5 and st.mtim == k.clock_time_get(0, 0)
-    assert errno_of(k.fd_filestat_set_times, fd, 0, 0, FstFlags.ATIM | FstFlags.ATIM_NOW) is Errno.INVAL
+    both = FstFlags.ATIM | FstFlags.ATIM_NOW
+    assert errno_of(k.fd_filestat_set_times, fd, 0, 0, both) is Errno.INVAL
     before = k.fd_filestat_get(fd).mtim
     k.clock.sleep(7)
     k.fd_write(fd, b"x")
@@ -230,7 +232,10 @@ def test_set_size_allocate_advise_sync(k: WasiKernel) -> None:
         (k.fd_fdstat_set_flags, (0,)),
     ]:
         assert errno_of(fn, 1, *args) is Errno.BADF
-    assert errno_of(k.fd_filestat_set_times, 1, 1, 1, int(FstFlags.ATIM | FstFlags.ATIM_NOW)) is Errno.INVAL
+    assert (
+        errno_of(k.fd_filestat_set_times, 1, 1, 1, int(FstFlags.ATIM | FstFlags.ATIM_NOW))
+        is Errno.INVAL
+    )
     assert errno_of(k.fd_fdstat_set_flags, 3, 0) is Errno.BADF  # a directory
 
 

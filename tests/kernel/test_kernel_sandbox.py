@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from kernel_helpers import ALL
+
 from wasi_rr.host.kernel.wasi_types import Rights
 
 READ = int(Rights.FD_READ | Rights.FD_READDIR | Rights.PATH_OPEN | Rights.FD_SEEK)
@@ -86,7 +87,9 @@ def test_escapes_are_refused(
 
 
 @pytest.mark.parametrize("mode", list(MountMode))
-def test_absolute_paths_and_targets(host_kernel: Callable[..., WasiKernel], evil: Path, mode: MountMode) -> None:
+def test_absolute_paths_and_targets(
+    host_kernel: Callable[..., WasiKernel], evil: Path, mode: MountMode
+) -> None:
     k = host_kernel(mode, evil)
     assert errno_of(k.path_open, 3, FOLLOW, "/etc/passwd", 0, ALL, ALL, 0) is Errno.PERM
     assert errno_of(k.path_open, 3, FOLLOW, "abs", 0, ALL, ALL, 0) is Errno.PERM
@@ -106,7 +109,9 @@ def test_legal_relative_links_work(host_kernel: Callable[..., WasiKernel], evil:
     assert k.fd_read(fd, 100) == b"inside"
 
 
-def test_dotdot_cannot_leave_an_opened_subdirectory(host_kernel: Callable[..., WasiKernel], evil: Path) -> None:
+def test_dotdot_cannot_leave_an_opened_subdirectory(
+    host_kernel: Callable[..., WasiKernel], evil: Path
+) -> None:
     k = host_kernel(MountMode.WRITE_THROUGH, evil)
     sub = k.path_open(3, 0, "sub", OFlags.DIRECTORY, READ, ALL, 0)
     # '..' from an fd is refused even though it stays inside the preopen (capability semantics)

@@ -36,12 +36,16 @@ except wasmtime.ExitTrap as e:
 """
 
 
-def run_into_closed_pipe(argv: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+def run_into_closed_pipe(
+    argv: list[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
     """Run ``argv`` with stdout a pipe whose read end is already closed."""
     r, w = os.pipe()
     os.close(r)
     try:
-        return subprocess.run(argv, stdout=w, stderr=subprocess.PIPE, env=env, timeout=120, check=False)
+        return subprocess.run(
+            argv, stdout=w, stderr=subprocess.PIPE, env=env, timeout=120, check=False
+        )
     finally:
         os.close(w)
 
@@ -54,6 +58,8 @@ def test_wasi_rr_run_reports_epipe(guest: Callable[[str], Path], tmp_path: Path)
 
 
 def test_wasmtime_reports_eio(guest: Callable[[str], Path]) -> None:
-    proc = run_into_closed_pipe([sys.executable, "-c", WASMTIME_RUNNER, str(guest("stdout_closed"))])
+    proc = run_into_closed_pipe(
+        [sys.executable, "-c", WASMTIME_RUNNER, str(guest("stdout_closed"))]
+    )
     assert proc.stderr == b"write: EIO(29) then EIO(29)\n"
     assert proc.returncode == 0

@@ -30,15 +30,22 @@ WAT = r"""
   (import "wasi_snapshot_preview1" "fd_fdstat_get" (func $fdstat (param i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "path_open"
     (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "fd_filestat_set_size" (func $setsize (param i32 i64) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_filestat_set_size"
+    (func $setsize (param i32 i64) (result i32)))
   (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "path_readlink" (func $readlink (param i32 i32 i32 i32 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "path_link" (func $link (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "path_rename" (func $rename (param i32 i32 i32 i32 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "path_unlink_file" (func $unlink (param i32 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "path_remove_directory" (func $rmdir (param i32 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "path_symlink" (func $symlink (param i32 i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_readlink"
+    (func $readlink (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_link"
+    (func $link (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_rename"
+    (func $rename (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_unlink_file"
+    (func $unlink (param i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_remove_directory"
+    (func $rmdir (param i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_symlink"
+    (func $symlink (param i32 i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
   (func (export "fdstat") (param i32) (result i32) (call $fdstat (local.get 0) (i32.const 0)))
@@ -53,15 +60,20 @@ WAT = r"""
     (i32.store (i32.const 100) (i32.const 700)) (i32.store (i32.const 104) (i32.const 4))
     (call $read (local.get 0) (i32.const 100) (i32.const 1) (i32.const 120)))
   (func (export "readlink") (param i32) (result i32)
-    (call $readlink (i32.const 3) (i32.const 512) (local.get 0) (i32.const 800) (i32.const 100) (i32.const 120)))
+    (call $readlink (i32.const 3) (i32.const 512) (local.get 0)
+                    (i32.const 800) (i32.const 100) (i32.const 120)))
   (func (export "link") (param i32 i32) (result i32)
-    (call $link (i32.const 3) (i32.const 0) (i32.const 512) (local.get 0) (i32.const 3) (i32.const 640) (local.get 1)))
+    (call $link (i32.const 3) (i32.const 0) (i32.const 512)
+                (local.get 0) (i32.const 3) (i32.const 640) (local.get 1)))
   (func (export "rename") (param i32 i32) (result i32)
-    (call $rename (i32.const 3) (i32.const 512) (local.get 0) (i32.const 3) (i32.const 640) (local.get 1)))
+    (call $rename (i32.const 3) (i32.const 512) (local.get 0)
+                  (i32.const 3) (i32.const 640) (local.get 1)))
   (func (export "symlink") (param i32 i32) (result i32)
     (call $symlink (i32.const 512) (local.get 0) (i32.const 3) (i32.const 640) (local.get 1)))
-  (func (export "unlink") (param i32) (result i32) (call $unlink (i32.const 3) (i32.const 512) (local.get 0)))
-  (func (export "rmdir") (param i32) (result i32) (call $rmdir (i32.const 3) (i32.const 512) (local.get 0)))
+  (func (export "unlink") (param i32) (result i32)
+    (call $unlink (i32.const 3) (i32.const 512) (local.get 0)))
+  (func (export "rmdir") (param i32) (result i32)
+    (call $rmdir (i32.const 3) (i32.const 512) (local.get 0)))
   (func (export "poll") (param i32) (result i32)
     (call $poll (i32.const 1024) (i32.const 2048) (local.get 0) (i32.const 3900)))
   (func (export "_start"))
@@ -132,8 +144,15 @@ class Reference:
 
     def open(self, path: str, oflags: int, mode: str, fdflags: int) -> tuple[int, Any]:
         self._put(path)
-        e = self.ex["open"](self.store, 0, len(path), oflags, libc_rights(mode, self.inheriting),
-                            self.inheriting, fdflags)
+        e = self.ex["open"](
+            self.store,
+            0,
+            len(path),
+            oflags,
+            libc_rights(mode, self.inheriting),
+            self.inheriting,
+            fdflags,
+        )
         if e:
             return e, None
         fd = struct.unpack("<I", bytes(self.mem.read(self.store, 256, 260)))[0]
@@ -166,8 +185,10 @@ class Ours:
 
     def __init__(self, root: Path) -> None:
         (root.parent / "stdin2").write_bytes(b"input")
-        self._stdin = open(root.parent / "stdin2", "rb")  # noqa: SIM115 - closed in close()
-        self.k = WasiKernel(fs=WasiFs([MountSpec("/data", root)]), stdin=self._stdin, stdout=io.BytesIO())
+        self._stdin = open(root.parent / "stdin2", "rb")  # closed in close()
+        self.k = WasiKernel(
+            fs=WasiFs([MountSpec("/data", root)]), stdin=self._stdin, stdout=io.BytesIO()
+        )
         self.inheriting = int(self.k.fd_fdstat_get(3).rights_inheriting)
 
     @staticmethod
@@ -181,7 +202,9 @@ class Ours:
     def open(self, path: str, oflags: int, mode: str, fdflags: int) -> tuple[int, Any]:
         k = self.k
         try:
-            fd = k.path_open(3, 0, path, oflags, libc_rights(mode, self.inheriting), self.inheriting, fdflags)
+            fd = k.path_open(
+                3, 0, path, oflags, libc_rights(mode, self.inheriting), self.inheriting, fdflags
+            )
         except WasiError as err:
             return int(err.errno), None
         e = self._errno
@@ -224,7 +247,9 @@ def both(tmp_path: Path, n: int) -> tuple[Reference, Ours]:
 def test_path_open_matrix(tmp_path: Path, target: str) -> None:
     """Every oflags combination x access mode x APPEND on one kind of target."""
     diffs = []
-    for n, (oflags, mode, fdflags) in enumerate(itertools.product(range(16), ["r", "w", "rw"], [0, 1])):
+    for n, (oflags, mode, fdflags) in enumerate(
+        itertools.product(range(16), ["r", "w", "rw"], [0, 1])
+    ):
         ref, ours = both(tmp_path, n)
         a = ref.open(target, oflags, mode, fdflags)
         b = ours.open(target, oflags, mode, fdflags)

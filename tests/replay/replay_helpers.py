@@ -12,13 +12,13 @@ from pathlib import Path
 
 from wasi_rr.api import RunConfig, RunResult
 from wasi_rr.journal import (
+    Call,
+    CtxEvent,
     Entry,
     ExitEvent,
     JournalHeader,
     JournalWriter,
     StartEvent,
-    Call,
-    CtxEvent,
     TrapEvent,
     open_journal,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from io import BytesIO
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,9 @@ from guestbuild import GuestBuildError, compile_source
 from replay_helpers import REPO, record_guest, rewrite_journal, wasi_rr
 
 from wasi_rr.exitcodes import ExitStatus
-from wasi_rr.journal import Entry, ExitEvent, Call, TrapEvent
+from wasi_rr.journal import Call, Entry, ExitEvent, TrapEvent
 from wasi_rr.replay import DivergenceKind, replay
 from wasi_rr.replay.divergence import bytes_diff
-
-from io import BytesIO
 
 
 def _variant(tmp: Path, program: str, old: str, new: str) -> Path:

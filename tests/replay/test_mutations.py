@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from replay_helpers import TRACES, read_all, rewrite_journal
 
-from wasi_rr.journal import Entry, Call
+from wasi_rr.journal import Call, Entry
 from wasi_rr.replay import DivergenceKind, replay
 
 SOURCE = TRACES / "fd_misc.wrr"
@@ -58,11 +58,17 @@ def _mutate(entry: Call, how: str, pick: int) -> tuple[Call, str] | None:
     return None
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(index=st.sampled_from(CALLS), how=st.sampled_from(["param", "input", "function"]),
-       pick=st.integers(0, 1 << 16))
-def test_altered_question_diverges_at_that_entry(workdir: Path, index: int, how: str,
-                                                 pick: int) -> None:
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    index=st.sampled_from(CALLS),
+    how=st.sampled_from(["param", "input", "function"]),
+    pick=st.integers(0, 1 << 16),
+)
+def test_altered_question_diverges_at_that_entry(
+    workdir: Path, index: int, how: str, pick: int
+) -> None:
     original = ENTRIES[index]
     assert isinstance(original, Call)
     mutated = _mutate(original, how, pick)
@@ -74,6 +80,7 @@ def test_altered_question_diverges_at_that_entry(workdir: Path, index: int, how:
         out = list(entries)
         out[index] = entry
         return out
+
     journal = rewrite_journal(workdir / "source.wrr", workdir / "mutated.wrr", transform)
     result = replay(journal, stdout=BytesIO(), stderr=BytesIO())
     d = result.divergence

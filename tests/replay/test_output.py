@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from replay_helpers import record_guest
+
 from wasi_rr.journal import Call, open_journal
 from wasi_rr.replay import replay
 from wasi_rr.replay.output import STREAM_BIT, Output

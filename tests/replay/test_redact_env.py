@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from wasi_rr.exitcodes import ExitStatus
 from wasi_rr.journal import open_journal
 from wasi_rr.replay import replay
 from wasi_rr.replay.divergence import DivergenceKind
-
-from wasi_rr.exitcodes import ExitStatus
 
 SECRET = "s3cr3t-Value_42"
 MASK = "*" * len(SECRET)

@@ -12,13 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from replay_helpers import (
     assert_same_report,
     build_variant,
     record_guest,
     rewrite_journal,
 )
+
 from wasi_rr.journal import Call, open_journal
 from wasi_rr.replay import replay
 from wasi_rr.replay.divergence import DivergenceKind

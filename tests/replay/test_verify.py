@@ -13,9 +13,9 @@ from replay_helpers import TRACES, wasi_rr
 from wasi_rr.api import DirMount, RunConfig
 from wasi_rr.exitcodes import ExitStatus
 from wasi_rr.host.kernel.kernel import WasiKernel
+from wasi_rr.host.runtime.fscapture import CAPTURE_KEY, capture_dirs
 from wasi_rr.record import record
 from wasi_rr.replay import DivergenceKind, replay
-from wasi_rr.host.runtime.fscapture import CAPTURE_KEY, capture_dirs
 
 TRACE_NAMES = sorted(p.stem for p in TRACES.glob("*.wrr"))
 

@@ -13,15 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from wasi_rr.host.kernel.kernel import WasiKernel
-from wasi_rr.host.runtime.procs import SnapshotPolicy
-from wasi_rr.journal import Call, ForkEvent, SnapshotEvent, open_journal
-from wasi_rr.replay import ReplayResult, replay
-from wasi_rr.replay.divergence import DivergenceKind
 
 from wasi_rr.api import RunConfig
 from wasi_rr.exitcodes import ExitStatus
+from wasi_rr.host.kernel.kernel import WasiKernel
+from wasi_rr.host.runtime.procs import SnapshotPolicy
+from wasi_rr.journal import Call, ForkEvent, SnapshotEvent, open_journal
 from wasi_rr.record import record
+from wasi_rr.replay import ReplayResult, replay
+from wasi_rr.replay.divergence import DivergenceKind
 
 FORK_GUESTS: list[tuple[str, list[str]]] = [
     ("wasix_fork_pipe", []),

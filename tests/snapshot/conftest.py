@@ -11,9 +11,9 @@ import wasmtime
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from minihost import Guest  # noqa: E402
+from minihost import Guest
 
-from wasi_rr.host.runtime.instrument import instrument  # noqa: E402
+from wasi_rr.host.runtime.instrument import instrument
 
 
 @pytest.fixture(scope="session")

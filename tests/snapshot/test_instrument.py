@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import wasmtime
+
 from wasi_rr.host.runtime import instrument as instr
 from wasi_rr.host.runtime.instrument import (
     ASYNCIFY_EXPORTS,
@@ -120,7 +121,7 @@ def test_memory64_is_rejected(tmp_path: Path) -> None:
         wasm = wasmtime.wat2wasm("(module (memory i64 1))")
     except wasmtime.WasmtimeError:
         pytest.skip("wat2wasm without memory64")
-    with pytest.raises(InstrumentationError, match="memory64|invalid"):
+    with pytest.raises(InstrumentationError, match=r"memory64|invalid"):
         instrument(wasm, cache_dir=tmp_path)
 
 
@@ -128,7 +129,7 @@ def test_binaryen_fatal_error_does_not_kill_the_host() -> None:
     """Binaryen exits its process on unreadable input: the worker isolates that."""
     lib, _ = instr.find_libbinaryen()
     opts = {"imports": ["a.*"], "export_prefix": "x", "optimize_level": 2}
-    with pytest.raises(InstrumentationError, match="binaryen failed: .*parsing") as info:
+    with pytest.raises(InstrumentationError, match=r"binaryen failed: .*parsing") as info:
         instr._run_worker(lib, opts, b"\0asm\x01\0\0\0\xff\xff")
     # Binaryen prints "[parse exception: X]Fatal: Y" glued on one line: both kept, readable.
     message = str(info.value)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import wasmtime
+
 from wasi_rr.host.runtime import instrument as instr
 from wasi_rr.host.runtime import wasmbin
 from wasi_rr.host.runtime.instrument import InstrumentationError, instrument

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import wasmtime
+
 from wasi_rr.host.runtime import asyncify_scan, wasmbin
 from wasi_rr.host.runtime import instrument as instr
 from wasi_rr.host.runtime.instrument import InstrumentationError, instrument

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from wasi_rr.host.kernel.freeze import unfreeze_fs
-from wasi_rr.journal import SnapshotEvent, Call, open_journal
+from wasi_rr.journal import Call, SnapshotEvent, open_journal
 from wasi_rr.snapshots import list_snapshots, load_snapshot
 
 
@@ -188,7 +188,7 @@ def test_snapshot_on_stdin_exit_and_signal(guest: Callable[[str], Path], tmp_pat
     assert proc.stdout.readline().startswith(b"round 0 ")
     proc.send_signal(signal.SIGUSR1)
     time.sleep(0.3)
-    out, err = proc.communicate(b"abc", timeout=60)
+    _, err = proc.communicate(b"abc", timeout=60)
     assert proc.returncode == 0, err
     assert [i.trigger for i in list_snapshots(tmp_path / "sig.wrr")] == ["signal"]
 

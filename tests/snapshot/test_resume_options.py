@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 import wasmtime
-from wasi_rr.journal import open_journal
 
 from wasi_rr.cli import main
 from wasi_rr.exitcodes import ExitStatus
+from wasi_rr.journal import open_journal
 
 # seq 0 prints "start", 1-2 read the environment, 3 prints it, 4-5 read argv, 6 prints it;
 # with --snapshot-every 1 snapshot K is taken before syscall K.
@@ -103,14 +103,16 @@ def test_argv0_applies_until_the_arguments_are_read(
     assert err.count("\n") == 1 and "--argv0: the guest read its arguments before snapshot 5" in err
 
 
-def test_tmpfs_is_refused_in_one_line(journal: Path, capfdbinary: pytest.CaptureFixture[bytes]) -> None:
+def test_tmpfs_is_refused_in_one_line(
+        journal: Path, capfdbinary: pytest.CaptureFixture[bytes]) -> None:
     status, out, err = resume(capfdbinary, "--tmpfs", "/scratch", str(journal))
     assert status == ExitStatus.TOOL_ERROR and out == b""
     assert err.startswith("wasi-rr: error: --tmpfs /scratch: ") and err.count("\n") == 1
 
 
-def test_trap_unknown_imports_is_accepted(journal: Path, tmp_path: Path,
-                                          capfdbinary: pytest.CaptureFixture[bytes]) -> None:
+def test_trap_unknown_imports_is_accepted(
+    journal: Path, tmp_path: Path, capfdbinary: pytest.CaptureFixture[bytes]
+) -> None:
     """No longer a usage error: with or without it, the recorded linking holds (a module
     with unknown imports was recorded with the flag; one without has none to trap)."""
     for flags in (["--trap-unknown-imports"], []):
@@ -127,10 +129,12 @@ def test_trap_unknown_imports_is_accepted(journal: Path, tmp_path: Path,
 
 
 def test_resume_o_journal_has_the_changed_environment(
-        journal: Path, tmp_path: Path, capfdbinary: pytest.CaptureFixture[bytes]) -> None:
+    journal: Path, tmp_path: Path, capfdbinary: pytest.CaptureFixture[bytes]
+) -> None:
     more = tmp_path / "more.wrr"
-    status, out, err = resume(capfdbinary, "--snapshot", "1", "--env", "A=3", "-o", str(more),
-                              str(journal))
+    status, out, err = resume(
+        capfdbinary, "--snapshot", "1", "--env", "A=3", "-o", str(more), str(journal)
+    )
     assert (status, err) == (0, "") and out.startswith(b"A=3\0")
     with open_journal(more) as r:
         assert dict(r.header.env) == {"A": "3", "SECRET": SECRET}
@@ -139,21 +143,40 @@ def test_resume_o_journal_has_the_changed_environment(
     assert replayed == 0 and capfdbinary.readouterr().out == out
 
 
-def test_dir_overlay_rebinds_like_dir(guest: Callable[[str], Path], tmp_path: Path,
-                                      capfdbinary: pytest.CaptureFixture[bytes],
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dir_overlay_rebinds_like_dir(
+    guest: Callable[[str], Path],
+    tmp_path: Path,
+    capfdbinary: pytest.CaptureFixture[bytes],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """``--dir-overlay`` re-binds a mount as ``--dir`` does; the mount keeps its
     recorded mode (here write-through: the write lands in the new directory)."""
     monkeypatch.chdir(tmp_path)
     for name in ("data", "other"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "in.txt").write_text("hello from the host\n")
-    assert main(["record", "-o", "j.wrr", "--snapshot-every", "4", "--tmpfs", "/tmp",
-                 "--dir", "data::/data", str(guest("snapshot_files"))]) == 5
+    assert (
+        main(
+            [
+                "record",
+                "-o",
+                "j.wrr",
+                "--snapshot-every",
+                "4",
+                "--tmpfs",
+                "/tmp",
+                "--dir",
+                "data::/data",
+                str(guest("snapshot_files")),
+            ]
+        )
+        == 5
+    )
     capfdbinary.readouterr()
     (tmp_path / "data" / "out.txt").unlink()
-    status, out, err = resume(capfdbinary, "--snapshot", "3", "--dir-overlay", "other::/data",
-                              "j.wrr")
+    status, out, err = resume(
+        capfdbinary, "--snapshot", "3", "--dir-overlay", "other::/data", "j.wrr"
+    )
     assert (status, err) == (5, "") and out.startswith(b"wrote step 1 ")
     assert (tmp_path / "other" / "out.txt").read_text() == "appended by the guest\n"
     assert not (tmp_path / "data" / "out.txt").exists()

@@ -12,7 +12,13 @@ from minihost import Guest, HostState, MiniHost
 
 from wasi_rr.host.runtime import memimage
 from wasi_rr.host.runtime.instrument import instrument
-from wasi_rr.host.runtime.snapshot import Phase, InterruptedCall, Snapshot, SnapshotController, SnapshotError
+from wasi_rr.host.runtime.snapshot import (
+    InterruptedCall,
+    Phase,
+    Snapshot,
+    SnapshotController,
+    SnapshotError,
+)
 
 STDIN = b"the quick brown fox jumps over the lazy dog\n12345"
 
@@ -120,7 +126,8 @@ def test_store_works_as_context_inside_a_host_call(
     """The adapter's raw C callbacks have no ``Caller``: the Store must do."""
     g = snap_guest("snapshot_counter")
     want = reference(engine, g)
-    host = MiniHost(engine, g.compiled, g.module, policy=unwind_at("fd_write", 4), store_as_ctx=True)
+    host = MiniHost(engine, g.compiled, g.module, policy=unwind_at("fd_write", 4),
+                    store_as_ctx=True)
     snap = host.run()
     assert isinstance(snap, Snapshot)
     fresh = MiniHost(engine, g.compiled, g.module, store_as_ctx=True)
@@ -159,7 +166,9 @@ def test_borrowed_buffer_is_given_back(engine: wasmtime.Engine, snap_guest: GetG
     assert len(snap.asyncify_stack) > 0
 
 
-def test_rewind_stack_is_position_independent(engine: wasmtime.Engine, snap_guest: GetGuest) -> None:
+def test_rewind_stack_is_position_independent(
+    engine: wasmtime.Engine, snap_guest: GetGuest
+) -> None:
     g = snap_guest("snapshot_counter")
     want_code, want_out = reference(engine, g)
     host = MiniHost(engine, g.compiled, g.module, policy=unwind_at("fd_write", 6))
@@ -178,7 +187,9 @@ def test_capture_at_clock_and_fd_read(
     g = snap_guest("snapshot_inputs")
     want_code, want_out = reference(engine, g, STDIN)
     assert want_out.count(b"\n") == 6
-    host = MiniHost(engine, g.compiled, g.module, HostState(stdin=STDIN), policy=unwind_at(name, nth))
+    host = MiniHost(
+        engine, g.compiled, g.module, HostState(stdin=STDIN), policy=unwind_at(name, nth)
+    )
     snap = host.run()
     assert isinstance(snap, Snapshot) and snap.pending.name == name
     for _ in range(2):
@@ -189,7 +200,9 @@ def test_capture_at_clock_and_fd_read(
     assert bytes(host.stdout) == want_out
 
 
-def test_guest_that_finishes_gives_no_snapshot(engine: wasmtime.Engine, snap_guest: GetGuest) -> None:
+def test_guest_that_finishes_gives_no_snapshot(
+    engine: wasmtime.Engine, snap_guest: GetGuest
+) -> None:
     g = snap_guest("snapshot_inputs")
     host = MiniHost(engine, g.compiled, g.module, HostState(stdin=b"abc"))
     assert host.run() == 0
@@ -209,8 +222,13 @@ def test_misuse_is_reported(engine: wasmtime.Engine, snap_guest: GetGuest) -> No
         other.controller.finish_rewind(other.store)
 
     # Re-entering a different call than the interrupted one is caught.
-    forged = Snapshot(snap.module_sha256, snap.memory, snap.globals, snap.asyncify_stack,
-                      InterruptedCall("wasi_snapshot_preview1", "fd_write", (2, 0, 0, 0)))
+    forged = Snapshot(
+        snap.module_sha256,
+        snap.memory,
+        snap.globals,
+        snap.asyncify_stack,
+        InterruptedCall("wasi_snapshot_preview1", "fd_write", (2, 0, 0, 0)),
+    )
     fresh = MiniHost(engine, counter.compiled, counter.module)
     with pytest.raises(SnapshotError, match="expected"):
         fresh.resume(forged, load=True)
@@ -237,7 +255,9 @@ def test_memory_image_of_snapshot_is_sparse(engine: wasmtime.Engine, snap_guest:
     assert len(snap.to_bytes()) < 64 * 1024
 
 
-def test_deep_stack_snapshot_and_too_small_buffer(engine: wasmtime.Engine, snap_guest: GetGuest) -> None:
+def test_deep_stack_snapshot_and_too_small_buffer(
+    engine: wasmtime.Engine, snap_guest: GetGuest
+) -> None:
     g = snap_guest("snapshot_deep")
     want = reference(engine, g)
     host = MiniHost(engine, g.compiled, g.module, policy=unwind_at("fd_write", 1))
@@ -282,7 +302,9 @@ WAT_GLOBALS = r"""
 """
 
 
-def test_globals_of_every_type_survive_a_fresh_restore(engine: wasmtime.Engine, tmp_path: Path) -> None:
+def test_globals_of_every_type_survive_a_fresh_restore(
+    engine: wasmtime.Engine, tmp_path: Path
+) -> None:
     """Also a one-page memory: the borrowed buffer is then the whole memory."""
     im = instrument(wasmtime.wat2wasm(WAT_GLOBALS), cache_dir=tmp_path)
     compiled = wasmtime.Module(engine, im.wasm)

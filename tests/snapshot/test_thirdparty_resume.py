@@ -17,9 +17,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "thirdparty"))
 
-import fetch_programs  # noqa: E402
+import fetch_programs
 
-from wasi_rr.snapshots import list_snapshots  # noqa: E402
+from wasi_rr.snapshots import list_snapshots
 
 pytestmark = [pytest.mark.thirdparty, pytest.mark.slow]
 

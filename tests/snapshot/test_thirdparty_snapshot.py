@@ -18,7 +18,7 @@ from wasi_rr.host.runtime.snapshot import Snapshot
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "thirdparty"))
 
-import fetch_programs  # noqa: E402
+import fetch_programs
 
 pytestmark = [pytest.mark.thirdparty, pytest.mark.slow]
 

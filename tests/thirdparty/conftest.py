@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import fetch_programs  # noqa: E402
+import fetch_programs
 
 
 @pytest.fixture(scope="session")

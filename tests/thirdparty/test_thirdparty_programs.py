@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from guestrun import Invocation, Outcome, run_reference, run_wasi_rr, tree  # noqa: E402
+from guestrun import Invocation, Outcome, run_reference, run_wasi_rr, tree
 
 pytestmark = pytest.mark.thirdparty
 
@@ -129,24 +129,39 @@ class Scenario:
 
 SCENARIOS = [
     Scenario(
-        "micropython-files", "micropython", ("/data/words.py",),
-        files={"words.py": WORDS_SCRIPT.encode(),
-               "input.txt": b"the quick brown fox jumps over the lazy dog the end\n"},
-        stdout_has=(b"words 11 distinct 9\n",
-                    b"listing ['input.txt', 'out', 'words.py'] ['result.txt']\n",
-                    b"size 62\n", b"final bytes 66 b'end\\n'\n",
-                    b"open /data/missing.txt errno 44\n",
-                    b"after remove ['out', 'words.py']\n"),
+        "micropython-files",
+        "micropython",
+        ("/data/words.py",),
+        files={
+            "words.py": WORDS_SCRIPT.encode(),
+            "input.txt": b"the quick brown fox jumps over the lazy dog the end\n",
+        },
+        stdout_has=(
+            b"words 11 distinct 9\n",
+            b"listing ['input.txt', 'out', 'words.py'] ['result.txt']\n",
+            b"size 62\n",
+            b"final bytes 66 b'end\\n'\n",
+            b"open /data/missing.txt errno 44\n",
+            b"after remove ['out', 'words.py']\n",
+        ),
         files_after=("out/final.txt",),
         trap_unknown_imports=True,
     ),
     Scenario(
-        "micropython-tmpfs", "micropython", ("-c", TMPFS_SCRIPT), tmpfs=("/tmp",),
-        stdout_has=(b"files 20 bytes 1625\n", b"b'line 5\\nline 5\\nline 5\\nline 5\\nline 5\\nlineXY\\n'\n"),
+        "micropython-tmpfs",
+        "micropython",
+        ("-c", TMPFS_SCRIPT),
+        tmpfs=("/tmp",),
+        stdout_has=(
+            b"files 20 bytes 1625\n",
+            b"b'line 5\\nline 5\\nline 5\\nline 5\\nline 5\\nlineXY\\n'\n",
+        ),
         trap_unknown_imports=True,
     ),
     Scenario(
-        "micropython-exception", "micropython", ("/data/fail.py",),
+        "micropython-exception",
+        "micropython",
+        ("/data/fail.py",),
         files={"fail.py": FAILING_SCRIPT.encode()},
         stdout_has=(b"before\n",),
         stderr_has=(b"Traceback (most recent call last):", b"ZeroDivisionError"),
@@ -154,29 +169,45 @@ SCENARIOS = [
         trap_unknown_imports=True,
     ),
     Scenario(
-        "quickjs-files", "quickjs", ("/data/report.js",),
+        "quickjs-files",
+        "quickjs",
+        ("/data/report.js",),
         files={"report.js": QJS_SCRIPT.encode(), "in.csv": b"name,amount\na,10\nb,32\nc,0\n"},
-        stdout_has=(b"rows 3 total 42\nmkdir 0\nstat 0 9 true\nrename 0\n"
-                    b"remove missing -44\nopen outside true\n"
-                    b'listing [".","..","total.txt"]\nrandom in range true\n'
-                    b"now after 2020 true\n",),
+        stdout_has=(
+            b"rows 3 total 42\nmkdir 0\nstat 0 9 true\nrename 0\n"
+            b"remove missing -44\nopen outside true\n"
+            b'listing [".","..","total.txt"]\nrandom in range true\n'
+            b"now after 2020 true\n",
+        ),
         exit_code=7,
         files_after=("report/total.txt",),
     ),
     Scenario(
-        "quickjs-eval-error", "quickjs", ("-e", "console.log(6*7); null.x"),
-        stdout_has=(b"42\n",), stderr_has=(b"TypeError",), exit_code=1,
+        "quickjs-eval-error",
+        "quickjs",
+        ("-e", "console.log(6*7); null.x"),
+        stdout_has=(b"42\n",),
+        stderr_has=(b"TypeError",),
+        exit_code=1,
     ),
     Scenario(
-        "resvg-png", "resvg", ("/data/in.svg", "/data/out.png"),
-        files={"in.svg": SVG}, files_after=("out.png",),
+        "resvg-png",
+        "resvg",
+        ("/data/in.svg", "/data/out.png"),
+        files={"in.svg": SVG},
+        files_after=("out.png",),
     ),
     Scenario(
-        "resvg-missing-input", "resvg", ("/data/nope.svg", "/data/out.png"),
-        stderr_has=(b"Error",), exit_code=1,
+        "resvg-missing-input",
+        "resvg",
+        ("/data/nope.svg", "/data/out.png"),
+        stderr_has=(b"Error",),
+        exit_code=1,
     ),
     Scenario(
-        "usvg-stdout", "usvg", ("/data/in.svg", "-c"),
+        "usvg-stdout",
+        "usvg",
+        ("/data/in.svg", "-c"),
         files={"in.svg": SVG},
         stdout_has=(b'<path fill="#33aa77" stroke="#000000" d="M 4 4 L 44 4 L 44 34 L 4 34 Z"/>',),
     ),
@@ -187,8 +218,13 @@ def _invocation(s: Scenario, module: Path, host: Path) -> Invocation:
     host.mkdir()
     for name, data in s.files.items():
         (host / name).write_bytes(data)
-    return Invocation(module, args=list(s.args), dirs=[(host, "/data")], tmpfs=list(s.tmpfs),
-                      trap_unknown_imports=s.trap_unknown_imports)
+    return Invocation(
+        module,
+        args=list(s.args),
+        dirs=[(host, "/data")],
+        tmpfs=list(s.tmpfs),
+        trap_unknown_imports=s.trap_unknown_imports,
+    )
 
 
 def _check(s: Scenario, outcome: Outcome, data_dir: Path) -> None:

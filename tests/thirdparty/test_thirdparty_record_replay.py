@@ -33,9 +33,16 @@ STDIN_SCENARIOS = [
 ]
 
 
-def _cli(*args: str | os.PathLike[str], cwd: Path, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "wasi_rr", *map(str, args)], cwd=cwd,
-                          input=stdin, capture_output=True, timeout=300)
+def _cli(
+    *args: str | os.PathLike[str], cwd: Path, stdin: bytes = b""
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "wasi_rr", *map(str, args)],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.parametrize("s", SCENARIOS + STDIN_SCENARIOS, ids=lambda s: s.id)

@@ -113,11 +113,14 @@ def _items(sig: Signature) -> tuple[list[_Item], list[_Item], list[tuple[str, st
             for m in p.type:  # type: ignore[attr-defined]
                 mask |= int(m.value)
             if p.wasm is WasmType.I64:
-                checks.append(f"(i64.ne (i64.and {v} (i64.const {~mask & 0xFFFF_FFFF_FFFF_FFFF:#x})) "
-                              "(i64.const 0))")
+                checks.append(
+                    f"(i64.ne (i64.and {v} (i64.const {~mask & 0xFFFF_FFFF_FFFF_FFFF:#x})) "
+                    "(i64.const 0))"
+                )
             else:
-                checks.append(f"(i32.ne (i32.and {v} (i32.const {~mask & 0xFFFF_FFFF:#x})) "
-                              "(i32.const 0))")
+                checks.append(
+                    f"(i32.ne (i32.and {v} (i32.const {~mask & 0xFFFF_FFFF:#x})) (i32.const 0))"
+                )
         elif p.role is Role.ENUM:
             values = sorted(valid_values(sig)[f"VALID_{i}"])
             t = "i64" if p.wasm is WasmType.I64 else "i32"
@@ -172,16 +175,21 @@ def _function(k: int, sig: Signature, fid: int) -> str:
     head = HEADER_SIZE + 8 * n
     b0 = head + 8 * (len(ins) + len(outs))
     args = " ".join(_var(i) for i in range(n))
-    locals_ = ["(local $rec i32) (local $pos i32) (local $e i32) (local $nout i32)",
-               "(local $wd i32) (local $gs i64) (local $max i64)"]
+    locals_ = [
+        "(local $rec i32) (local $pos i32) (local $e i32) (local $nout i32)",
+        "(local $wd i32) (local $gs i64) (local $max i64)",
+    ]
     for i, p in enumerate(sig.params):
         if p.role in (Role.IN_IOVS, Role.OUT_IOVS):
             locals_.append(f"(local $b{i} i32) (local $l{i} i32)")
         if p.role in (Role.OUT_IOVS, Role.OUT_BUF, Role.OUT_DIRENTS):
             locals_.append(f"(local $c{i} i32)")
-    L = [f'  (func $r{k} (export "f{k}") {wat_signature(sig)}', "    " + " ".join(locals_),
-         "    (block $slow",
-         "      (local.set $gs (i64.shl (i64.extend_i32_u (memory.size $guest)) (i64.const 16)))"]
+    L = [
+        f'  (func $r{k} (export "f{k}") {wat_signature(sig)}',
+        "    " + " ".join(locals_),
+        "    (block $slow",
+        "      (local.set $gs (i64.shl (i64.extend_i32_u (memory.size $guest)) (i64.const 16)))",
+    ]
     for c in checks:
         L.append(f"      (br_if $slow {c})")
     # the iovec arrays first (their entries locate the buffers), then every region
@@ -194,7 +202,9 @@ def _function(k: int, sig: Signature, fid: int) -> str:
         if addr.startswith("(local.get $b"):
             L.append(f"      (br_if $slow (call $oob {addr} {length} (local.get $gs)))")
     for x in ins:  # the digest threshold applies to every input (emit's rule)
-        L.append(f"      (br_if $slow (i32.gt_u {x.length} (i32.load $tape (i32.const {THRESHOLD}))))")
+        L.append(
+            f"      (br_if $slow (i32.gt_u {x.length} (i32.load $tape (i32.const {THRESHOLD}))))"
+        )
     out_regions = [(x.addr, x.max_length) for x in outs]
     for a in range(len(out_regions)):
         for b in range(a + 1, len(out_regions)):
@@ -206,10 +216,14 @@ def _function(k: int, sig: Signature, fid: int) -> str:
     L.append(f"      (local.set $max {size})")
     L.append(f"      (br_if $slow (i64.gt_u (local.get $max) (i64.const {TAPE_END - TAPE_BASE})))")
     L.append(f"      (local.set $rec (i32.load $tape (i32.const {COMMIT})))")
-    L.append("      (if (i64.gt_u (i64.add (i64.extend_i32_u (local.get $rec)) (local.get $max)) "
-             f"(i64.extend_i32_u (i32.load $tape (i32.const {LIMIT}))))")
-    L.append(f"        (then (call $drain (i32.const {k})) "
-             f"(local.set $rec (i32.load $tape (i32.const {COMMIT})))))")
+    L.append(
+        "      (if (i64.gt_u (i64.add (i64.extend_i32_u (local.get $rec)) (local.get $max)) "
+        f"(i64.extend_i32_u (i32.load $tape (i32.const {LIMIT}))))"
+    )
+    L.append(
+        f"        (then (call $drain (i32.const {k})) "
+        f"(local.set $rec (i32.load $tape (i32.const {COMMIT})))))"
+    )
     # header, params, inputs
     L.append(f"      (i32.store16 $tape offset=4 (local.get $rec) (i32.const {fid}))")
     L.append(f"      (i32.store8 $tape offset=7 (local.get $rec) (i32.const {n}))")
@@ -219,8 +233,10 @@ def _function(k: int, sig: Signature, fid: int) -> str:
         L.append(f"      (i64.store $tape offset={HEADER_SIZE + 8 * i} (local.get $rec) {value})")
     L.append(f"      (local.set $pos (i32.add (local.get $rec) (i32.const {b0})))")
     for j, x in enumerate(ins):
-        L.append(f"      (call $put (i32.add (local.get $rec) (i32.const {head + 8 * j})) "
-                 f"{x.addr} {x.length} (local.get $pos))")
+        L.append(
+            f"      (call $put (i32.add (local.get $rec) (i32.const {head + 8 * j})) "
+            f"{x.addr} {x.length} (local.get $pos))"
+        )
         L.append(f"      (local.set $pos (i32.add (local.get $pos) {x.length}))")
     L.append(f"      (local.set $e (call $run{k} {args}))")
     L += _failed(k, sig, b0, len(outs))
@@ -235,13 +251,19 @@ def _failed(k: int, sig: Signature, b0: int, max_out: int) -> list[str]:
     L = ["      (if (i32.and (local.get $e) (i32.const 0xFFFF))", "        (then"]
     if any(p.role is Role.IN_STR for p in sig.params):
         L.append(f"          (if (i32.eq (local.get $e) (i32.const {int(Errno.ILSEQ)}))")
-        L.append(f"            (then (call $fail (i32.const {k}) (local.get $rec) (local.get $e))"
-                 " (return (local.get $e))))")
+        L.append(
+            f"            (then (call $fail (i32.const {k}) (local.get $rec) (local.get $e))"
+            " (return (local.get $e))))"
+        )
     if max_out:
-        L.append(f"          (local.set $pos (call $shift (local.get $rec) (i32.const {b0}) "
-                 f"(local.get $pos) (i32.const {8 * max_out})))")
-    L.append("          (call $seal (local.get $rec) (local.get $pos) (i32.const 0) "
-             "(i32.const 0) (local.get $e))")
+        L.append(
+            f"          (local.set $pos (call $shift (local.get $rec) (i32.const {b0}) "
+            f"(local.get $pos) (i32.const {8 * max_out})))"
+        )
+    L.append(
+        "          (call $seal (local.get $rec) (local.get $pos) (i32.const 0) "
+        "(i32.const 0) (local.get $e))"
+    )
     L.append("          (return (local.get $e))))")
     return L
 
@@ -252,32 +274,41 @@ def _writes(sig: Signature, outs: list[_Item], wd: int, b0: int) -> list[str]:
     for i, p in enumerate(sig.params):
         c = _counter(sig, p) if p.role in (Role.OUT_IOVS, Role.OUT_BUF, Role.OUT_DIRENTS) else None
         if c is not None:
-            cap = f"(local.get $l{i})" if p.role is Role.OUT_IOVS else \
-                _var(sig.index(p.length or ""))
+            cap = (
+                f"(local.get $l{i})" if p.role is Role.OUT_IOVS else _var(sig.index(p.length or ""))
+            )
             L.append(f"      (local.set $c{i} (call $min (i32.load $guest {_var(c)}) {cap}))")
     L.append("      (local.set $nout (i32.const 0))")
     for x in outs:
         if x.optional:
-            L.append(f"      (if (i32.ne {x.length} (i32.const 0)) "
-                     "(then (local.set $nout (i32.add (local.get $nout) (i32.const 1)))))")
+            L.append(
+                f"      (if (i32.ne {x.length} (i32.const 0)) "
+                "(then (local.set $nout (i32.add (local.get $nout) (i32.const 1)))))"
+            )
         else:
             L.append("      (local.set $nout (i32.add (local.get $nout) (i32.const 1)))")
     if outs:
-        L.append(f"      (local.set $pos (call $shift (local.get $rec) (i32.const {b0}) "
-                 f"(local.get $pos) (i32.shl (i32.sub (i32.const {len(outs)}) (local.get $nout)) "
-                 "(i32.const 3))))")
+        L.append(
+            f"      (local.set $pos (call $shift (local.get $rec) (i32.const {b0}) "
+            f"(local.get $pos) (i32.shl (i32.sub (i32.const {len(outs)}) (local.get $nout)) "
+            "(i32.const 3))))"
+        )
     L.append(f"      (local.set $wd (i32.add (local.get $rec) (i32.const {wd})))")
     for x in outs:
-        put = [f"(call $put (local.get $wd) {x.addr} {x.length} (local.get $pos))",
-               f"(local.set $pos (i32.add (local.get $pos) {x.length}))",
-               "(local.set $wd (i32.add (local.get $wd) (i32.const 8)))"]
+        put = [
+            f"(call $put (local.get $wd) {x.addr} {x.length} (local.get $pos))",
+            f"(local.set $pos (i32.add (local.get $pos) {x.length}))",
+            "(local.set $wd (i32.add (local.get $wd) (i32.const 8)))",
+        ]
         if x.optional:
             L.append(f"      (if (i32.ne {x.length} (i32.const 0)) (then {' '.join(put)}))")
         else:
             L += [f"      {line}" for line in put]
     flags = "(i32.shr_u (local.get $e) (i32.const 16))" if sig.stdio else "(i32.const 0)"
-    L.append(f"      (call $seal (local.get $rec) (local.get $pos) {flags} (local.get $nout) "
-             "(i32.const 0))")
+    L.append(
+        f"      (call $seal (local.get $rec) (local.get $pos) {flags} (local.get $nout) "
+        "(i32.const 0))"
+    )
     return L
 
 
@@ -329,20 +360,24 @@ _HELPERS: Final = f"""
 def _trampoline(k: int, sig: Signature, export: bool) -> str:
     args = " ".join(_var(i) for i in range(len(sig.params)))
     name = f'(export "f{k}") ' if export else ""
-    return (f"  (func $t{k} {name}{wat_signature(sig)}\n"
-            f"    (if (i32.gt_u (i32.load $tape (i32.const {COMMIT})) (i32.const {TAPE_BASE}))\n"
-            f"      (then (call $drain (i32.const {k}))))\n"
-            f"    (call $slow{k} {args}))")
+    return (
+        f"  (func $t{k} {name}{wat_signature(sig)}\n"
+        f"    (if (i32.gt_u (i32.load $tape (i32.const {COMMIT})) (i32.const {TAPE_BASE}))\n"
+        f"      (then (call $drain (i32.const {k}))))\n"
+        f"    (call $slow{k} {args}))"
+    )
 
 
 def recorder_wat(sigs: Sequence[Signature], fids: Sequence[int]) -> str:
     """The recorder for a guest importing ``sigs`` (``f<k>`` serves ``sigs[k]``,
     journaled as function ``fids[k]``)."""
-    parts = [f"(module ${RECORDER_NAME}",
-             '  (import "guest" "memory" (memory $guest 0))',
-             f'  (import "rr" "tape" (memory $tape {MEMORY_PAGES} {MEMORY_PAGES}))',
-             '  (import "rr" "drain" (func $drain (param i32)))',
-             '  (import "rr" "fail" (func $fail (param i32) (param i32) (param i32)))']
+    parts = [
+        f"(module ${RECORDER_NAME}",
+        '  (import "guest" "memory" (memory $guest 0))',
+        f'  (import "rr" "tape" (memory $tape {MEMORY_PAGES} {MEMORY_PAGES}))',
+        '  (import "rr" "drain" (func $drain (param i32)))',
+        '  (import "rr" "fail" (func $fail (param i32) (param i32) (param i32)))',
+    ]
     for k, sig in enumerate(sigs):
         parts.append(f'  (import "slow" "f{k}" (func $slow{k} {wat_signature(sig)}))')
         if recordable(sig):

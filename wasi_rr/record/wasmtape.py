@@ -90,28 +90,46 @@ class WasmTape:
         threshold = self.writer.threshold
         _U32.pack_into(self._view, wasmgen.THRESHOLD,
                        0xFFFF_FFFF if threshold is None else min(threshold, 0xFFFF_FFFF))
-        _U32.pack_into(self._view, wasmgen.LIMIT,
-                       wasmgen.TAPE_BASE + min(self.writer.limit, wasmgen.TAPE_END - wasmgen.TAPE_BASE))
+        _U32.pack_into(
+            self._view,
+            wasmgen.LIMIT,
+            wasmgen.TAPE_BASE + min(self.writer.limit, wasmgen.TAPE_END - wasmgen.TAPE_BASE),
+        )
         linker = Linker(process.engine)
         linker.define(store, "guest", "memory", guest_memory)
         linker.define(store, "rr", "tape", self.memory)
         self._define(linker, "rr", "drain", 1, _DRAIN, self._drain, result=False)
         self._define(linker, "rr", "fail", 3, _FAIL, self._fail, result=False)
         for k, sig in enumerate(self.sigs):
-            self._keep.append(fastcall.define_unchecked(
-                linker, "slow", f"f{k}", functype(sig), self.adapter.callback(sig)))
+            self._keep.append(
+                fastcall.define_unchecked(
+                    linker, "slow", f"f{k}", functype(sig), self.adapter.callback(sig)
+                )
+            )
             if wasmgen.recordable(sig):
-                self._keep.append(fastcall.define_unchecked(
-                    linker, "run", f"f{k}", functype(sig), self.adapter.run_callback(sig)))
+                self._keep.append(
+                    fastcall.define_unchecked(
+                        linker, "run", f"f{k}", functype(sig), self.adapter.run_callback(sig)
+                    )
+                )
         fids = [self.writer.function_id(sig.module, sig.name) for sig in self.sigs]
         recorder = linker.instantiate(
-            store, self._compile(process, wasmgen.recorder_wat(self.sigs, fids)))
+            store, self._compile(process, wasmgen.recorder_wat(self.sigs, fids))
+        )
         assert self._stub is not None
         self._stub.fill(store, recorder.exports(store))
         self.writer.tail = self
 
-    def _define(self, linker: Linker, module: str, name: str, count: int,
-                layout: struct.Struct, call: Any, result: bool) -> None:
+    def _define(
+        self,
+        linker: Linker,
+        module: str,
+        name: str,
+        count: int,
+        layout: struct.Struct,
+        call: Any,
+        result: bool,
+    ) -> None:
         from wasmtime import FuncType, ValType
 
         ty = FuncType([ValType.i32()] * count, [ValType.i32()] if result else [])
@@ -140,8 +158,7 @@ class WasmTape:
         values = struct.unpack_from(f"<{n}Q", self._view, rec + 16)
         self.writer.pull()
         ins, _, _ = self.adapter.observer(sig)(values)
-        self.adapter.emit(self.writer.function_id(sig.module, sig.name), 0, values, errno,
-                          ins, [])
+        self.adapter.emit(self.writer.function_id(sig.module, sig.name), 0, values, errno, ins, [])
         return 0
 
     # -- the writer's tail --------------------------------------------------------------
@@ -159,7 +176,7 @@ class WasmTape:
             commit = min(commit, settled)
         if commit <= self._taken:
             return b""
-        data = bytes(view[self._taken:commit])
+        data = bytes(view[self._taken : commit])
         self._taken = commit
         return data
 
