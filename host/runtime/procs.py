@@ -38,8 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from wasmtime import Engine, Module
 
@@ -48,8 +47,18 @@ from wasi_rr.host.boundary.adapter import CallbackSource, HostAdapter, Recorder
 from wasi_rr.host.boundary.memory import GuestMemory
 from wasi_rr.host.kernel.fdtable import PIPE_READ, PIPE_WRITE
 from wasi_rr.host.kernel.kernel import WasiKernel
-from wasi_rr.host.kernel.wasi_types import Errno, FdFlags, WasiError
+from wasi_rr.host.kernel.wasi_types import FdFlags, WasiError
 from wasi_rr.host.kernel.wasifs import WasiFs
+from wasi_rr.host.runtime.family import (
+    JOIN_NONBLOCKING,
+    Capture,
+    Ghost,
+    GuestProc,
+    Member,
+    NoEvents,
+    ProcessEvents,
+    ProcKernel,
+)
 from wasi_rr.host.runtime.instrument import InstrumentedModule
 from wasi_rr.host.runtime.policy import SnapshotPolicy, Trigger, _Stop, needs_procs
 from wasi_rr.host.runtime.process import Outcome, Process
@@ -67,6 +76,7 @@ __all__ = [
     "FIRST_PID",
     "Capture",
     "GuestProc",
+    "Member",
     "NoEvents",
     "ProcKernel",
     "ProcessEvents",
@@ -77,181 +87,9 @@ __all__ = [
 ]
 
 FIRST_PID: Final = 1
-JOIN_NONBLOCKING: Final = 1
 _OPTION_PID: Final = struct.Struct("<B3xI")
 _SUB_CLOCK: Final = 0
 _SUB_FD_READ: Final = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    """One process of a fork family at a family snapshot.
-
-    A live process is stopped at a syscall (``snapshot``, its ``seq``); an
-    exited one only keeps what ``proc_join``/``proc_parent`` may still ask.
-    """
-
-    pid: int
-    ppid: int
-    seq: int
-    snapshot: Snapshot | None
-    """None once the process has exited."""
-    fork_answer: int | None = None
-    """What its pending ``proc_fork`` will answer (a fork not completed yet)."""
-    parked: bool = False
-    """It was parked on a blocking call (the call is re-checked on resume)."""
-    exit_code: int | None = None
-    trap: str | None = None
-    reaped: bool = False
-    argv: tuple[bytes, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Capture:
-    """One snapshot as handed to ``ProcessEvents.on_snapshot``."""
-
-    pid: int
-    seq: int
-    """The interrupted syscall's sequence number (it has not been performed)."""
-    trigger: Trigger
-    snapshot: Snapshot
-    fs: bytes
-    """The process's ``WasiFs.freeze()`` at the same instant."""
-    capture_ns: int = 0
-    """Wall time from the unwind request to the frozen state (unwind + scan +
-    globals + freeze): what the guest pays per snapshot, before serialization."""
-    family: tuple[Member, ...] = ()
-    """After a fork: every process (``pid``'s own entry has ``snapshot``), in pid
-    order; ``fs`` is then ``WasiFs.freeze_family`` of the live ones in that order."""
-    order: tuple[int, ...] = ()
-    """The scheduler's queue at the snapshot (``pid`` first: it runs on)."""
-
-
-class ProcessEvents(Protocol):
-    """What a group reports (the journal recorder implements it)."""
-
-    def on_snapshot(self, capture: Capture) -> None: ...
-
-    def on_fork(self, parent: int, child: int, seq: int, argv: list[bytes]) -> None: ...
-
-    def on_exit(self, pid: int, outcome: Outcome) -> None:
-        """A process other than the first ended (the caller reports the first one)."""
-
-
-class NoEvents:
-    """``ProcessEvents`` that ignores everything."""
-
-    def on_snapshot(self, capture: Capture) -> None:
-        pass
-
-    def on_fork(self, parent: int, child: int, seq: int, argv: list[bytes]) -> None:
-        pass
-
-    def on_exit(self, pid: int, outcome: Outcome) -> None:
-        pass
-
-
-class ProcKernel(WasiKernel):
-    """A ``WasiKernel`` that also answers the WASIX process calls of one process.
-
-    Built by adopting a configured kernel (``adopt``) so all WASI state stays
-    the kernel's; only ``proc_*`` are added, answered from the group.
-    """
-
-    proc: GuestProc
-
-    @classmethod
-    def adopt(cls, kernel: WasiKernel) -> ProcKernel:
-        pk = cls.__new__(cls)
-        pk.__dict__.update(kernel.__dict__)
-        return pk
-
-    def proc_fork(self, copy_memory: bool) -> int:
-        answer = self.proc.fork_answer
-        if answer is None:  # only reachable if the call was not intercepted
-            raise WasiError(Errno.NOSYS, "proc_fork outside a process group")
-        self.proc.fork_answer = None
-        return answer
-
-    def proc_id(self) -> int:
-        return self.proc.pid
-
-    def proc_parent(self, pid: int) -> int:
-        ppid = self.proc.group.ppid_of(pid)
-        if ppid is None:
-            raise WasiError(Errno.SRCH, f"no process {pid}")
-        return ppid
-
-    def proc_join(self, pid: int | None, flags: int) -> tuple[int, int] | None:
-        """Reap an exited child (``pid`` or any): ``(pid, exit status)``, or
-        None when none has exited and ``flags`` say not to wait."""
-        group = self.proc.group
-        children = group.children_of(self.proc.pid, pid)
-        if not children:
-            raise WasiError(Errno.CHILD, "no such child")
-        for child in children:
-            if child.outcome is not None:
-                child.reaped = True
-                return child.pid, child.outcome.exit_code
-        if flags & JOIN_NONBLOCKING:
-            return None
-        raise WasiError(Errno.DEADLK, "every process is blocked")
-
-
-@dataclass(eq=False)
-class GuestProc:
-    """One guest process of a group."""
-
-    group: ProcessGroup
-    pid: int
-    ppid: int
-    kernel: ProcKernel
-    adapter: HostAdapter
-    process: Process
-    ctl: SnapshotController
-    interceptor: ProcInterceptor
-    argv: list[bytes] = field(default_factory=list)
-    resume: Snapshot | None = None
-    """Set while the process is unwound: continuing it means rewinding this."""
-    fork_answer: int | None = None
-    blocked: Callable[[], bool] | None = None
-    """While parked on a blocking call: returns True as long as it would still block."""
-    forced: bool = False
-    """Deadlock: let the next (parked) call proceed whatever it would do."""
-    outcome: Outcome | None = None
-    reaped: bool = False
-
-    @property
-    def live(self) -> bool:
-        return self.outcome is None
-
-    def runnable(self) -> bool:
-        return self.outcome is None and (self.blocked is None or not self.blocked())
-
-
-class _Ghost:
-    """An exited process known only from a family snapshot, as ``proc_join`` sees it."""
-
-    def __init__(self, member: Member, outcome: Outcome | None = None) -> None:
-        self.pid = member.pid
-        self.ppid = member.ppid
-        self.seq = member.seq
-        self.outcome: Outcome | None = (outcome if outcome is not None
-                                        else Outcome(member.exit_code or 0, trap=member.trap))
-        self.reaped = member.reaped
-        self.argv = member.argv
-
-    @classmethod
-    def of(cls, proc: GuestProc) -> _Ghost:
-        """What remains of an exited process (its instance and store are dropped)."""
-        assert proc.outcome is not None
-        return cls(Member(proc.pid, proc.ppid, proc.adapter.seq, None,
-                          reaped=proc.reaped, argv=tuple(proc.argv)), proc.outcome)
-
-    def member(self) -> Member:
-        assert self.outcome is not None
-        return Member(self.pid, self.ppid, 0, None, exit_code=self.outcome.exit_code,
-                      trap=self.outcome.trap, reaped=self.reaped, argv=self.argv)
 
 
 class ProcInterceptor:
@@ -360,7 +198,7 @@ class ProcessGroup:
         self.trap_unknown_imports = trap_unknown_imports
         self.name = name
         self.procs: dict[int, GuestProc] = {}
-        self.ghosts: dict[int, _Ghost] = {}
+        self.ghosts: dict[int, Ghost] = {}
         """Processes restored from a family snapshot that had exited before it."""
         self.next_pid = FIRST_PID
         self.snapshotting = bool(policy)
@@ -402,9 +240,9 @@ class ProcessGroup:
             self.multi = True
         return proc
 
-    def children_of(self, ppid: int, pid: int | None) -> list[GuestProc | _Ghost]:
+    def children_of(self, ppid: int, pid: int | None) -> list[GuestProc | Ghost]:
         """Unreaped children of ``ppid`` (only ``pid`` if given), by pid."""
-        every: list[GuestProc | _Ghost] = [*self.procs.values(), *self.ghosts.values()]
+        every: list[GuestProc | Ghost] = [*self.procs.values(), *self.ghosts.values()]
         return [p for p in sorted(every, key=lambda p: p.pid)
                 if p.ppid == ppid and not p.reaped and (pid is None or p.pid == pid)]
 
@@ -596,7 +434,7 @@ class ProcessGroup:
         live = iter(kernels)
         for m in members:
             if m.snapshot is None:
-                self.ghosts[m.pid] = _Ghost(m)
+                self.ghosts[m.pid] = Ghost(m)
                 self.next_pid = max(self.next_pid, m.pid + 1)
                 continue
             proc = self.spawn(next(live), snapshot=m.snapshot, seq=m.seq, ppid=m.ppid,
@@ -635,7 +473,7 @@ class ProcessGroup:
         self._order.remove(proc.pid)
         # Keep only what join/parent/ps need: the instance, its store and memory
         # go (a guest forking thousands of short-lived children stays small).
-        self.ghosts[proc.pid] = _Ghost.of(proc)
+        self.ghosts[proc.pid] = Ghost.of(proc)
         del self.procs[proc.pid]
         proc.interceptor.proc = None
 
