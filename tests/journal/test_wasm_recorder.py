@@ -152,6 +152,34 @@ def test_common_calls_stay_in_wasm(
     )  # one per frame, not per call
 
 
+def test_stdio_writes_with_two_iovecs_stay_in_wasm(guest: Callable[[str], Path], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """wasi-libc's stdio writes through two iovecs (its buffer, then the caller's
+    data, usually empty): the recorder's second ``fd_write`` function journals
+    them in wasm, and the journal is the Python recorder's."""
+    slow: list[str] = []
+    real = HostAdapter.callback
+
+    def spy(self: HostAdapter, sig: Any) -> Any:
+        cb = real(self, sig)
+
+        def counted(*args: Any) -> Any:
+            slow.append(sig.name)
+            return cb(*args)
+        return counted
+    monkeypatch.setattr(HostAdapter, "callback", spy)
+    case = ("fs_fuzz", ["7", "400", "/t", "tame"], {}, ["/t"], b"")
+    wasm = guest("fs_fuzz")
+    _record(wasm, tmp_path / "w.wrr", case, fast=True)
+    calls = [e for e in _entries(tmp_path / "w.wrr") if isinstance(e, Call)]
+    two = [c for c in calls if c.name == "fd_write" and c.params[2] == 2]
+    assert len(two) > 20, "the guest should print through stdio"
+    assert slow.count("fd_write") < len(two) // 10, slow
+    monkeypatch.setattr(HostAdapter, "callback", real)
+    _record(wasm, tmp_path / "p.wrr", case, fast=False)
+    assert _timeless(_entries(tmp_path / "w.wrr")) == _timeless(_entries(tmp_path / "p.wrr"))
+
+
 QUIET = """
 (module
   (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))

@@ -5,10 +5,11 @@ a dozen Python values, one ``struct.pack`` and a few ``extend``s. The wasm
 recorder moves that work into wasm, next to the guest. For each import ``k``
 of the guest it exports ``f<k>`` with the import's type, which:
 
-1. checks, from the table, that the call has the common shape (one iovec,
-   every region inside guest memory, the out regions disjoint, flags and enums
-   valid, inputs no longer than the digest threshold, a record that fits the
-   tape); any other call goes to ``t<k>`` (step 5);
+1. checks, from the table, that the call has the common shape (one iovec, or
+   two for an input iovec array: wasi-libc's stdio writes that way, through a
+   second function ``$r<k>_2``; every region inside guest memory, the out
+   regions disjoint, flags and enums valid, inputs no longer than the digest
+   threshold, a record that fits the tape); any other call goes to ``t<k>`` (step 5);
 2. writes the record's header, params and inputs (copied from guest memory
    *before* the call, as Python reads them) at the end of the tape;
 3. calls the import's Python RUN callback (``run.f<k>``: the kernel call, the
@@ -99,8 +100,10 @@ def _counter(sig: Signature, p: Param) -> int | None:
     return None
 
 
-def _items(sig: Signature) -> tuple[list[_Item], list[_Item], list[tuple[str, str]], list[str]]:
-    """The record's inputs and writes, the regions to bounds-check, the checks."""
+def _items(sig: Signature, iovs: int = 1
+           ) -> tuple[list[_Item], list[_Item], list[tuple[str, str]], list[str]]:
+    """The record's inputs and writes, the regions to bounds-check, the checks;
+    ``iovs``: how many entries an input iovec array has (1, or 2 for ``_two``)."""
     ins: list[_Item] = []
     outs: list[_Item] = []
     regions: list[tuple[str, str]] = []
@@ -134,13 +137,18 @@ def _items(sig: Signature) -> tuple[list[_Item], list[_Item], list[tuple[str, st
             ins.append(_Item(v, n, n))
         elif p.role in (Role.IN_IOVS, Role.OUT_IOVS):
             count = _var(sig.index(p.length or ""))
-            checks.append(f"(i32.ne {count} (i32.const 1))")
-            regions.append((v, "(i32.const 8)"))
-            ins.append(_Item(v, "(i32.const 8)", "(i32.const 8)"))
+            k = iovs if p.role is Role.IN_IOVS else 1
+            checks.append(f"(i32.ne {count} (i32.const {k}))")
+            regions.append((v, f"(i32.const {8 * k})"))
+            ins.append(_Item(v, f"(i32.const {8 * k})", f"(i32.const {8 * k})"))
             base, length = f"(local.get $b{i})", f"(local.get $l{i})"
             regions.append((base, length))
             if p.role is Role.IN_IOVS:
                 ins.append(_Item(base, length, length))
+                for j in range(1, k):  # the further buffers, in order (empty ones too)
+                    bj, lj = f"(local.get $b{i}_{j})", f"(local.get $l{i}_{j})"
+                    regions.append((bj, lj))
+                    ins.append(_Item(bj, lj, lj))
             else:
                 c = _counter(sig, p)
                 assert c is not None
@@ -160,18 +168,33 @@ def _items(sig: Signature) -> tuple[list[_Item], list[_Item], list[tuple[str, st
     return ins, outs, regions, checks
 
 
-def _iovec_loads(sig: Signature) -> list[str]:
+def _iovec_loads(sig: Signature, iovs: int = 1) -> list[str]:
     lines = []
     for i, p in enumerate(sig.params):
         if p.role in (Role.IN_IOVS, Role.OUT_IOVS):
             lines.append(f"      (local.set $b{i} (i32.load $guest {_var(i)}))")
             lines.append(f"      (local.set $l{i} (i32.load $guest offset=4 {_var(i)}))")
+            for j in range(1, iovs if p.role is Role.IN_IOVS else 1):
+                lines.append(f"      (local.set $b{i}_{j} (i32.load $guest offset={8 * j} "
+                             f"{_var(i)}))")
+                lines.append(f"      (local.set $l{i}_{j} (i32.load $guest offset={8 * j + 4} "
+                             f"{_var(i)}))")
     return lines
 
 
-def _function(k: int, sig: Signature, fid: int) -> str:
+def _two(sig: Signature) -> int | None:
+    """The index of the count param when ``sig`` gets a second recorder function
+    for two input iovecs: wasi-libc's stdio writes with two (its buffer, then
+    the caller's data, often empty), so most C programs' writes are that shape."""
+    for p in sig.params:
+        if p.role is Role.IN_IOVS:
+            return sig.index(p.length or "")
+    return None
+
+
+def _function(k: int, sig: Signature, fid: int, iovs: int = 1) -> str:
     n = len(sig.params)
-    ins, outs, regions, checks = _items(sig)
+    ins, outs, regions, checks = _items(sig, iovs)
     head = HEADER_SIZE + 8 * n
     b0 = head + 8 * (len(ins) + len(outs))
     args = " ".join(_var(i) for i in range(n))
@@ -182,11 +205,20 @@ def _function(k: int, sig: Signature, fid: int) -> str:
     for i, p in enumerate(sig.params):
         if p.role in (Role.IN_IOVS, Role.OUT_IOVS):
             locals_.append(f"(local $b{i} i32) (local $l{i} i32)")
+            for j in range(1, iovs if p.role is Role.IN_IOVS else 1):
+                locals_.append(f"(local $b{i}_{j} i32) (local $l{i}_{j} i32)")
         if p.role in (Role.OUT_IOVS, Role.OUT_BUF, Role.OUT_DIRENTS):
             locals_.append(f"(local $c{i} i32)")
+    two = _two(sig) if iovs == 1 else None
+    name = f'$r{k} (export "f{k}")' if iovs == 1 else f"$r{k}_{iovs}"
     L = [
-        f'  (func $r{k} (export "f{k}") {wat_signature(sig)}',
+        f"  (func {name} {wat_signature(sig)}",
         "    " + " ".join(locals_),
+    ]
+    if two is not None:
+        L.append(f"    (if (i32.eq {_var(two)} (i32.const 2)) "
+                 f"(then (return (call $r{k}_2 {args}))))")
+    L += [
         "    (block $slow",
         "      (local.set $gs (i64.shl (i64.extend_i32_u (memory.size $guest)) (i64.const 16)))",
     ]
@@ -197,7 +229,7 @@ def _function(k: int, sig: Signature, fid: int) -> str:
         if addr.startswith("(local.get $b"):
             continue
         L.append(f"      (br_if $slow (call $oob {addr} {length} (local.get $gs)))")
-    L += _iovec_loads(sig)
+    L += _iovec_loads(sig, iovs)
     for addr, length in regions:
         if addr.startswith("(local.get $b"):
             L.append(f"      (br_if $slow (call $oob {addr} {length} (local.get $gs)))")
@@ -243,6 +275,8 @@ def _function(k: int, sig: Signature, fid: int) -> str:
     L += _writes(sig, outs, head + 8 * len(ins), b0)
     L.append("      (return (i32.const 0)))")
     L.append(f"    (call $t{k} {args}))")
+    if two is not None:
+        L.append(_function(k, sig, fid, iovs=2))
     return "\n".join(L)
 
 
