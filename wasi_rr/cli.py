@@ -18,7 +18,6 @@ import argparse
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Final, NoReturn
 
@@ -95,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = code if isinstance(code, int) else (0 if code is None else int(ExitStatus.USAGE))
     except BaseException as e:  # the last line of defence: never a traceback
         if os.environ.get("WASI_RR_DEBUG"):
+            import traceback
+
             traceback.print_exc()
         error_line(f"internal error: {type(e).__name__}: {e} "
                    "(this is a wasi-rr bug, please report it; WASI_RR_DEBUG=1 shows details)")

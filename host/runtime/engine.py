@@ -17,7 +17,6 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib.metadata import PackageNotFoundError, version
 
 from wasmtime import Config, Engine
 
@@ -76,9 +75,11 @@ def wasmtime_version() -> str:
     except OSError:
         pass
 
+    from importlib import metadata  # only when the scan finds nothing (see above)
+
     try:
-        return version("wasmtime")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return metadata.version("wasmtime")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "unknown"
 
 
