@@ -101,15 +101,14 @@ class WasmTape:
         self._define(linker, "rr", "drain", 1, _DRAIN, self._drain, result=False)
         self._define(linker, "rr", "fail", 3, _FAIL, self._fail, result=False)
         for k, sig in enumerate(self.sigs):
+            ty = functype(sig)  # one type object for both definitions
             self._keep.append(
-                fastcall.define_unchecked(
-                    linker, "slow", f"f{k}", functype(sig), self.adapter.callback(sig)
-                )
+                fastcall.define_unchecked(linker, "slow", f"f{k}", ty, self.adapter.callback(sig))
             )
             if wasmgen.recordable(sig):
                 self._keep.append(
                     fastcall.define_unchecked(
-                        linker, "run", f"f{k}", functype(sig), self.adapter.run_callback(sig)
+                        linker, "run", f"f{k}", ty, self.adapter.run_callback(sig)
                     )
                 )
         fids = [self.writer.function_id(sig.module, sig.name) for sig in self.sigs]
