@@ -149,8 +149,8 @@ def replay_seconds(journal: Path, repeat: int) -> float:
 def syscall_cost(directory: Path, repeat: int) -> dict[str, tuple[float, float]]:
     """guest -> (fixed s, s per syscall): a least-squares line through in-process
     replays at three N. ``bench_clock N`` (N ``clock_time_get``, each answer
-    different: the lean callbacks) and ``bench_files N`` (2N identical 16-byte
-    write/read: the wasm shim answers the loop)."""
+    different) and ``bench_files N`` (2N 16-byte write/read), both answered by
+    the wasm replayer."""
     lines: dict[str, tuple[float, float]] = {}
     for guest, calls_per_n, extra in (("bench_clock", 1, []), ("bench_files", 2, ["/data"])):
         wasm = guestbuild.build(guest)
