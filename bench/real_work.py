@@ -14,6 +14,10 @@ Guests built from ``corpus/`` (data varies from call to call):
 * ``bench_clock N``: N identical ``clock_time_get`` calls (the repeat loop, one row
   among many, not the headline).
 
+Every per-syscall figure includes the guest's own work between calls; for
+``bench_lines`` that work (one ``snprintf`` per call) is also measured alone and
+printed, so the host's share of each mode can be read off.
+
 For these, the cost *per syscall* is the time at N minus the time at N=0, divided
 by the syscalls the journal holds at N minus at 0.
 
@@ -128,6 +132,41 @@ def corpus_rows(tmp: Path, repeat: int, scale: float) -> list[tuple[str, dict[st
     return rows
 
 
+LINES_WORK = r"""
+#include <stdio.h>
+#include <stdlib.h>
+int main(int argc, char **argv) {
+    long n = argc > 1 ? atol(argv[1]) : 0;
+    char line[32];
+    unsigned sum = 0;
+    for (long i = 0; i < 2 * n; i++) {  /* bench_lines' formatting, without its syscalls */
+        int len = snprintf(line, sizeof line, "line %09ld\n", i % (n ? n : 1));
+        sum += (unsigned)len + (unsigned char)line[7];
+    }
+    printf("%u\n", sum);
+    return 0;
+}
+"""
+
+
+def lines_guest_work(tmp: Path, repeat: int, n: int = 50_000) -> float:
+    """Microseconds of ``bench_lines``' own work (one ``snprintf``) per syscall it
+    makes, measured alone: what every mode's per-syscall figure includes."""
+    wasm = guestbuild.compile_source(LINES_WORK, tmp, "lines_work")
+    best = {size: _best_run(Workload("lines_work", wasm, [str(size)]), repeat)
+            for size in (n, 0)}
+    return (best[n] - best[0]) / (2 * n) * 1e6
+
+
+def _best_run(w: Workload, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = cpu()
+        run(w.config())
+        best = min(best, cpu() - t)
+    return best
+
+
 def thirdparty_rows(tmp: Path, repeat: int) -> list[tuple[str, Times, int]]:
     try:
         from fetch_programs import fetch
@@ -219,6 +258,9 @@ def main() -> int:
                 missed.append(f"record/run per syscall {ratio:.2f}x > 1.20x on {name}")
             if name in ("bench_lines", "bench_mixed") and per["replay"] > 0.25:
                 missed.append(f"replay {per['replay']:.3f} us/syscall > 0.25 on {name}")
+        work = lines_guest_work(tmp, args.repeat)
+        print(f"bench_lines' own work (its snprintf, run alone): {work:.3f} us per syscall, "
+              "included in each of its columns")
         print()
         print(
             f"{'program':12s} {'syscalls':>9s} "
