@@ -24,7 +24,8 @@ from wasmtime import Limits, Linker, Memory, MemoryType, Module
 from wasi_rr.host.boundary import fastcall
 from wasi_rr.host.boundary.adapter import HostAdapter, functype
 from wasi_rr.host.boundary.stub import Stub, guest_signatures, stub_wat
-from wasi_rr.host.runtime.process import ModuleCache, Process, compile_module
+from wasi_rr.host.runtime.modcache import compile_generated
+from wasi_rr.host.runtime.process import ModuleCache, Process
 from wasi_rr.host.table import Signature
 
 from . import wat
@@ -68,10 +69,7 @@ class Replayer:
 
     # -- linking ---------------------------------------------------------------------
     def _compile(self, process: Process, text: str) -> Module:
-        # cached whatever their size: parsing the WAT costs milliseconds
-        cache = ModuleCache(self.cache.directory, min_size=0) if self.cache else None
-        return compile_module(process.engine, text.encode(), name="wasi-rr replayer",
-                              cache=cache)
+        return compile_generated(process.engine, text, name="wasi-rr replayer", cache=self.cache)
 
     def before_instantiate(self, process: Process) -> None:
         self._stub = Stub(process.store, process.linker, self.sigs,

@@ -16,26 +16,25 @@ import math
 __all__ = ["jobs", "non_negative_int", "positive_int", "positive_seconds"]
 
 
-def positive_int(text: str) -> int:
-    """A whole number >= 1 (counts, sizes, snapshot ids)."""
+def _whole_number(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number >= {minimum}, not {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number >= 1 (counts, sizes, snapshot ids)."""
+    return _whole_number(text, 1)
 
 
 def non_negative_int(text: str) -> int:
     """A whole number >= 0 (syscall sequence numbers)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, not {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, not {value}")
-    return value
+    return _whole_number(text, 0)
 
 
 def positive_seconds(text: str) -> float:

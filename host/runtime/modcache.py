@@ -41,6 +41,7 @@ __all__ = [
     "CACHE_MIN_SIZE",
     "ModuleBytes",
     "ModuleCache",
+    "compile_generated",
     "compile_module",
     "default_cache_dir",
     "error_chain",
@@ -180,3 +181,12 @@ def error_chain(text: str) -> str:
     """wasmtime's ``msg\\n\\nCaused by:\\n    cause`` as ``msg: cause`` on one line."""
     lines = [line.strip() for line in text.strip().splitlines()]
     return ": ".join(line for line in lines if line and line != "Caused by:")
+
+
+def compile_generated(engine: Engine, text: str, *, name: str,
+                      cache: ModuleCache | None) -> Module:
+    """A module wasi-rr generated as WAT (a stub, the recorder, the replayer),
+    compiled through ``cache``'s directory whatever its size: parsing the WAT alone
+    costs milliseconds, more than loading the compiled module."""
+    small = ModuleCache(cache.directory, min_size=0) if cache is not None else None
+    return compile_module(engine, text.encode(), name=name, cache=small)

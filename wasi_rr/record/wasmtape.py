@@ -27,7 +27,8 @@ from wasmtime import Limits, Linker, Memory, MemoryType, Module
 from wasi_rr.host.boundary import fastcall
 from wasi_rr.host.boundary.adapter import HostAdapter, functype
 from wasi_rr.host.boundary.stub import Stub, guest_signatures, stub_wat
-from wasi_rr.host.runtime.process import ModuleCache, Process, compile_module
+from wasi_rr.host.runtime.modcache import compile_generated
+from wasi_rr.host.runtime.process import ModuleCache, Process
 from wasi_rr.host.table import Signature
 from wasi_rr.journal import JournalWriter
 
@@ -71,9 +72,7 @@ class WasmTape:
 
     # -- linking ---------------------------------------------------------------------
     def _compile(self, process: Process, text: str) -> Module:
-        cache = ModuleCache(self.cache.directory, min_size=0) if self.cache else None
-        return compile_module(process.engine, text.encode(), name="wasi-rr recorder",
-                              cache=cache)
+        return compile_generated(process.engine, text, name="wasi-rr recorder", cache=self.cache)
 
     def before_instantiate(self, process: Process) -> None:
         self._stub = Stub(process.store, process.linker, self.sigs,
