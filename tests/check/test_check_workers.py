@@ -66,7 +66,10 @@ def test_local_worker_killed_mid_trace_is_retried(corpus: Corpus, tmp_path: Path
         died = pool.stats.died
     assert_each_once(report, paths)
     assert died == 1 and (markers / "killed").exists()  # the worker really died mid-trace
-    assert report.ok and report.retried == 1
+    # The whole task the worker died in goes back to the queue, each trace alone: the
+    # culprit and whichever traces shared its batch (how many depends on journal sizes).
+    assert report.ok and 1 <= report.retried <= 4
+    assert report.retried == sum(t.attempts - 1 for t in report.traces)
     killed = next(t for t in report.traces if t.path.endswith(KILL_ONCE))
     assert killed.attempts == 2 and killed.status is TraceStatus.PASSED
 
