@@ -4,10 +4,11 @@ Around the guest's instantiation (``LinkHooks``):
 
 - before: a funcref table and the stub instance; the guest's WASI imports are
   the stub's functions (the adapter leaves them to us: ``provided_imports``);
-- after: the tape memory, the replayer instance (importing the guest's own
-  exported memory, the tape memory and, as ``slow.f<k>``, the adapter's
-  Python callbacks, i.e. ``answer.Answerer``), and the table filled with the
-  replayer's exports.
+- after: the tape memory, the ``slow`` table holding the adapter's Python
+  callbacks (``answer.Answerer``) at the rows the guest imports, the replayer
+  instance (importing the guest's own exported memory, the tape memory and the
+  ``slow`` table), and the stub's table filled with the replayer's exports
+  (the Python callback itself for a row the replayer does not answer).
 
 As the tape's ``TapeMirror`` it copies every frame into the tape memory and
 reads back the cursor and the count of calls answered in wasm whenever
@@ -19,11 +20,11 @@ from __future__ import annotations
 import struct
 from typing import Any, Final
 
-from wasmtime import Limits, Linker, Memory, MemoryType, Module
+from wasmtime import Limits, Linker, Memory, MemoryType, Module, Table, TableType, ValType
 
 from wasi_rr.host.boundary import fastcall
 from wasi_rr.host.boundary.adapter import HostAdapter, functype
-from wasi_rr.host.boundary.stub import Stub, guest_signatures, stub_wat
+from wasi_rr.host.boundary.stub import ROWS, Stub, guest_signatures, row, stub_wat
 from wasi_rr.host.runtime.modcache import compile_generated
 from wasi_rr.host.runtime.process import ModuleCache, Process
 from wasi_rr.host.table import Signature
@@ -73,7 +74,7 @@ class Replayer:
 
     def before_instantiate(self, process: Process) -> None:
         self._stub = Stub(process.store, process.linker, self.sigs,
-                          self._compile(process, stub_wat(self.sigs)))
+                          self._compile(process, stub_wat()))
 
     def after_instantiate(self, process: Process) -> None:
         store = self._store = process.store
@@ -82,17 +83,23 @@ class Replayer:
         self.memory = Memory(store, MemoryType(Limits(wat.TAPE_BASE // _PAGE + 16, None)))
         self._source = fastcall.memory_view_source(store._context(), self.memory._memory)
         self._view = self._source()
+        slow = Table(store, TableType(ValType.funcref(), Limits(len(ROWS), None)), None)
+        callbacks = Linker(process.engine)
+        for k, sig in enumerate(self.sigs):
+            self._keep.append(fastcall.define_unchecked(callbacks, "slow", f"f{k}",
+                                                        functype(sig), self.adapter.callback(sig)))
+        python = [callbacks.get(store, "slow", f"f{k}") for k in range(len(self.sigs))]
+        for sig, func in zip(self.sigs, python, strict=True):
+            slow.set(store, row(sig), func)
         linker = Linker(process.engine)
         linker.define(store, "guest", "memory", guest_memory)
         linker.define(store, "rr", "tape", self.memory)
-        for k, sig in enumerate(self.sigs):
-            cb = self.adapter.callback(sig)
-            self._keep.append(fastcall.define_unchecked(linker, "slow", f"f{k}",
-                                                        functype(sig), cb))
-        replayer = linker.instantiate(store, self._compile(process, wat.replayer_wat(self.sigs)))
+        linker.define(store, "rr", "slow", slow)
+        replayer = linker.instantiate(store, self._compile(process, wat.replayer_wat()))
         exports = replayer.exports(store)
         assert self._stub is not None
-        self._stub.fill(store, exports)
+        self._stub.fill(store, [exports[f"f{row(sig)}"] if wat.answerable(sig) else func
+                                for sig, func in zip(self.sigs, python, strict=True)])
         self._init_control()
         self.tape.attach(self)
 
@@ -102,9 +109,9 @@ class Replayer:
         _U32.pack_into(v, wat.OUT_END, wat.OUT_BASE + wat.OUT_SIZE)
         _U32.pack_into(v, wat.STOP_AFTER, NEVER)
         names = {name: i for i, name in enumerate(f"{m}::{n}" for m, n in self.tape.functions)}
-        for k, sig in enumerate(self.sigs):
+        for t, sig in enumerate(ROWS):
             fid = names.get(f"{sig.module}::{sig.name}", 0xFFFF)
-            struct.pack_into("<H", v, wat.FIDMAP + 2 * k, fid)
+            struct.pack_into("<H", v, wat.FIDMAP + 2 * t, fid)
 
     # -- the tape's mirror -----------------------------------------------------------
     def load(self, payload: bytes, off: int) -> None:

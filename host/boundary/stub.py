@@ -4,24 +4,37 @@ Replay's replayer and record's wasm recorder are wasm modules that read the
 guest's memory, so they can only be instantiated after the guest, whose
 imports must exist before it. The stub breaks the cycle without rewriting the
 guest (so every command shares ``run``'s compiled module): it exports one
-function per import, ``i<k>``, doing ``call_indirect`` through a funcref table
-that Python fills with the real functions once they exist.
+function per table row, ``i<t>``, doing ``call_indirect`` through slot ``t`` of
+a funcref table that Python fills with the real functions once they exist.
+The stub covers every row, not just one guest's imports, so it is compiled
+once per version of the table and then loaded from the module cache, whatever
+guest comes next.
 
-Also here: the WAT spelling of a signature's type, and the list of table rows
-a module imports (in import order, each once), which both generated modules
-number their functions by.
+Also here: the numbering of the table's rows (``ROWS``, ``row``), the WAT
+spelling of a signature's type, and the list of rows a module imports (in
+import order, each once).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from types import MappingProxyType
+from typing import Final
 
 from wasmtime import Instance, Limits, Linker, Module, Store, Table, TableType, ValType
 
 from wasi_rr.host.table import SIGNATURES, Signature, WasmType
 
 STUB_NAME: Final = "wasi-rr-stub"
+ROWS: Final[tuple[Signature, ...]] = tuple(SIGNATURES.values())
+"""Every table row, numbered: the generic modules (stub, replayer) name a row's
+function by its index here."""
+_ROW: Final = MappingProxyType({sig: t for t, sig in enumerate(ROWS)})
+
+
+def row(sig: Signature) -> int:
+    """``sig``'s index in ``ROWS``."""
+    return _ROW[sig]
 
 
 def wat_type(t: WasmType) -> str:
@@ -48,16 +61,16 @@ def guest_signatures(module: Module) -> list[Signature]:
     return sigs
 
 
-def stub_wat(sigs: Sequence[Signature]) -> str:
-    """The functions the guest imports: ``i<k>`` calls table slot ``k``."""
+def stub_wat() -> str:
+    """The functions a guest imports: ``i<t>`` calls table slot ``t``, for every row."""
     parts = [f"(module ${STUB_NAME}",
-             f'  (import "rr" "table" (table $t {max(1, len(sigs))} funcref))']
-    for k, sig in enumerate(sigs):
-        parts.append(f"  (type $t{k} (func {wat_signature(sig)}))")
-    for k, sig in enumerate(sigs):
+             f'  (import "rr" "table" (table $t {len(ROWS)} funcref))']
+    for t, sig in enumerate(ROWS):
+        parts.append(f"  (type $t{t} (func {wat_signature(sig)}))")
+    for t, sig in enumerate(ROWS):
         args = " ".join(f"(local.get {i})" for i in range(len(sig.params)))
-        parts.append(f'  (func (export "i{k}") (type $t{k}) '
-                     f"(call_indirect $t (type $t{k}) {args} (i32.const {k})))")
+        parts.append(f'  (func (export "i{t}") (type $t{t}) '
+                     f"(call_indirect $t (type $t{t}) {args} (i32.const {t})))")
     parts.append(")")
     return "\n".join(parts)
 
@@ -67,16 +80,16 @@ class Stub:
 
     def __init__(self, store: Store, linker: Linker, sigs: Sequence[Signature],
                  compiled: Module) -> None:
-        """Instantiate ``compiled`` (``stub_wat(sigs)``) and define the guest's
+        """Instantiate ``compiled`` (``stub_wat()``) and define the guest's
         imports of ``sigs`` on ``linker`` as its functions."""
         self.sigs = list(sigs)
-        self.table = Table(store, TableType(ValType.funcref(), Limits(max(1, len(sigs)), None)),
-                           None)
+        self.table = Table(store, TableType(ValType.funcref(), Limits(len(ROWS), None)), None)
         exports = Instance(store, compiled, [self.table]).exports(store)
-        for k, sig in enumerate(self.sigs):
-            linker.define(store, sig.module, sig.name, exports[f"i{k}"])
+        for sig in self.sigs:
+            linker.define(store, sig.module, sig.name, exports[f"i{row(sig)}"])
 
-    def fill(self, store: Store, functions: Any) -> None:
-        """Point slot ``k`` at ``functions[f"f{k}"]`` (an instance's exports)."""
-        for k in range(len(self.sigs)):
-            self.table.set(store, k, functions[f"f{k}"])
+    def fill(self, store: Store, functions: Sequence[object]) -> None:
+        """Point the slot of ``sigs[k]`` at ``functions[k]`` (a ``Func``; typed as
+        ``object`` because wasmtime types exports as any extern)."""
+        for sig, func in zip(self.sigs, functions, strict=True):
+            self.table.set(store, row(sig), func)

@@ -76,7 +76,7 @@ class WasmTape:
 
     def before_instantiate(self, process: Process) -> None:
         self._stub = Stub(process.store, process.linker, self.sigs,
-                          self._compile(process, stub_wat(self.sigs)))
+                          self._compile(process, stub_wat()))
 
     def after_instantiate(self, process: Process) -> None:
         store = self._store = process.store
@@ -115,7 +115,8 @@ class WasmTape:
             store, self._compile(process, wasmgen.recorder_wat(self.sigs, fids))
         )
         assert self._stub is not None
-        self._stub.fill(store, recorder.exports(store))
+        exports = recorder.exports(store)
+        self._stub.fill(store, [exports[f"f{k}"] for k in range(len(self.sigs))])
         self.writer.tail = self
 
     def _define(
