@@ -17,6 +17,7 @@ import order, each once).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from types import MappingProxyType
 from typing import Final
@@ -61,6 +62,7 @@ def guest_signatures(module: Module) -> list[Signature]:
     return sigs
 
 
+@functools.cache
 def stub_wat() -> str:
     """The functions a guest imports: ``i<t>`` calls table slot ``t``, for every row."""
     parts = [f"(module ${STUB_NAME}",

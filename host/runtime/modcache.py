@@ -27,7 +27,7 @@ import struct
 import tempfile
 import zlib
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Final
 
@@ -189,4 +189,13 @@ def compile_generated(engine: Engine, text: str, *, name: str,
     compiled through ``cache``'s directory whatever its size: parsing the WAT alone
     costs milliseconds, more than loading the compiled module."""
     small = ModuleCache(cache.directory, min_size=0) if cache is not None else None
-    return compile_module(engine, text.encode(), name=name, cache=small)
+    return compile_module(engine, _generated_bytes(text), name=name, cache=small)
+
+
+@lru_cache(maxsize=16)
+def _generated_bytes(text: str) -> ModuleBytes:
+    """``text`` encoded, its SHA-256 computed once per process: the generated
+    replayer is a few hundred KiB of WAT, and a worker replaying thousands of
+    traces links it for every one (the text itself is cached by its generator,
+    so the lookup hashes a string whose hash Python already keeps)."""
+    return ModuleBytes(text.encode())
