@@ -7,6 +7,7 @@ default path enters Python.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Callable
 from pathlib import Path
@@ -106,6 +107,44 @@ def test_divergence_is_reported_exactly_as_by_the_python_path(
     assert d.seq == target.seq
     assert_same_report(fast, slow)  # type: ignore[arg-type]
     assert fast.python_entries < slow.python_entries or where == "first"  # type: ignore[attr-defined]
+
+
+def test_a_changed_byte_anywhere_in_an_input_is_a_divergence(tmp_path: Path) -> None:
+    """The wasm compare covers every byte of every input length: 8 bytes at a
+    time and a 4-, 2- and 1-byte tail (the probe's inputs are 1, 7, 8, 9, 10, 14
+    and 16 bytes long). One changed byte at each position of the first input of
+    each (input index, length) must stop the replay at that call, reported as the
+    Python path reports it."""
+    wasm = build_variant(PROBE, tmp_path, "probe")
+    journal = record_guest(wasm, tmp_path / "p.wrr", args=["12", "/t"], tmpfs=["/t"]).journal
+    targets: dict[tuple[int, int], Call] = {}
+    for call in _calls(journal):
+        for k, (_addr, data) in enumerate(call.inputs):
+            if isinstance(data, bytes) and data:
+                targets.setdefault((k, len(data)), call)
+    assert {length for _k, length in targets} >= {1, 7, 8, 9, 10, 14, 16}
+    for (k, length), target in sorted(targets.items()):
+        for pos in range(length):
+            def flip(entries: list[object], seq: int = target.seq, k: int = k,
+                     pos: int = pos) -> list[object]:
+                out = []
+                for e in entries:
+                    if isinstance(e, Call) and e.seq == seq:
+                        inputs = list(e.inputs)
+                        addr, data = inputs[k]
+                        assert isinstance(data, bytes)
+                        inputs[k] = (addr, data[:pos] + bytes([data[pos] ^ 1]) + data[pos + 1:])
+                        e = dataclasses.replace(e, inputs=tuple(inputs))
+                    out.append(e)
+                return out
+
+            bad = rewrite_journal(journal, tmp_path / "bad.wrr", flip)
+            fast, _ = _replay(bad)
+            d = fast.divergence  # type: ignore[attr-defined]
+            assert d is not None and d.kind is DivergenceKind.CALL_MISMATCH, (k, length, pos)
+            assert d.seq == target.seq, (k, length, pos)
+            if pos in (0, length - 1):
+                assert_same_report(fast, _replay(bad, fast=False)[0])  # type: ignore[arg-type]
 
 
 def test_extra_and_missing_calls_at_the_end_match_the_python_path(
