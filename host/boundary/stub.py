@@ -3,12 +3,13 @@
 Replay's replayer and record's wasm recorder are wasm modules that read the
 guest's memory, so they can only be instantiated after the guest, whose
 imports must exist before it. The stub breaks the cycle without rewriting the
-guest (so every command shares ``run``'s compiled module): it exports one
-function per table row, ``i<t>``, doing ``call_indirect`` through slot ``t`` of
-a funcref table that Python fills with the real functions once they exist.
-The stub covers every row, not just one guest's imports, so it is compiled
-once per version of the table and then loaded from the module cache, whatever
-guest comes next.
+guest (so every command shares ``run``'s compiled module): for an import
+module (``wasi_snapshot_preview1``, ``wasix_32v1``) it exports every table row
+of that module under its own name, each doing ``call_indirect`` through slot
+``t`` (the row's number) of a funcref table that Python fills with the real
+functions once they exist. The stub covers every row, not just one guest's
+imports, so it is compiled once per version of the table and then loaded from
+the module cache, whatever guest comes next.
 
 Also here: the numbering of the table's rows (``ROWS``, ``row``), the WAT
 spelling of a signature's type, and the list of rows a module imports (in
@@ -18,7 +19,7 @@ import order, each once).
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import MappingProxyType
 from typing import Final
 
@@ -63,32 +64,34 @@ def guest_signatures(module: Module) -> list[Signature]:
 
 
 @functools.cache
-def stub_wat() -> str:
-    """The functions a guest imports: ``i<t>`` calls table slot ``t``, for every row."""
+def stub_wat(module: str) -> str:
+    """The functions a guest imports from ``module``, under their own names: each
+    calls slot ``row(sig)`` of the table. One stub per import module, so the guest's
+    imports are defined with one ``define_instance`` (no export is wrapped in Python)."""
+    rows = [(t, sig) for t, sig in enumerate(ROWS) if sig.module == module]
     parts = [f"(module ${STUB_NAME}",
              f'  (import "rr" "table" (table $t {len(ROWS)} funcref))']
-    for t, sig in enumerate(ROWS):
+    for t, sig in rows:
         parts.append(f"  (type $t{t} (func {wat_signature(sig)}))")
-    for t, sig in enumerate(ROWS):
+    for t, sig in rows:
         args = " ".join(f"(local.get {i})" for i in range(len(sig.params)))
-        parts.append(f'  (func (export "i{t}") (type $t{t}) '
+        parts.append(f'  (func (export "{sig.name}") (type $t{t}) '
                      f"(call_indirect $t (type $t{t}) {args} (i32.const {t})))")
     parts.append(")")
     return "\n".join(parts)
 
 
 class Stub:
-    """The stub instance of one guest and its table."""
+    """The stub instances of one guest (one per import module) and their table."""
 
     def __init__(self, store: Store, linker: Linker, sigs: Sequence[Signature],
-                 compiled: Module) -> None:
-        """Instantiate ``compiled`` (``stub_wat()``) and define the guest's
-        imports of ``sigs`` on ``linker`` as its functions."""
+                 compiled: Callable[[str], Module]) -> None:
+        """Define the guest's imports of ``sigs`` on ``linker`` as the functions of
+        stub instances (``compiled(module)`` is ``stub_wat(module)`` compiled)."""
         self.sigs = list(sigs)
         self.table = Table(store, TableType(ValType.funcref(), Limits(len(ROWS), None)), None)
-        exports = Instance(store, compiled, [self.table]).exports(store)
-        for sig in self.sigs:
-            linker.define(store, sig.module, sig.name, exports[f"i{row(sig)}"])
+        for module in dict.fromkeys(sig.module for sig in self.sigs):
+            linker.define_instance(store, module, Instance(store, compiled(module), [self.table]))
 
     def fill(self, store: Store, functions: Sequence[object]) -> None:
         """Point the slot of ``sigs[k]`` at ``functions[k]`` (a ``Func``; typed as

@@ -76,7 +76,7 @@ class WasmTape:
 
     def before_instantiate(self, process: Process) -> None:
         self._stub = Stub(process.store, process.linker, self.sigs,
-                          self._compile(process, stub_wat()))
+                          lambda module: self._compile(process, stub_wat(module)))
 
     def after_instantiate(self, process: Process) -> None:
         store = self._store = process.store
