@@ -33,6 +33,7 @@ cached like any module.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -404,7 +405,14 @@ def _trampoline(k: int, sig: Signature, export: bool) -> str:
 
 def recorder_wat(sigs: Sequence[Signature], fids: Sequence[int]) -> str:
     """The recorder for a guest importing ``sigs`` (``f<k>`` serves ``sigs[k]``,
-    journaled as function ``fids[k]``)."""
+    journaled as function ``fids[k]``). Remembered per process for a few import
+    sets: a process recording one program many times (a benchmark, a test farm)
+    generates it once."""
+    return _recorder_wat(tuple(sigs), tuple(fids))
+
+
+@functools.lru_cache(maxsize=16)
+def _recorder_wat(sigs: tuple[Signature, ...], fids: tuple[int, ...]) -> str:
     parts = [
         f"(module ${RECORDER_NAME}",
         '  (import "guest" "memory" (memory $guest 0))',
