@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import struct
 import threading
 import time
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -41,7 +41,15 @@ import zstandard
 from .entries import FORMAT_MAJOR, FORMAT_MINOR, JournalHeader
 from .errors import JournalWriteError
 from .events import CtxEvent, Event, StartEvent, event_to_wire
-from .framing import FILE_MAGIC, PREFIX, Codec, FrameKind, encode_frame_header
+from .framing import (
+    FILE_MAGIC,
+    FRAME_HEADER_SIZE,
+    PREFIX,
+    Codec,
+    FrameKind,
+    decode_frame_header,
+    encode_frame_header,
+)
 from .header import header_to_wire
 from .records import HEADER_SIZE, U32, Call, InputDigest, encode_call, encode_event
 
@@ -49,18 +57,27 @@ DEFAULT_FRAME_BYTES = 1 << 20
 DEFAULT_FLUSH_INTERVAL = 0.25
 DEFAULT_LEVEL = 1
 DEFAULT_INPUT_HASH_THRESHOLD = 4096
-_BLOB_HEAD = struct.Struct("<Q")
 """A cached module blob: its raw length, then the compressed frame payload."""
 
 
 class BlobCache(Protocol):
-    """Where compressed module blobs are kept between recordings (the host's
+    """Where encoded module blob frames are kept between recordings (the host's
     module cache offers it; the journal only needs these two calls)."""
 
     def load_blob(self, sha256: str) -> bytes | None: ...
 
     def store_blob(self, sha256: str, data: bytes) -> None: ...
 
+
+
+def _cached_frame_ok(data: bytes) -> bool:
+    """``data`` is one whole, intact, zstd-compressed BLOB frame."""
+    if len(data) <= FRAME_HEADER_SIZE:
+        return False
+    fh = decode_frame_header(data[:FRAME_HEADER_SIZE])
+    return (not isinstance(fh, str) and fh.kind == FrameKind.BLOB and fh.codec == Codec.ZSTD
+            and fh.plen == len(data) - FRAME_HEADER_SIZE
+            and zlib.crc32(memoryview(data)[FRAME_HEADER_SIZE:]) == fh.pcrc)
 
 
 class RecordTail(Protocol):
@@ -175,22 +192,23 @@ class JournalWriter:
             self._raise_pending()
 
     def _write_module(self, module: bytes) -> None:
-        """The module blob frame; its compressed payload is reused from the blob
-        cache when this module was embedded before (compressing a big module is
-        most of a short recording's fixed cost)."""
+        """The module blob frame. The whole encoded frame is kept in the blob cache
+        and written as it is when this module was embedded before: compressing a
+        big module, and even copying or checksumming it twice, is most of a short
+        recording's fixed cost. A cached frame is used only if its header and
+        payload checksums hold, so a damaged cache never damages a journal."""
         sha = self.header.module_sha256
         cached = self._blobs.load_blob(sha) if self._blobs is not None else None
-        if cached is not None and len(cached) > _BLOB_HEAD.size:
-            raw_len = _BLOB_HEAD.unpack_from(cached)[0]
-            self._write_payload(FrameKind.BLOB, 0, Codec.ZSTD, raw_len,
-                                cached[_BLOB_HEAD.size:])
+        if cached is not None and _cached_frame_ok(cached):
+            self._write_encoded(FrameKind.BLOB, 0, cached)
             return
         raw = msgpack.packb({"kind": "module", "sha256": sha, "data": module},
                             use_bin_type=True)
         payload = self._cctx.compress(raw)
-        self._write_payload(FrameKind.BLOB, 0, Codec.ZSTD, len(raw), payload)
-        if self._blobs is not None:
-            self._blobs.store_blob(sha, _BLOB_HEAD.pack(len(raw)) + payload)
+        head = encode_frame_header(FrameKind.BLOB, Codec.ZSTD, 0, 0, len(raw), payload)
+        self._write_encoded(FrameKind.BLOB, len(raw), head, payload)
+        if self._blobs is not None and self._error is None:
+            self._blobs.store_blob(sha, head + payload)
 
     # -- appending ---------------------------------------------------------------------
     def function_id(self, module: str, name: str) -> int:
@@ -320,17 +338,27 @@ class JournalWriter:
                        payload: bytes) -> None:
         if self._error is not None:
             return
+        if len(payload) > 0xFFFF_FFFF or raw_len > 0xFFFF_FFFF:
+            self._error = JournalWriteError("a single frame exceeds 4 GiB")
+            return
+        self._write_encoded(kind, raw_len,
+                            encode_frame_header(kind, codec, 0, first, raw_len, payload), payload)
+
+    def _write_encoded(self, kind: int, raw_len: int, *parts: bytes) -> None:
+        """Append one encoded frame given in parts (header and payload are written
+        one after the other rather than joined: a join copies the whole payload)."""
+        if self._error is not None:
+            return
         try:
-            if len(payload) > 0xFFFF_FFFF or raw_len > 0xFFFF_FFFF:
-                raise JournalWriteError("a single frame exceeds 4 GiB")
-            data = encode_frame_header(kind, codec, 0, first, raw_len, payload) + payload
-            self._f.write(data)
+            for part in parts:
+                self._f.write(part)
             self._f.flush()
-            self._good_offset += len(data)
+            size = sum(len(part) for part in parts)
+            self._good_offset += size
             if kind == FrameKind.ENTRIES:
                 self.raw_bytes += raw_len
-                self.disk_bytes += len(data)
-        except (OSError, ValueError, JournalWriteError) as exc:
+                self.disk_bytes += size
+        except (OSError, ValueError) as exc:
             self._error = exc
             try:  # keep the file consistent: drop the partial frame
                 self._f.truncate(self._good_offset)

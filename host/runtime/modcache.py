@@ -133,9 +133,9 @@ class ModuleCache:
         except (OSError, WasmtimeError):
             return
 
-    # -- compressed module blobs (the journal's embedded copy) --------------------------
+    # -- the journal's embedded module copy, as an encoded frame --------------------------
     def blob_path(self, sha256: str) -> Path:
-        return self.directory / "blobs" / f"{sha256}.zst"
+        return self.directory / "blobs" / f"{sha256}.frame"
 
     def load_blob(self, sha256: str) -> bytes | None:
         try:
