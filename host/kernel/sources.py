@@ -10,7 +10,6 @@ deterministic.
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
@@ -178,6 +177,8 @@ class SeededRandom:
     __slots__ = ("_rng",)
 
     def __init__(self, seed: int | bytes | str = 0) -> None:
+        import random  # here: importing it costs every start-up ~2 ms, used by tests only
+
         self._rng = random.Random(seed)
 
     def bytes(self, length: int) -> bytes:

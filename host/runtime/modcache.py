@@ -20,11 +20,9 @@ recompilation: caching is an optimisation, never a reason to fail a run.
 
 from __future__ import annotations
 
-import hashlib
 import mmap
 import os
 import struct
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -73,10 +71,17 @@ class ModuleBytes:
 
     @cached_property
     def sha256(self) -> str:
-        return self.known_sha256 or hashlib.sha256(self.data).hexdigest()
+        if self.known_sha256:
+            return self.known_sha256
+        import hashlib  # here: loading OpenSSL costs ~4 ms, and a module too small
+        # for the cache is never hashed by ``run``
+
+        return hashlib.sha256(self.data).hexdigest()
 
 
 def _write_atomic(target: Path, data: bytes | bytearray | memoryview) -> None:
+    import tempfile  # here: with shutil, bz2 and lzma it costs every start-up ~4 ms
+
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as f:
