@@ -1,12 +1,14 @@
 """Just enough of the WebAssembly binary format to inspect and patch a module.
 
-Two places look inside a guest's bytes: snapshot instrumentation
-(``host.instrument``, ``host.asyncify_scan``) checks that the module is one
-asyncify can instrument and removes its debug sections before Binaryen reads
-it, and the replay shim (``replay.shim``) rewrites the guest so that memory
-is imported. Both need the same walk: section headers, then the import section
-entry by entry (every import kind has its own encoding, so finding the memory
-imports means skipping the others correctly) and the memory section's limits.
+Three places look inside a guest's bytes: the run policy (``policy``) reads the
+import section to see whether a module needs the process group before anything
+is compiled; snapshot instrumentation (``instrument``, ``asyncify_scan``) checks
+that the module is one asyncify can instrument and removes its debug sections
+before Binaryen reads it; the debugger (``replay.debug.dwarf``) finds its DWARF
+custom sections. They need the same walk: section headers, then the import
+section entry by entry (every import kind has its own encoding, so finding the
+memory imports means skipping the others correctly) and the memory section's
+limits.
 
 Everything raises ``WasmFormatError`` on bytes it cannot read (truncated,
 a LEB128 too long, an unknown import kind); callers decide what that means.
