@@ -28,8 +28,9 @@ and reads files, resvg rendering an SVG. Whole-process CPU and wall time.
 Targets (issues 9 and 10): record <= 1.20x run per syscall on ``bench_lines``;
 record <= 1.10x run whole-process CPU on each third-party program; replay <= 0.25 us
 per syscall on ``bench_lines`` and ``bench_mixed``; replay wall < run wall on every
-third-party program; ``replay --verify`` <= 1.5x record. ``--check`` exits 1 when
-one is missed.
+third-party program; ``replay --verify`` <= 1.5x record. (The issue reads the replay
+target also as "at least 8x cheaper than run": a missed 0.25 prints that ratio.)
+``--check`` exits 1 when one is missed.
 
 Usage: python bench/real_work.py [--repeat 5] [--scale 1.0] [--check]
 """
@@ -257,7 +258,9 @@ def main() -> int:
             if name == "bench_lines" and ratio > 1.20:
                 missed.append(f"record/run per syscall {ratio:.2f}x > 1.20x on {name}")
             if name in ("bench_lines", "bench_mixed") and per["replay"] > 0.25:
-                missed.append(f"replay {per['replay']:.3f} us/syscall > 0.25 on {name}")
+                eight = "met" if speed >= 8 else "missed too"
+                missed.append(f"replay {per['replay']:.3f} us/syscall > 0.25 on {name} "
+                              f"(its other reading, >= 8x cheaper than run: {speed:.1f}x, {eight})")
         work = lines_guest_work(tmp, args.repeat)
         print(f"bench_lines' own work (its snprintf, run alone): {work:.3f} us per syscall, "
               "included in each of its columns")
