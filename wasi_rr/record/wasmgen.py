@@ -27,8 +27,11 @@ A failed call is journaled with every input it read: after step 1 only the
 kernel or a path's UTF-8 check can fail, and an ``ILSEQ`` from a call with a
 path is rebuilt by Python (``rr.fail``), which knows how far decoding went.
 The records are byte for byte those of the Python recorder (the tests record
-every corpus guest both ways and compare). Generated once per import set and
-cached like any module.
+every corpus guest both ways and compare). Generated per import set (and
+remembered per process) and cached like any module. Unlike the replayer it is
+not yet generic over the whole table, so the first recording of a new import
+set compiles it (tens of milliseconds); reaching the callbacks through tables
+as the replayer does would remove that.
 """
 
 from __future__ import annotations
