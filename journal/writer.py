@@ -57,7 +57,6 @@ DEFAULT_FRAME_BYTES = 1 << 20
 DEFAULT_FLUSH_INTERVAL = 0.25
 DEFAULT_LEVEL = 1
 DEFAULT_INPUT_HASH_THRESHOLD = 4096
-"""A cached module blob: its raw length, then the compressed frame payload."""
 
 
 class BlobCache(Protocol):

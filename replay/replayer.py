@@ -20,11 +20,11 @@ from __future__ import annotations
 import struct
 from typing import Any, Final
 
-from wasmtime import Limits, Linker, Memory, MemoryType, Module, Table, TableType, ValType
+from wasmtime import Limits, Linker, Memory, MemoryType, Module
 
 from wasi_rr.host.boundary import fastcall
 from wasi_rr.host.boundary.adapter import HostAdapter, functype
-from wasi_rr.host.boundary.stub import ROWS, Stub, guest_signatures, row, stub_wat
+from wasi_rr.host.boundary.stub import ROWS, Stub, guest_signatures, row, row_table, stub_wat
 from wasi_rr.host.runtime.modcache import compile_generated
 from wasi_rr.host.runtime.process import ModuleCache, Process
 from wasi_rr.host.table import Signature
@@ -83,7 +83,7 @@ class Replayer:
         self.memory = Memory(store, MemoryType(Limits(wat.TAPE_BASE // _PAGE + 16, None)))
         self._source = fastcall.memory_view_source(store._context(), self.memory._memory)
         self._view = self._source()
-        slow = Table(store, TableType(ValType.funcref(), Limits(len(ROWS), None)), None)
+        slow = row_table(store)
         callbacks = Linker(process.engine)
         for k, sig in enumerate(self.sigs):
             self._keep.append(fastcall.define_unchecked(callbacks, "slow", f"f{k}",

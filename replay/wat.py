@@ -213,7 +213,7 @@ _APPLY: Final = """
         (local.set $wb (i32.add (local.get $wb) (local.get $len)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $apply)))"""
-"""Step 3c (every check passed): the recorded writes go into guest memory."""
+"""Step 4 (every check passed): the recorded writes go into guest memory."""
 
 
 def _stdio(count: int | None) -> tuple[str, str, str]:
@@ -255,11 +255,12 @@ _FINISH: Final = f"""
     (i32.store $tape (i32.const {ANSWERED})
                (i32.add (i32.load $tape (i32.const {ANSWERED})) (i32.const 1)))
     (return (i32.load $tape offset=12 (local.get $rec)))"""
-"""Step 4: advance the cursor, count the call, return the recorded errno."""
+"""Step 5: advance the cursor, count the call, return the recorded errno."""
 
 
 def answerable(sig: Signature) -> bool:
-    """Whether the replayer answers ``sig`` in wasm (else it re-exports Python)."""
+    """Whether the replayer answers ``sig`` in wasm (else the stub calls the
+    Python callback directly)."""
     return sig.irregular is None and sig.result is not None
 
 

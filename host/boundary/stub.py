@@ -39,6 +39,11 @@ def row(sig: Signature) -> int:
     return _ROW[sig]
 
 
+def row_table(store: Store) -> Table:
+    """A funcref table with a slot per row (filled for the rows a guest imports)."""
+    return Table(store, TableType(ValType.funcref(), Limits(len(ROWS), None)), None)
+
+
 def wat_type(t: WasmType) -> str:
     return "i32" if t is WasmType.I32 else "i64"
 
@@ -89,7 +94,7 @@ class Stub:
         """Define the guest's imports of ``sigs`` on ``linker`` as the functions of
         stub instances (``compiled(module)`` is ``stub_wat(module)`` compiled)."""
         self.sigs = list(sigs)
-        self.table = Table(store, TableType(ValType.funcref(), Limits(len(ROWS), None)), None)
+        self.table = row_table(store)
         for module in dict.fromkeys(sig.module for sig in self.sigs):
             linker.define_instance(store, module, Instance(store, compiled(module), [self.table]))
 
