@@ -228,3 +228,18 @@ def test_journal_write_failure_mid_run_stops_the_guest(
             entries.append(e)  # keep what came before the error
     assert isinstance(entries[0], StartEvent) and len(entries) > 10
     assert [e.seq for e in entries[1:]] == list(range(len(entries) - 1))
+
+
+def test_a_refused_module_leaves_no_journal(tmp_path: Path) -> None:
+    """A module wasi-rr cannot link (an import it does not provide) is refused
+    before the guest runs; no header-only journal is left to replay as truncated."""
+    import wasmtime
+
+    wasm = tmp_path / "unknown.wasm"
+    wasm.write_bytes(wasmtime.wat2wasm(
+        '(module (import "env" "host_call" (func)) (memory (export "memory") 1)'
+        ' (func (export "_start")))'))
+    journal = tmp_path / "j.wrr"
+    status = main(["record", "-o", str(journal), str(wasm)])
+    assert status == int(ExitStatus.TOOL_ERROR)
+    assert not journal.exists()

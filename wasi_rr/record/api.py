@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from wasi_rr.api import RunConfig, RunResult, needs_group, refuse_uninstrumentable, run
-from wasi_rr.errors import ConfigError, WasiRrError
+from wasi_rr.errors import ConfigError, ModuleError, WasiRrError
 from wasi_rr.exitcodes import ExitStatus
 from wasi_rr.host.runtime.process import (
     ModuleBytes,
@@ -104,6 +104,13 @@ def record(config: RunConfig, journal_path: str | os.PathLike[str], *,
     except (JournalError, JournalWriteError) as exc:
         writer.abort()
         raise RecordError(str(exc)) from exc
+    except (ModuleError, ConfigError):
+        # raised while compiling, linking or configuring, before the guest runs:
+        # a journal holding only its header would replay as "truncated", which
+        # misleads more than no journal at all
+        writer.abort()
+        Path(journal_path).unlink(missing_ok=True)
+        raise
     except BaseException:
         writer.abort()  # a wasi-rr error: leave a readable, truncated journal
         raise
